@@ -1,0 +1,39 @@
+# redis-tls-runbook: the two commands are `make demo` (main job) and `make test` (whole suite).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export RUNBOOK_WORK_DIR ?= $(CURDIR)/build/work
+
+.PHONY: setup setup-dev demo test lint unit notebooks lab bench clean
+
+setup:
+	@scripts/setup.sh
+
+setup-dev:
+	@scripts/setup.sh --dev
+
+## main job: every notebook, in order, headless, against a sandbox Redis the runbook starts itself
+demo: setup
+	$(PY) -m runbook run
+
+## the whole test suite: lint, types, unit + integration tests, notebook regression (nbval)
+test: setup-dev lint
+	$(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with notebooks/sanitize.cfg
+
+lint: setup-dev
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+
+## re-execute the notebooks and commit their outputs (the nbval reference)
+notebooks: setup-dev
+	$(PY) -m runbook notebooks --refresh
+
+lab: setup-dev
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: setup-dev
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,215 @@
+"""Clients built the correct way: an ``ssl.SSLContext`` and redis-py clients and pools.
+
+What common guides get wrong, and what this module does instead:
+
+* redis-py has no ``ssl_context=`` argument: pass the ``ssl_*`` arguments.
+* ``ConnectionPool(ssl=True)`` fails at the first connection: a TLS pool needs
+  ``connection_class=SSLConnection`` with the ``ssl_*`` arguments on the pool.
+* ``decode_responses`` given beside ``connection_pool=`` is ignored: set it on the pool.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+from redis.connection import SSLConnection
+
+from runbook.pki import DEFAULT_CLIENT, PkiPaths
+from runbook.results import CheckResult
+
+
+@dataclass(frozen=True)
+class TlsClientFiles:
+    """The files a client needs: the CA to trust and, for mutual TLS, its certificate and key."""
+
+    ca: str
+    cert: str | None = None
+    key: str | None = None
+
+    @classmethod
+    def from_pki(cls, pki_dir: Path | str, client: str | None = DEFAULT_CLIENT) -> TlsClientFiles:
+        paths = PkiPaths(Path(pki_dir))
+        if client is None:
+            return cls(str(paths.ca_cert))
+        return cls(str(paths.ca_cert), str(paths.client_cert(client)), str(paths.client_key(client)))
+
+
+def tls_context(
+    files: TlsClientFiles,
+    *,
+    check_hostname: bool = True,
+    minimum: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
+    maximum: ssl.TLSVersion | None = None,
+    strict: bool = True,
+) -> ssl.SSLContext:
+    """A client ``SSLContext``: trusts ``files.ca``, presents the client cert, TLS 1.2+ by default.
+
+    ``strict`` adds ``VERIFY_X509_STRICT`` (Python 3.13's default) so certificates that would
+    fail on 3.13 fail here too.
+    """
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=files.ca)
+    ctx.check_hostname = check_hostname
+    ctx.minimum_version = minimum
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    if strict:
+        ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+    if files.cert:
+        ctx.load_cert_chain(files.cert, files.key)
+    return ctx
+
+
+def ssl_kwargs(files: TlsClientFiles, *, check_hostname: bool = True, strict: bool = True) -> dict[str, Any]:
+    """The redis-py ``ssl_*`` keyword arguments that really exist, for a client or a pool."""
+    kwargs: dict[str, Any] = {
+        "ssl_ca_certs": files.ca,
+        "ssl_cert_reqs": "required",
+        "ssl_check_hostname": check_hostname,
+        "ssl_min_version": ssl.TLSVersion.TLSv1_2,
+    }
+    if files.cert:
+        kwargs["ssl_certfile"] = files.cert
+        kwargs["ssl_keyfile"] = files.key
+    if strict:
+        kwargs["ssl_include_verify_flags"] = [ssl.VERIFY_X509_STRICT]
+    return kwargs
+
+
+def redis_client(
+    host: str,
+    port: int,
+    files: TlsClientFiles,
+    *,
+    decode_responses: bool = True,
+    socket_timeout: float = 5.0,
+    **extra: Any,
+) -> redis.Redis:
+    """A redis-py client over TLS (``ssl=True`` plus the ``ssl_*`` arguments)."""
+    return redis.Redis(
+        host=host,
+        port=port,
+        ssl=True,
+        decode_responses=decode_responses,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+        **ssl_kwargs(files),
+        **extra,
+    )
+
+
+def redis_pool(
+    host: str,
+    port: int,
+    files: TlsClientFiles,
+    *,
+    decode_responses: bool = True,
+    max_connections: int = 50,
+    socket_timeout: float = 5.0,
+) -> redis.ConnectionPool:
+    """A TLS connection pool: ``connection_class=SSLConnection``, ``decode_responses`` on the pool."""
+    return redis.ConnectionPool(
+        connection_class=SSLConnection,
+        host=host,
+        port=port,
+        decode_responses=decode_responses,
+        max_connections=max_connections,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+        **ssl_kwargs(files),
+    )
+
+
+@dataclass(frozen=True)
+class HandshakeInfo:
+    """What a completed TLS handshake negotiated (what ``openssl s_client`` would show)."""
+
+    protocol: str
+    cipher: str
+    server_subject: str
+    client_subject: str
+
+
+def memory_handshake(
+    server_cert: str,
+    server_key: str,
+    files: TlsClientFiles,
+    hostname: str = "localhost",
+    *,
+    server_key_password: bytes | None = None,
+) -> HandshakeInfo:
+    """A real TLS handshake between Python's client and server stacks in memory (no sockets).
+
+    The server requires a client certificate; the client checks the hostname with
+    ``VERIFY_X509_STRICT`` (Python 3.13's default), so a certificate that 3.13 would reject
+    fails here. Raises ``ssl.SSLError`` / ``ssl.SSLCertVerificationError`` on failure.
+    """
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    server_ctx.load_cert_chain(server_cert, server_key, password=server_key_password)
+    server_ctx.load_verify_locations(files.ca)
+    server_ctx.verify_mode = ssl.CERT_REQUIRED
+    server_ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+    client_ctx = tls_context(files)
+    c_in, c_out, s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = client_ctx.wrap_bio(c_in, c_out, server_hostname=hostname)
+    server = server_ctx.wrap_bio(s_in, s_out, server_side=True)
+    done = {"client": False, "server": False}
+    for _ in range(20):
+        for name, end, out_bio, peer_in in (("client", client, c_out, s_in), ("server", server, s_out, c_in)):
+            if not done[name]:
+                try:
+                    end.do_handshake()
+                    done[name] = True
+                except ssl.SSLWantReadError:
+                    pass
+            data = out_bio.read()
+            if data:
+                peer_in.write(data)
+        if all(done.values()):
+            break
+    if not all(done.values()):
+        raise ssl.SSLError("handshake did not complete")
+    cipher = client.cipher()
+    peer = client.getpeercert() or {}
+    client_peer = server.getpeercert() or {}
+    return HandshakeInfo(
+        protocol=client.version() or "",
+        cipher=cipher[0] if cipher else "",
+        server_subject=_subject_cn(peer),
+        client_subject=_subject_cn(client_peer),
+    )
+
+
+def _subject_cn(peer: dict[str, Any]) -> str:
+    for rdn in peer.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return ""
+
+
+def handshake_checks(pki_dir: Path | str, hostname: str = "localhost") -> list[CheckResult]:
+    """A strict in-memory mutual-TLS handshake for every client of the PKI, as check results."""
+    paths = PkiPaths(Path(pki_dir))
+    results = []
+    for name in paths.client_names():
+        check = f"strict-handshake:{name}"
+        try:
+            hs = memory_handshake(
+                str(paths.server_cert),
+                str(paths.server_key),
+                TlsClientFiles.from_pki(paths.root, name),
+                hostname,
+            )
+            results.append(
+                CheckResult(check, "pass", f"{hs.protocol} to {hostname}, server {hs.server_subject}")
+            )
+        except (OSError, ValueError) as exc:
+            results.append(
+                CheckResult(check, "fail", " ".join(str(exc).split()), "re-issue with overwrite=True")
+            )
+    return results
