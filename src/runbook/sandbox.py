@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from runbook import workdir
 from runbook.client import TlsClientFiles, redis_client
@@ -225,7 +227,9 @@ def wait_ready(
             reason = next((ln for ln in reversed(log_tail(node)) if ln.strip()), "no log written")
             raise RunbookError(f"redis-server {node.name} exited at start: {_log_message(reason)}")
         try:
-            client = redis_client("localhost", node.port, files, socket_timeout=1.0)
+            client = redis_client(
+                "localhost", node.port, files, socket_timeout=1.0, retry=Retry(NoBackoff(), 0)
+            )
             if client.ping():
                 client.close()
                 return
