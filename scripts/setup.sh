@@ -32,8 +32,9 @@ fi
 stamp="$VENV/.installed${extras:+-dev}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   say "installing redis-tls-runbook${extras} into $VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+  # (sed drops the noise of local index mirrors that lack a package; with pipefail pip's exit code is kept)
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 | sed '/is ignored/d'
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".${extras}" 2>&1 | sed '/is ignored/d'
   touch "$stamp"
 fi
 

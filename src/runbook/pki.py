@@ -24,7 +24,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -426,6 +426,19 @@ def cert_info(cert: x509.Certificate, path: str = "") -> CertInfo:
         is_ca=is_ca,
         fingerprint_sha256=":".join(fp[i : i + 2] for i in range(0, len(fp), 2)),
     )
+
+
+def evidence(info: CertInfo) -> dict[str, Any]:
+    """The audit-evidence view of a certificate: file, subject, serial, expiry, SANs, key type, EKU."""
+    return {
+        "file": Path(info.path).name if info.path else "",
+        "subject": info.subject,
+        "serial": info.serial,
+        "not_after": info.not_after,
+        "sans": info.sans,
+        "key_type": info.key_type,
+        "eku": info.eku,
+    }
 
 
 def inspect(path: Path | str) -> CertInfo:
