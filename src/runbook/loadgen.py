@@ -255,7 +255,7 @@ class LoadGen:
             pool.disconnect()
 
     def _reconnect_worker(self, key: str) -> None:
-        command = _resp("INCR", key)
+        command = resp_command("INCR", key)
         while not self._done():
             t = time.monotonic()
             try:
@@ -277,7 +277,7 @@ class LoadGen:
                     self._c.serials[serial] = self._c.reconnects
             try:
                 sock.sendall(command)
-                reply = _read_line(sock)
+                reply = read_reply_line(sock)
                 if not reply.startswith(b":"):
                     raise OSError(f"unexpected reply {reply[:80]!r}")
                 self._record(1, 0, time.monotonic() - t)
@@ -287,7 +287,7 @@ class LoadGen:
                 sock.close()
 
 
-def _resp(*parts: str) -> bytes:
+def resp_command(*parts: str) -> bytes:
     """One command in the Redis protocol (RESP2 array of bulk strings)."""
     out = [f"*{len(parts)}\r\n".encode()]
     for p in parts:
@@ -296,7 +296,7 @@ def _resp(*parts: str) -> bytes:
     return b"".join(out)
 
 
-def _read_line(sock: ssl.SSLSocket) -> bytes:
+def read_reply_line(sock: ssl.SSLSocket) -> bytes:
     buf = b""
     while not buf.endswith(b"\r\n"):
         chunk = sock.recv(1024)

@@ -212,12 +212,15 @@ def discover_node(
         node.mode = str(server.get("redis_mode", "standalone"))
         if node.mode == "sentinel":
             return node
-        config: dict[str, str] = {**client.config_get("tls-*"), **client.config_get("dir")}  # type: ignore[dict-item]
         repl = _info(client, "replication")
+        try:
+            config: dict[str, str] = {**client.config_get("tls-*"), **client.config_get("dir")}  # type: ignore[dict-item]
+        except redis.ResponseError:
+            config = {}  # CONFIG renamed or denied: an external target whose paths we cannot see
     except (redis.RedisError, OSError) as exc:
         raise RunbookError(
-            f"cannot read the TLS settings of {host}:{port} ({' '.join(str(exc).split())}): "
-            "the client certificate must be allowed CONFIG and INFO"
+            f"cannot read the role of {host}:{port} ({' '.join(str(exc).split())}): "
+            "the client certificate must be allowed INFO"
         ) from None
     finally:
         client.close()
@@ -1175,13 +1178,18 @@ def _probe_client(ca: pki.Issued, root: Path) -> Iterator[TlsClientFiles]:
 
 
 def _accepted(node: NodeTarget, tls: TlsClientFiles, server_hostname: str | None) -> bool:
+    """True when a fresh mutual-TLS connection with ``tls`` gets an answer to PING (no retries)."""
+    from runbook.loadgen import read_reply_line, resp_command
+
     try:
-        served_certificate(node.host, node.port, tls, server_hostname or node.host)
-        c = redis_client(server_hostname or node.host, node.port, tls, socket_timeout=3.0)
-        ok = bool(c.ping())
-        c.close()
-        return ok
-    except (RunbookError, redis.RedisError, OSError):
+        ctx = tls_context(tls)
+        with (
+            socket.create_connection((node.host, node.port), timeout=3.0) as raw,
+            ctx.wrap_socket(raw, server_hostname=server_hostname or node.host) as sock,
+        ):
+            sock.sendall(resp_command("PING"))
+            return read_reply_line(sock).startswith(b"+PONG")
+    except (OSError, ValueError):
         return False
 
 
