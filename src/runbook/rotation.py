@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import os
 import shlex
 import socket
@@ -1486,3 +1487,59 @@ def _ca_retire(
         rot.close()
     sub.ok = ok
     sub.status = "rotated" if ok else "rolled-back"
+
+
+# --------------------------------------------------------------------------- drills and evidence helpers
+
+DRILLS: tuple[str, ...] = ("wrong-key", "other-ca", "missing-san", "expired")
+
+
+def drill_material(kind: str, pki_dir: Path | str, out_dir: Path | str) -> tuple[Path, Path]:
+    """Write a deliberately bad server certificate + key to ``out_dir`` for a preflight drill. Writes files.
+
+    ``wrong-key``: a good certificate with another key; ``other-ca``: issued by a stranger CA;
+    ``missing-san``: lacks 127.0.0.1 and ::1; ``expired``: its validity ended days ago.
+    """
+    if kind not in DRILLS:
+        raise RunbookError(f"unknown drill {kind!r}: choose {', '.join(DRILLS)}")
+    paths = pki.PkiPaths(Path(pki_dir))
+    ca = _load_ca(paths)
+    dns, ips = ["localhost"], ["127.0.0.1", "::1"]
+    if kind == "wrong-key":
+        good = pki.make_leaf(ca, "localhost", purpose="server", hostnames=dns, ips=ips)
+        issued = pki.Issued(good.cert, pki.generate_key("ecdsa-p256"))
+    elif kind == "other-ca":
+        issued = pki.make_leaf(pki.make_ca(), "localhost", purpose="server", hostnames=dns, ips=ips)
+    elif kind == "missing-san":
+        issued = pki.make_leaf(ca, "localhost", purpose="server", hostnames=dns)
+    else:
+        past = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
+        issued = pki.make_leaf(
+            ca,
+            "localhost",
+            purpose="server",
+            hostnames=dns,
+            ips=ips,
+            not_before=past,
+            not_after=past + dt.timedelta(days=1),
+        )
+    out = files.ensure_private_dir(Path(out_dir))
+    cert, key = out / f"{kind}.crt", out / f"{kind}.key"
+    files.write_all(
+        [
+            files.PlannedWrite(cert, issued.cert_pem()),
+            files.PlannedWrite(key, issued.key_pem(), files.PRIVATE),
+        ]
+    )
+    return cert, key
+
+
+def file_digests(paths: Sequence[Path | str]) -> dict[str, str]:
+    """SHA-256 of each file (to prove files are intact byte for byte)."""
+    return {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
+
+
+def plan_rows(report: RotationReport, root: Path | str) -> list[tuple[str, str, str]]:
+    """The plan as (step, target, detail) with paths shown relative to ``root`` (stable in notebooks)."""
+    prefix = str(Path(root).resolve()) + os.sep
+    return [(s.step, s.target.replace(prefix, ""), s.detail.replace(prefix, "")) for s in report.plan]
