@@ -6,8 +6,6 @@ real ``CONFIG SET`` calls and every verification is a real mutual-TLS handshake.
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import shutil
 import subprocess
 import sys
@@ -25,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 
 def _digest(paths: list[Path]) -> dict[str, str]:
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+    return rotation.file_digests(paths)
 
 
 def _served_serial(port: int, pki_root: Path) -> str:
@@ -120,44 +118,14 @@ def test_server_rotation_under_load_drops_nothing(fresh_work: Path) -> None:
 # --------------------------------------------------------------------------- refusals and rollback
 
 
-def _bad_material(kind: str, pki_root: Path, out: Path) -> tuple[Path, Path]:
-    ca = pki.Issued(pki.load_cert(pki_root / "ca.crt"), pki.load_key(pki_root / "ca.key"))
-    names = {"hostnames": ["localhost"], "ips": ["127.0.0.1", "::1"]}
-    if kind == "wrong-key":
-        good = pki.make_leaf(ca, "localhost", purpose="server", **names)  # type: ignore[arg-type]
-        issued = pki.Issued(good.cert, pki.generate_key("ecdsa-p256"))
-    elif kind == "other-ca":
-        issued = pki.make_leaf(pki.make_ca(), "localhost", purpose="server", **names)  # type: ignore[arg-type]
-    elif kind == "missing-san":
-        issued = pki.make_leaf(ca, "localhost", purpose="server", hostnames=["localhost"])
-    else:
-        past = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
-        issued = pki.make_leaf(
-            ca,
-            "localhost",
-            purpose="server",
-            not_before=past,
-            not_after=past + dt.timedelta(days=1),
-            **names,  # type: ignore[arg-type]
-        )
-    cert, key = out / f"{kind}.crt", out / f"{kind}.key"
-    files.write_all(
-        [
-            files.PlannedWrite(cert, issued.cert_pem()),
-            files.PlannedWrite(key, issued.key_pem(), files.PRIVATE),
-        ]
-    )
-    return cert, key
-
-
-@pytest.mark.parametrize("kind", ["wrong-key", "other-ca", "missing-san", "expired"])
+@pytest.mark.parametrize("kind", rotation.DRILLS)
 def test_bad_input_is_refused_at_preflight_and_nothing_changes(
     kind: str, server: tuple[Path, sandbox.Node], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pki_root, node = server
     watched = [pki_root / n for n in ("ca.crt", "ca.key", "redis-server.crt", "redis-server.key")]
     before, serial = _digest(watched), _served_serial(node.port, pki_root)
-    cert, key = _bad_material(kind, pki_root, tmp_path)
+    cert, key = rotation.drill_material(kind, pki_root, tmp_path)
     assert _rotate_cli(pki_root, node.port, "server", "--cert", str(cert), "--key", str(key)) == 1
     out = capsys.readouterr().out
     assert "refused" in out and "✘ fail" in out
