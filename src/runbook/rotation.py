@@ -450,6 +450,7 @@ class _Rotation:
         self.relink = relink
         self.clients: dict[str, redis.Redis] = {}
         self.backup_dir: Path | None = None
+        self.done: list[_NodeWork] = []
         self.root: Path = paths.root
         self.client_ids: dict[str, int] = {}
 
@@ -514,6 +515,13 @@ class _Rotation:
         except _Failed:
             self._rollback(done, backup_dir, root)
             return False
+        except (OSError, RunbookError, redis.RedisError) as exc:
+            self.report.add(
+                "error", "fail", " ".join(str(exc).split())[:200], "rolled back; fix the cause and retry"
+            )
+            self._rollback(done, backup_dir, root)
+            return False
+        self.done = done
         return True
 
     def _inject_reload_fault(self, nw: _NodeWork) -> None:
@@ -892,8 +900,11 @@ def _soak(
     rounds, ok = 0, True
     while True:
         for nw in work:
-            served = served_certificate(nw.node.host, nw.node.port, rot.tls(), rot.hostname(nw.node))
-            ok = ok and (nw.expect is None or _fingerprint(served) == _fingerprint(nw.expect))
+            try:
+                served = served_certificate(nw.node.host, nw.node.port, rot.tls(), rot.hostname(nw.node))
+                ok = ok and (nw.expect is None or _fingerprint(served) == _fingerprint(nw.expect))
+            except RunbookError:
+                ok = False
         rounds += 1
         elapsed = time.monotonic() - t0
         if not ok or elapsed >= limit or (elapsed >= seconds and (until is None or until())):
@@ -1047,7 +1058,10 @@ def _rotate_server(
     rot = _Rotation(report, paths, tls, [nw.node for nw in work], server_hostname, fault, relink)
     try:
         rot.open_sentinels()
-        ok = rot.run(work) and _soak(rot, work, soak_seconds, soak_until, soak_max)
+        ok = rot.run(work)
+        if ok and not _soak(rot, work, soak_seconds, soak_until, soak_max):
+            rot._rollback(rot.done, rot.backup_dir, rot.root)
+            ok = False
     finally:
         rot.close()
     report.ok = ok
