@@ -259,6 +259,8 @@ def test_replica_topology_rotates_node_by_node_with_links_up(fresh_work: Path) -
         # node by node: the primary is reloaded and verified (replica link up) before the replica
         assert ids.index("verify:replica:replication") < ids.index("reload:replica")
         assert ids.count("verify:replica:replication") == 2
+        links = [s.detail for s in report.steps if s.id == "verify:replica:replication"]
+        assert all(d.startswith("re-linked with the new certificates") for d in links), links
         assert any("tls-client-cert-file" in s.detail for s in report.steps if s.id == "reload:replica")
         assert pki.inspect(r_files / "link.crt").serial != old_link
         for node, folder in ((primary, p_files), (replica, r_files)):

@@ -983,7 +983,6 @@ def _rotate_server(
             files.PlannedWrite(key_path, key_pem, files.PRIVATE),
         ]
         settings = [("tls-cert-file", node.cert_file), ("tls-key-file", node.key_file)]
-        relinked = False
         if managed and node.client_cert_file and node.client_key_file and not supplied:
             link_cert_path = node.local(node.client_cert_file)
             old_link = pki.load_cert(link_cert_path)
@@ -1005,8 +1004,7 @@ def _rotate_server(
                 ("tls-client-cert-file", node.client_cert_file),
                 ("tls-client-key-file", node.client_key_file),
             ]
-            relinked = True
-        work.append(_NodeWork(node, writes, settings, new, served, relink=relinked or node.role == "slave"))
+        work.append(_NodeWork(node, writes, settings, new, served, relink=True))
         report.new_serial = serial_of(new)
         for w in writes:
             report.plan.append(
