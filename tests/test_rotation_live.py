@@ -379,3 +379,57 @@ def test_cli_in_a_subprocess_rotates_an_independent_server_under_load(fresh_work
         assert _served_serial(node.port, pki_root) == pki.inspect(pki_root / "redis-server.crt").serial
     finally:
         sandbox.stop_node(node)
+
+
+def test_cluster_rotates_node_by_node_and_stays_ok(fresh_work: Path) -> None:
+    """Three cluster nodes sharing one set of files (bus over TLS with a clientAuth link cert)."""
+    pki_root = fresh_work / "pki"
+    pki.create_pki(pki_root, pki.PkiSpec())
+    paths = pki.PkiPaths(pki_root)
+    nodes: list[sandbox.Node] = []
+    try:
+        for i in range(3):
+            nodes.append(
+                _start(
+                    pki_root,
+                    fresh_work / f"c{i}",
+                    **{
+                        "cluster-enabled": "yes",
+                        "cluster-config-file": str(fresh_work / f"c{i}" / "nodes.conf"),
+                        "cluster-port": str(sandbox.free_port()),
+                        "tls-cluster": "yes",
+                        "tls-client-cert-file": str(paths.client_cert()),
+                        "tls-client-key-file": str(paths.client_key()),
+                    },
+                )
+            )
+        tls = TlsClientFiles.from_pki(pki_root)
+        first = redis_client("localhost", nodes[0].port, tls)
+        for n in nodes[1:]:
+            bus = redis_client("localhost", n.port, tls).config_get("cluster-port")["cluster-port"]
+            first.execute_command("CLUSTER", "MEET", "127.0.0.1", str(n.port), bus)
+        first.execute_command("CLUSTER", "ADDSLOTSRANGE", "0", "16383")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            states = [
+                "cluster_state:ok"
+                in str(redis_client("localhost", n.port, tls).execute_command("CLUSTER", "INFO"))
+                for n in nodes
+            ]
+            if all(states):
+                break
+            time.sleep(0.2)
+        assert all(states), "the test cluster did not form"
+        first.close()
+        targets = [rotation.discover_node("127.0.0.1", n.port, tls, f"c{i}") for i, n in enumerate(nodes)]
+        assert all(t.mode == "cluster" for t in targets)
+        report = rotation.rotate("server", pki_root, targets)
+        assert report.ok, [s for s in report.steps if s.status == "fail"]
+        ids = {s.id: s.status for s in report.steps}
+        assert all(ids[f"verify:c{i}:cluster"] == "pass" for i in range(3))
+        assert ids["swap:c1"] == "pass"  # shared files: written once, every node reloaded and verified
+        served = {rotation.serial_of(rotation.served_certificate("127.0.0.1", n.port, tls)) for n in nodes}
+        assert served == {report.new_serial}
+    finally:
+        for n in nodes:
+            sandbox.stop_node(n)
