@@ -1,0 +1,132 @@
+"""Unit tests of runbook.rotation that need no server: re-issue, preflight, procedures, CLI usage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from runbook import cli, pki, rotation
+
+
+@pytest.fixture(scope="module")
+def ca() -> pki.Issued:
+    return pki.make_ca()
+
+
+@pytest.fixture(scope="module")
+def server(ca: pki.Issued) -> pki.Issued:
+    return pki.make_leaf(ca, "localhost", purpose="server", hostnames=["localhost"], ips=["127.0.0.1"])
+
+
+def test_reissue_like_keeps_names_and_usages_with_a_new_key(ca: pki.Issued, server: pki.Issued) -> None:
+    new = rotation.reissue_like(server.cert, ca, days=30)
+    assert new.cert.serial_number != server.cert.serial_number
+    assert not pki.key_matches(new.cert, server.key) and pki.key_matches(new.cert, new.key)
+    old_info, new_info = pki.cert_info(server.cert), pki.cert_info(new.cert)
+    assert (new_info.subject, new_info.sans, new_info.eku) == (old_info.subject, old_info.sans, old_info.eku)
+    assert 29 <= new_info.days_left <= 30
+    pki.verify_server_cert(new.cert, [ca.cert], "localhost")  # strict X.509 still holds
+
+
+def _preflight(ca: pki.Issued, cert: pki.Issued, key: pki.PrivateKey, old: pki.Issued) -> dict[str, str]:
+    results = rotation.preflight_leaf(
+        "",
+        cert.cert,
+        key,
+        purpose="server",
+        client_trust=[ca.cert],
+        server_trust=[ca.cert],
+        names=["127.0.0.1"],
+        old=old.cert,
+    )
+    return {r.id: r.status for r in results}
+
+
+def test_preflight_passes_a_good_certificate(ca: pki.Issued, server: pki.Issued) -> None:
+    new = rotation.reissue_like(server.cert, ca)
+    assert set(_preflight(ca, new, new.key, server).values()) == {"pass"}
+
+
+def test_preflight_refuses_each_bad_input(ca: pki.Issued, server: pki.Issued) -> None:
+    good = rotation.reissue_like(server.cert, ca)
+    other_ca = pki.make_ca()
+    foreign = rotation.reissue_like(server.cert, other_ca)
+    no_san = pki.make_leaf(ca, "localhost", purpose="server", hostnames=["localhost"])
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
+    expired = pki.make_leaf(
+        ca,
+        "localhost",
+        purpose="server",
+        hostnames=["localhost"],
+        ips=["127.0.0.1", "::1"],
+        not_before=past,
+        not_after=past + dt.timedelta(days=1),
+    )
+    client = pki.make_leaf(ca, "app", purpose="client", hostnames=["localhost"], ips=["127.0.0.1"])
+    assert _preflight(ca, good, pki.generate_key("ecdsa-p256"), server)["key-match"] == "fail"
+    assert _preflight(ca, foreign, foreign.key, server)["chain"] == "fail"
+    assert _preflight(ca, no_san, no_san.key, server)["sans"] == "fail"
+    assert _preflight(ca, expired, expired.key, server)["validity"] == "fail"
+    assert _preflight(ca, client, client.key, server)["eku"] == "fail"
+
+
+def test_preflight_of_a_link_certificate_needs_client_auth(ca: pki.Issued, server: pki.Issued) -> None:
+    results = rotation.preflight_leaf(
+        "",
+        server.cert,
+        server.key,
+        purpose="server",
+        client_trust=[ca.cert],
+        server_trust=[ca.cert],
+        names=["localhost"],
+        needs_client_auth=True,
+    )
+    assert {r.id: r.status for r in results}["eku"] == "fail"
+
+
+def test_sentinel_procedure_restarts_one_at_a_time(tmp_path: Path) -> None:
+    node = rotation.NodeTarget("s1", "127.0.0.1", 26379, mode="sentinel")
+    text = "\n".join(rotation.sentinel_procedure(node, pki.PkiPaths(tmp_path)))
+    assert "restart" in text and "never restart a majority" in text and "SENTINEL CKQUORUM" in text
+
+
+def test_deploy_commands_use_the_servers_own_paths_and_one_config_set(tmp_path: Path) -> None:
+    node = rotation.NodeTarget(
+        "ext", "10.0.0.5", 6380, cert_file="/etc/redis/tls/server.crt", key_file="/etc/redis/tls/server.key"
+    )
+    cmds = rotation.deploy_commands(node, pki.PkiPaths(tmp_path))
+    reload = [c for c in cmds if "CONFIG SET" in c]
+    assert len(reload) == 1
+    assert "tls-cert-file /etc/redis/tls/server.crt tls-key-file /etc/redis/tls/server.key" in reload[0]
+    assert any("install -m 0600" in c and "/etc/redis/tls/server.key" in c for c in cmds)
+    assert cmds[-1].startswith("python -m runbook rotate verify")
+
+
+def test_report_evidence_has_the_shared_keys() -> None:
+    report = rotation.RotationReport("server", "127.0.0.1:1", old_serial="AA", new_serial="BB")
+    (entry,) = report.evidence()
+    assert {"kind", "old_serial", "new_serial", "ok", "rolled_back"} <= set(entry)
+    assert report.exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["rotate", "server", "--dir", "{d}", "--host", "127.0.0.1", "--port", "1", "--cert", "x.crt"],
+        ["rotate", "banana", "--dir", "{d}", "--host", "127.0.0.1", "--port", "1"],
+        ["rotate", "server", "--dir", "{d}", "--host", "127.0.0.1", "--port", "1", "--node", "nope"],
+        ["rotate", "server", "--dir", "{d}/missing", "--host", "127.0.0.1", "--port", "1"],
+    ],
+)
+def test_cli_usage_errors_exit_2(argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pki.create_pki(tmp_path, pki.PkiSpec())
+    code = cli.main([a.replace("{d}", str(tmp_path)) for a in argv]) if argv[1] != "banana" else None
+    if code is None:
+        with pytest.raises(SystemExit) as exc:
+            cli.main([a.replace("{d}", str(tmp_path)) for a in argv])
+        code = int(exc.value.code or 0)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "error" in err.strip().splitlines()[-1]
