@@ -380,7 +380,7 @@ def ioredis_snippet(host: str, port: int, files: TlsClientFiles, server_name: st
         "  maxRetriesPerRequest: 1,\n"
         "  retryStrategy: () => null,\n"
         "});\n"
-        'redis.on("error", () => {});\n'
+        'redis.on("error", (err) => console.error(err.message));\n'
         "redis\n"
         "  .ping()\n"
         "  .then((reply) => { console.log(reply); return redis.quit(); })\n"
