@@ -144,8 +144,14 @@ def _handshake(
     server_name: str | None,
     timeout: float,
     send: bytes = b"",
+    settle: float = 0.0,
 ) -> _Probe:
-    """Connect, handshake, optionally send ``send`` and read one reply. Never raises for TLS errors."""
+    """Connect, handshake, optionally send ``send`` and read one reply. Never raises for TLS errors.
+
+    ``settle`` waits that long for a post-handshake alert before sending: in TLS 1.3 a server that
+    rejects the client's certificate says so only after the client's handshake completed, and
+    sending at once races the alert against a TCP reset (the error would read "EOF").
+    """
     sni = None if server_name is None or _is_ip(server_name) else server_name
     try:
         with (
@@ -162,6 +168,17 @@ def _handshake(
             cipher = tls.cipher()
             reply = b""
             if send:
+                if settle:
+                    tls.settimeout(settle)
+                    try:
+                        early = tls.recv(4096)
+                    except TimeoutError:
+                        early = b""
+                    tls.settimeout(timeout)
+                    if early:
+                        return _Probe(
+                            True, "", tls.version() or "", cipher[0] if cipher else "", chain, early
+                        )
                 tls.sendall(send)
                 reply = _read_reply(tls)
             return _Probe(True, "", tls.version() or "", cipher[0] if cipher else "", chain, reply)
@@ -188,12 +205,12 @@ def _plaintext_ping(host: str, port: int, timeout: float) -> tuple[str, str]:
     except ConnectionRefusedError:
         return "refused", "connection refused"
     except TimeoutError:
-        return "refused", "no answer"
-    except OSError as exc:
-        return "refused", _one_line(exc)
+        return "refused", "no RESP reply (timed out)"
+    except OSError:
+        return "refused", "no RESP reply"  # reset or closed: the TLS port dropped the plaintext bytes
     if reply[:1] in (b"+", b"-", b":", b"$", b"*"):
         return "answered", reply.decode(errors="replace").strip()
-    return "refused", "connection closed without a RESP reply" if not reply else "no RESP reply"
+    return "refused", "no RESP reply"
 
 
 def _is_ip(name: str) -> bool:
@@ -485,7 +502,9 @@ def run_audit(
             evidence["protocols_accepted" if t12.ok else "protocols_refused"].append("TLSv1.2")
 
             # client-cert-required --------------------------------------------------------
-            anon = _handshake(host, port, _context(files, client_cert=False), name, timeout, b"PING\r\n")
+            anon = _handshake(
+                host, port, _context(files, client_cert=False), name, timeout, b"PING\r\n", settle=1.0
+            )
             evidence["mutual_tls_enforced"] = not (anon.ok and anon.reply)
             if anon.ok and anon.reply:
                 add(
@@ -781,3 +800,49 @@ def write_prometheus(report: AuditReport, path: Path | str) -> Path:
         )
     _files.write_file(target, generate_latest(prometheus_registry(report)), _files.PUBLIC)
     return target
+
+
+# --------------------------------------------------------------------------- for trainees
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One deliberately wrong client attempt and what the server (or client) said."""
+
+    attempt: str
+    refused: bool
+    error: str
+    meaning: str
+
+
+def explain_refusals(
+    host: str, port: int, files: TlsClientFiles, server_name: str | None = None, timeout: float = 3.0
+) -> list[Refusal]:
+    """Three wrong clients, live: no client certificate, TLS 1.1 only, a wrong server name.
+
+    Each should be refused; ``error`` is the real OpenSSL message a trainee will meet in logs.
+    """
+    name = server_name or host
+    no_cert = _handshake(host, port, _context(files, client_cert=False), name, timeout, b"PING\r\n", 1.0)
+    tls11 = _handshake(host, port, _context(files, version=ssl.TLSVersion.TLSv1_1), name, timeout)
+    wrong = _handshake(host, port, _context(files, check_hostname=True), WRONG_NAME, timeout)
+    return [
+        Refusal(
+            "client without a certificate",
+            not (no_cert.ok and no_cert.reply),
+            no_cert.error or "connection closed",
+            "tls-auth-clients yes: the server demands a certificate signed by its tls-ca-cert-file",
+        ),
+        Refusal(
+            "client limited to TLS 1.1",
+            not tls11.ok,
+            tls11.error,
+            'tls-protocols "TLSv1.2 TLSv1.3": the server answers the protocol_version alert',
+        ),
+        Refusal(
+            f"client expecting {WRONG_NAME}",
+            not wrong.ok,
+            wrong.error,
+            "the certificate's subjectAltName does not list that name: the client refuses the server",
+        ),
+    ]

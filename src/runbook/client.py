@@ -18,6 +18,7 @@ from typing import Any
 import redis
 from redis.connection import SSLConnection
 
+from runbook.errors import RunbookError
 from runbook.pki import DEFAULT_CLIENT, PkiPaths
 from runbook.results import CheckResult
 
@@ -398,3 +399,123 @@ def snippets(host: str, port: int, files: TlsClientFiles, server_name: str | Non
         redis_py_pool_snippet(host, port, files, server_name),
         ioredis_snippet(host, port, files, server_name),
     ]
+
+
+@dataclass(frozen=True)
+class SnippetRun:
+    """The outcome of running one snippet as printed."""
+
+    tool: str
+    ran: bool
+    ok: bool
+    output: str
+
+
+def run_snippet(snippet: Snippet, *, node_dir: Path | str | None = None, timeout: float = 30.0) -> SnippetRun:
+    """Run ``snippet`` exactly as printed: shell with bash, Python with this interpreter, JavaScript with
+    node in ``node_dir`` (a folder where ``npm install ioredis`` was run). Starts a process.
+
+    ``ran`` is False (with the reason in ``output``) when the tool is not available here.
+    """
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    cwd: str | None = None
+    if snippet.language == "shell":
+        argv = ["bash", "-c", snippet.text]
+    elif snippet.language == "python":
+        argv = [sys.executable, "-c", snippet.text]
+    else:
+        if not shutil.which("node"):
+            return SnippetRun(snippet.tool, False, False, "not run: node is not installed")
+        if not node_dir or not (Path(node_dir) / "node_modules" / "ioredis").is_dir():
+            return SnippetRun(
+                snippet.tool, False, False, "not run: set install_ioredis=True (npm install ioredis)"
+            )
+        cwd = str(node_dir)
+        with tempfile.NamedTemporaryFile("w", suffix=".js", dir=cwd, delete=False) as fh:
+            fh.write(snippet.text)
+        argv = ["node", fh.name]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd, check=False)
+    except subprocess.TimeoutExpired:
+        return SnippetRun(snippet.tool, True, False, f"timed out after {timeout:.0f}s")
+    finally:
+        if cwd:
+            Path(argv[1]).unlink(missing_ok=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    ok = proc.returncode == 0 and snippet.expect in lines
+    shown = snippet.expect if ok else " ".join((proc.stderr or proc.stdout).split())[:200]
+    return SnippetRun(snippet.tool, True, ok, shown)
+
+
+def common_mistakes(host: str, port: int, files: TlsClientFiles) -> list[CheckResult]:
+    """Prove, live, that the redis-py mistakes of common guides fail (each ``pass`` = fails as documented).
+
+    Side effects: connections to the server, and one key ``runbook:mistakes`` written.
+    """
+    results = []
+    try:
+        redis.Redis(host=host, port=port, ssl_context=tls_context(files))  # type: ignore[call-arg]
+        results.append(CheckResult("ssl_context=", "fail", "accepted: this redis-py has ssl_context"))
+    except TypeError as exc:
+        results.append(CheckResult("ssl_context=", "pass", f"TypeError: {exc}", "use the ssl_* arguments"))
+    pool = redis.ConnectionPool(host=host, port=port, ssl=True, ssl_ca_certs=files.ca, socket_timeout=5)
+    try:
+        redis.Redis(connection_pool=pool).ping()
+        results.append(CheckResult("ConnectionPool(ssl=True)", "fail", "connected"))
+    except TypeError as exc:
+        results.append(
+            CheckResult(
+                "ConnectionPool(ssl=True)",
+                "pass",
+                f"created fine, first command: TypeError: {exc}",
+                "connection_class=SSLConnection",
+            )
+        )
+    finally:
+        pool.disconnect()
+    raw_pool = redis_pool(host, port, files, decode_responses=False)
+    try:
+        r = redis.Redis(connection_pool=raw_pool, decode_responses=True)
+        r.set("runbook:mistakes", "v")
+        value = r.get("runbook:mistakes")
+        ignored = isinstance(value, bytes)
+        results.append(
+            CheckResult(
+                "decode_responses beside connection_pool=",
+                "pass" if ignored else "fail",
+                f"ignored: GET returned {value!r}" if ignored else f"honoured: GET returned {value!r}",
+                "set decode_responses on the pool",
+            )
+        )
+    finally:
+        raw_pool.disconnect()
+    return results
+
+
+def install_ioredis(folder: Path | str, timeout: float = 300.0) -> Path:
+    """``npm install ioredis`` into ``folder`` (idempotent: skipped when present). Writes files, uses npm."""
+    import shutil
+    import subprocess
+
+    target = Path(folder)
+    if (target / "node_modules" / "ioredis").is_dir():
+        return target
+    if not shutil.which("npm"):
+        raise RunbookError("npm is not installed: apt-get install nodejs npm, or leave install_ioredis off")
+    target.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund", "--silent", "ioredis"],
+        cwd=target,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RunbookError(f"npm install ioredis failed ({last}): check access to the npm registry")
+    return target
