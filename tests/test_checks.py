@@ -372,3 +372,19 @@ def test_weak_cipher_classification() -> None:
     strong = ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"]
     assert all(checks.is_weak_cipher(c) for c in weak)
     assert not any(checks.is_weak_cipher(c) for c in strong)
+
+
+def test_explain_refusals_on_a_correct_and_a_lax_server(
+    tls_sandbox: sandbox.Sandbox,
+    session_work: Path,
+    tmp_path: Path,
+    start_server: Callable[..., sandbox.Node],
+) -> None:
+    good = checks.explain_refusals("localhost", tls_sandbox.primary.port, tls_sandbox.client_files())
+    assert all(r.refused for r in good), good
+    assert "certificate required" in good[0].error and "protocol version" in good[1].error
+    assert "Hostname mismatch" in good[2].error
+    paths = _copy_pki(session_work, tmp_path / "pki")
+    node = start_server(paths, tls_auth_clients="no")
+    lax = checks.explain_refusals("localhost", node.port, TlsClientFiles.from_pki(paths.root))
+    assert [r.refused for r in lax] == [False, True, True]

@@ -160,3 +160,25 @@ def test_mistake_decode_responses_beside_connection_pool_is_ignored(tls_sandbox:
 def test_tls_context_refuses_tls11(tls_sandbox: sandbox.Sandbox) -> None:
     ctx = client.tls_context(tls_sandbox.client_files())
     assert ctx.minimum_version == ssl.TLSVersion.TLSv1_2 and ctx.check_hostname
+
+
+# --------------------------------------------------------------------------- the helpers notebook 03 uses
+
+
+def test_run_snippet_reports_pong_and_failures(tls_sandbox: sandbox.Sandbox, ioredis_dir: Path) -> None:
+    files = tls_sandbox.client_files()
+    runs = [
+        client.run_snippet(s, node_dir=ioredis_dir)
+        for s in client.snippets("localhost", tls_sandbox.primary.port, files)
+    ]
+    assert all(r.ran and r.ok for r in runs), runs
+    bad = client.redis_cli_snippet("localhost", tls_sandbox.primary.port, tls_sandbox.client_files(None))
+    run = client.run_snippet(bad)
+    assert run.ran and not run.ok
+    js = client.ioredis_snippet("localhost", tls_sandbox.primary.port, files)
+    assert not client.run_snippet(js, node_dir=None).ran
+
+
+def test_common_mistakes_all_fail_as_documented(tls_sandbox: sandbox.Sandbox) -> None:
+    results = client.common_mistakes("localhost", tls_sandbox.primary.port, tls_sandbox.client_files())
+    assert [r.status for r in results] == ["pass", "pass", "pass"], results
