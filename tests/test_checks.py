@@ -388,3 +388,45 @@ def test_explain_refusals_on_a_correct_and_a_lax_server(
     node = start_server(paths, tls_auth_clients="no")
     lax = checks.explain_refusals("localhost", node.port, TlsClientFiles.from_pki(paths.root))
     assert [r.refused for r in lax] == [False, True, True]
+
+
+def test_cn_only_certificate_fails_hostname_only(
+    session_work: Path, tmp_path: Path, start_server: Callable[..., sandbox.Node]
+) -> None:
+    """Clients ignore the CN: a certificate without subjectAltName matches no name."""
+    paths = _copy_pki(session_work, tmp_path / "pki")
+    ca = _ca(paths)
+    leaf = pki.make_leaf(ca, "localhost", purpose="server", hostnames=["localhost"])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(leaf.cert.subject)
+        .issuer_name(ca.cert.subject)
+        .public_key(leaf.key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(leaf.cert.not_valid_before_utc)
+        .not_valid_after(leaf.cert.not_valid_after_utc)
+    )
+    for ext in leaf.cert.extensions:
+        if not isinstance(ext.value, x509.SubjectAlternativeName):
+            builder = builder.add_extension(ext.value, ext.critical)
+    _replace_server(paths, pki.Issued(builder.sign(ca.key, hashes.SHA256()), leaf.key))
+    node = start_server(paths, wait=False)
+    results = checks.audit("localhost", node.port, TlsClientFiles.from_pki(paths.root), scan_ciphers=False)
+    _only(results, "hostname-verified")
+
+
+def test_server_certificate_from_another_ca_fails_handshake_only(
+    session_work: Path, tmp_path: Path, start_server: Callable[..., sandbox.Node]
+) -> None:
+    paths = _copy_pki(session_work, tmp_path / "pki")
+    other = pki.make_ca()
+    _replace_server(
+        paths,
+        pki.make_leaf(
+            other, "localhost", purpose="server", hostnames=["localhost"], ips=["127.0.0.1", "::1"]
+        ),
+    )
+    node = start_server(paths, wait=False)
+    results = checks.audit("localhost", node.port, TlsClientFiles.from_pki(paths.root), scan_ciphers=False)
+    _only(results, "tls-handshake")
+    assert "not issued by --ca" in results[0].fix

@@ -124,6 +124,7 @@ def _context(
         if strict:
             ctx.verify_flags |= ssl.VERIFY_X509_STRICT
         ctx.check_hostname = check_hostname
+        ctx.hostname_checks_common_name = False  # RFC 6125: names live in subjectAltName only
     else:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -381,6 +382,8 @@ def _strict_chain_problem(
         low = message.lower()
         if "key" in low and ("too small" in low or "size" in low):
             return None  # key-strength owns key sizes
+        if "subjectaltname" in low:
+            return None  # a missing or non-matching SAN is hostname-verified's concern
         if "validation time" in low:
             return None  # no common moment inside every validity window: cert-expiry owns dates
         return message
@@ -486,7 +489,9 @@ def run_audit(
                 add("protocol-floor", "pass", f"{' and '.join(refused)} refused with protocol_version")
 
             # tls13-supported -------------------------------------------------------------
-            t13 = _handshake(host, port, _context(files, version=ssl.TLSVersion.TLSv1_3), name, timeout)
+            t13 = _handshake(
+                host, port, _context(files, verify=False, version=ssl.TLSVersion.TLSv1_3), name, timeout
+            )
             if t13.ok:
                 evidence["protocols_accepted"].append("TLSv1.3")
                 add("tls13-supported", "pass", f"TLSv1.3 handshake with {t13.cipher}")
@@ -498,12 +503,20 @@ def run_audit(
                     f"TLSv1.3 refused: {t13.error}",
                     'set tls-protocols "TLSv1.2 TLSv1.3" (OpenSSL >= 1.1.1)',
                 )
-            t12 = _handshake(host, port, _context(files, version=ssl.TLSVersion.TLSv1_2), name, timeout)
+            t12 = _handshake(
+                host, port, _context(files, verify=False, version=ssl.TLSVersion.TLSv1_2), name, timeout
+            )
             evidence["protocols_accepted" if t12.ok else "protocols_refused"].append("TLSv1.2")
 
             # client-cert-required --------------------------------------------------------
             anon = _handshake(
-                host, port, _context(files, client_cert=False), name, timeout, b"PING\r\n", settle=1.0
+                host,
+                port,
+                _context(files, verify=False, client_cert=False),
+                name,
+                timeout,
+                b"PING\r\n",
+                settle=1.0,
             )
             evidence["mutual_tls_enforced"] = not (anon.ok and anon.reply)
             if anon.ok and anon.reply:
@@ -658,7 +671,7 @@ def _hostname_check(
     if not trusted:
         add("hostname-verified", "skip", "the chain does not verify: see tls-handshake")
         return
-    names = ", ".join(_names(chain[0])) or "no subjectAltName"
+    names = ", ".join(_names(chain[0])) or "no subjectAltName (the CN is not a name clients check)"
     right = _handshake(host, port, _context(files, check_hostname=True), name, timeout)
     wrong = _handshake(host, port, _context(files, check_hostname=True), WRONG_NAME, timeout)
     if not right.ok:
