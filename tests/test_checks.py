@@ -430,3 +430,19 @@ def test_server_certificate_from_another_ca_fails_handshake_only(
     results = checks.audit("localhost", node.port, TlsClientFiles.from_pki(paths.root), scan_ciphers=False)
     _only(results, "tls-handshake")
     assert "not issued by --ca" in results[0].fix
+
+
+def test_strict_cipher_policy_fails_cbc_and_the_suggested_fix_passes(
+    tls_sandbox: sandbox.Sandbox,
+    session_work: Path,
+    tmp_path: Path,
+    start_server: Callable[..., sandbox.Node],
+) -> None:
+    default = checks.audit(
+        "localhost", tls_sandbox.primary.port, tls_sandbox.client_files(), strict_ciphers=True
+    )
+    assert default[4].status == "fail" and "_CBC_" in default[4].detail
+    paths = _copy_pki(session_work, tmp_path / "pki")
+    node = start_server(paths, tls_ciphers='"ECDHE+AESGCM:ECDHE+CHACHA20"')
+    fixed = checks.audit("localhost", node.port, TlsClientFiles.from_pki(paths.root), strict_ciphers=True)
+    assert fixed[4].status == "pass" and "CBC" not in fixed[4].detail, fixed[4]

@@ -302,6 +302,11 @@ def scan_tls12_ciphers(
     return accepted, errors
 
 
+def is_legacy_cipher(name: str) -> bool:
+    """True for suites a strict policy (Mozilla "intermediate") drops: CBC mode or no forward secrecy."""
+    return "_CBC_" in name or not name.startswith(("TLS_ECDHE_", "TLS_DHE_"))
+
+
 def is_weak_cipher(name: str) -> bool:
     """True for suites that give no or broken protection: NULL, anonymous, EXPORT, RC4, (3)DES, MD5, ...
 
@@ -402,10 +407,13 @@ def run_audit(
     warn_days: int = 30,
     timeout: float = 3.0,
     scan_ciphers: bool = True,
+    strict_ciphers: bool = False,
 ) -> AuditReport:
     """Audit the TLS endpoint ``host:port`` with ``files`` (CA, client cert/key). Touches the network only.
 
     Returns every check of :data:`CHECK_IDS`, in that order, plus evidence for summaries.
+    ``strict_ciphers`` also fails CBC-mode and non-forward-secret TLS 1.2 suites (which OpenSSL's
+    default list, and so a server without ``tls-ciphers``, still accepts).
     """
     started = time.perf_counter()
     for label, path in (("--ca", files.ca), ("--cert", files.cert), ("--key", files.key)):
@@ -579,6 +587,9 @@ def run_audit(
                 accepted_suites, errors = cipher_scan.result()
                 evidence["ciphers_accepted"] = accepted_suites
                 weak = [c for c in accepted_suites if is_weak_cipher(c)]
+                legacy = [c for c in accepted_suites if is_legacy_cipher(c) and c not in weak]
+                if strict_ciphers:
+                    weak += legacy
                 if weak:
                     add(
                         "weak-ciphers-refused",
@@ -591,6 +602,8 @@ def run_audit(
                     add("weak-ciphers-refused", "warn", f"sslyze scan incomplete: {errors[0]}", "re-run")
                 else:
                     detail = f"{len(accepted_suites)} TLS 1.2 suites accepted, none weak (sslyze)"
+                    if legacy:
+                        detail += f"; {len(legacy)} CBC or non-forward-secret (fail them with strict_ciphers)"
                     if not accepted_suites:
                         detail = "no TLS 1.2 suite accepted (TLS 1.2 is off), none weak (sslyze)"
                     add("weak-ciphers-refused", "pass", detail)
@@ -616,6 +629,7 @@ def audit(
     warn_days: int = 30,
     timeout: float = 3.0,
     scan_ciphers: bool = True,
+    strict_ciphers: bool = False,
 ) -> list[CheckResult]:
     """The audit's checks only (see :func:`run_audit` for the evidence as well)."""
     return run_audit(
@@ -627,6 +641,7 @@ def audit(
         warn_days=warn_days,
         timeout=timeout,
         scan_ciphers=scan_ciphers,
+        strict_ciphers=strict_ciphers,
     ).checks
 
 

@@ -155,6 +155,7 @@ def _cmd_check(a: argparse.Namespace) -> int:
         plaintext_port=a.plaintext_port,
         warn_days=a.warn_days,
         timeout=a.timeout,
+        strict_ciphers=a.strict_ciphers,
     )
     if a.prometheus:
         checks.write_prometheus(report, a.prometheus)
@@ -176,6 +177,11 @@ def _add_check(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--plaintext-port", type=int, help="also prove a plaintext PING fails on this port")
     p.add_argument("--warn-days", type=int, default=30, help="warn when a certificate expires sooner")
     p.add_argument("--timeout", type=float, default=3.0, help="seconds per connection (default 3)")
+    p.add_argument(
+        "--strict-ciphers",
+        action="store_true",
+        help="also fail CBC-mode and non-forward-secret TLS 1.2 suites",
+    )
     p.add_argument("--json", action="store_true", help='print {"target", "ok", "checks": [...]}')
     p.add_argument("--prometheus", metavar="FILE", help="write node_exporter textfile metrics (atomic)")
     p.set_defaults(func=_cmd_check)
