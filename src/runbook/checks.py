@@ -271,7 +271,7 @@ def scan_tls12_ciphers(
     )
     from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
 
-    ip = host if _is_ip(host) else str(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0])
+    ip = _reachable_ip(host, port, timeout)
     location = ServerNetworkLocation(server_name if not _is_ip(server_name) else host, port, ip_address=ip)
     network = ServerNetworkConfiguration(
         tls_server_name_indication=server_name, network_timeout=int(max(1, timeout))
@@ -300,6 +300,20 @@ def scan_tls12_ciphers(
     accepted = sorted(name for kind, name in outcomes if kind == "accepted")
     errors = [name for kind, name in outcomes if kind == "error"]
     return accepted, errors
+
+
+def _reachable_ip(host: str, port: int, timeout: float) -> str:
+    """The first address of ``host`` that accepts a TCP connection on ``port`` (localhost may be ::1 or 127.0.0.1)."""
+    if _is_ip(host):
+        return host.strip("[]")
+    addresses = [str(a[4][0]) for a in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+    for address in addresses:
+        try:
+            socket.create_connection((address, port), timeout=timeout).close()
+            return address
+        except OSError:
+            continue
+    return addresses[0]
 
 
 def is_legacy_cipher(name: str) -> bool:
