@@ -446,3 +446,28 @@ def test_strict_cipher_policy_fails_cbc_and_the_suggested_fix_passes(
     node = start_server(paths, tls_ciphers='"ECDHE+AESGCM:ECDHE+CHACHA20"')
     fixed = checks.audit("localhost", node.port, TlsClientFiles.from_pki(paths.root), strict_ciphers=True)
     assert fixed[4].status == "pass" and "CBC" not in fixed[4].detail, fixed[4]
+
+
+def test_requirepass_server_needs_auth_for_ping_only(
+    session_work: Path,
+    tmp_path: Path,
+    start_server: Callable[..., sandbox.Node],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    paths = _copy_pki(session_work, tmp_path / "pki")
+    plain = sandbox.free_port()
+    node = start_server(paths, wait=False, requirepass="s3cret-pass", port=str(plain))
+    tls_files = TlsClientFiles.from_pki(paths.root)
+    without = checks.audit("localhost", node.port, tls_files, scan_ciphers=False, plaintext_port=plain)
+    assert _statuses(without)["redis-ping"] == "fail" and "NOAUTH" in without[1].detail
+    assert _statuses(without)["plaintext-refused"] == "fail"  # -NOAUTH is still a plaintext answer
+    with_auth = checks.audit("localhost", node.port, tls_files, scan_ciphers=False, password="s3cret-pass")
+    _only(with_auth, "plaintext-refused")  # found through CONFIG GET port, after AUTH
+    assert f"{plain} (CONFIG GET port)" in with_auth[6].detail
+    assert not any("s3cret" in c.detail for c in with_auth)
+    monkeypatch.setenv("REDIS_PW", "s3cret-pass")
+    from runbook import cli
+
+    args = ["check", "--host", "localhost", "--port", str(node.port), "--ca", tls_files.ca, "--cert"]
+    args += [str(tls_files.cert), "--key", str(tls_files.key), "--password-env", "REDIS_PW"]
+    assert cli.main(args) == 1  # the plaintext port fails it, redis-ping passes

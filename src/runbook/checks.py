@@ -146,6 +146,7 @@ def _handshake(
     timeout: float,
     send: bytes = b"",
     settle: float = 0.0,
+    lines: int = 1,
 ) -> _Probe:
     """Connect, handshake, optionally send ``send`` and read one reply. Never raises for TLS errors.
 
@@ -181,15 +182,16 @@ def _handshake(
                             True, "", tls.version() or "", cipher[0] if cipher else "", chain, early
                         )
                 tls.sendall(send)
-                reply = _read_reply(tls)
+                reply = _read_reply(tls, lines)
             return _Probe(True, "", tls.version() or "", cipher[0] if cipher else "", chain, reply)
     except (OSError, ValueError) as exc:
         return _Probe(False, _one_line(exc))
 
 
-def _read_reply(sock: socket.socket) -> bytes:
+def _read_reply(sock: socket.socket, lines: int = 1) -> bytes:
+    """Read until ``lines`` CRLF-terminated lines arrived (or the peer closed)."""
     data = b""
-    while not data.endswith(b"\r\n"):
+    while data.count(b"\r\n") < lines:
         chunk = sock.recv(4096)
         if not chunk:
             break
@@ -229,16 +231,23 @@ def _resp(*args: str) -> bytes:
     return out.encode()
 
 
+def _auth(username: str | None, password: str | None) -> bytes:
+    """The RESP AUTH command to send first (empty without a password)."""
+    if not password:
+        return b""
+    return _resp("AUTH", *([username] if username else []), password)
+
+
 def _configured_plaintext_port(
-    host: str, port: int, files: TlsClientFiles, server_name: str, timeout: float
+    host: str, port: int, files: TlsClientFiles, server_name: str, timeout: float, auth: bytes = b""
 ) -> int | None:
     """``CONFIG GET port`` over mutual TLS (None when CONFIG is not allowed)."""
-    probe = _handshake(host, port, _context(files), server_name, timeout, _resp("CONFIG", "GET", "port"))
+    command = auth + _resp("CONFIG", "GET", "port")
+    probe = _handshake(host, port, _context(files), server_name, timeout, command, lines=5 + bool(auth))
     if not probe.ok:
         return None
-    # *2\r\n$4\r\nport\r\n$4\r\n6379\r\n may arrive in pieces: read the rest if needed
-    text = probe.reply.decode(errors="replace")
-    parts = text.split("\r\n")
+    # [+OK] *2 $4 port $4 6379
+    parts = probe.reply.decode(errors="replace").split("\r\n")[1 if auth else 0 :]
     try:
         return int(parts[4])
     except (IndexError, ValueError):
@@ -422,12 +431,15 @@ def run_audit(
     timeout: float = 3.0,
     scan_ciphers: bool = True,
     strict_ciphers: bool = False,
+    username: str | None = None,
+    password: str | None = None,
 ) -> AuditReport:
     """Audit the TLS endpoint ``host:port`` with ``files`` (CA, client cert/key). Touches the network only.
 
     Returns every check of :data:`CHECK_IDS`, in that order, plus evidence for summaries.
     ``strict_ciphers`` also fails CBC-mode and non-forward-secret TLS 1.2 suites (which OpenSSL's
-    default list, and so a server without ``tls-ciphers``, still accepts).
+    default list, and so a server without ``tls-ciphers``, still accepts). ``username``/``password``
+    authenticate PING and CONFIG GET on servers with ``requirepass`` or ACL users (never logged).
     """
     started = time.perf_counter()
     for label, path in (("--ca", files.ca), ("--cert", files.cert), ("--key", files.key)):
@@ -460,14 +472,17 @@ def run_audit(
     if scan_ciphers:
         cipher_scan = pool.submit(scan_tls12_ciphers, host, port, name, timeout=timeout)
     try:
-        base = _handshake(host, port, ctx, name, timeout, b"PING\r\n")
+        auth = _auth(username, password)
+        base = _handshake(host, port, ctx, name, timeout, auth + b"PING\r\n", lines=1 + bool(auth))
         chain_probe = base if base.ok else _fetch_chain(host, port, files, name, timeout)
         chain = _certs(chain_probe.chain) if chain_probe.ok else []
 
         # tls-handshake / redis-ping ------------------------------------------------------
         if base.ok:
             add("tls-handshake", "pass", f"{base.protocol} {base.cipher}, trusted by {Path(files.ca).name}")
-            reply = base.reply.decode(errors="replace").strip()
+            reply = (base.reply.decode(errors="replace").strip().splitlines() or [""])[-1]
+            if auth and not base.reply.startswith(b"+OK"):
+                reply = base.reply.decode(errors="replace").strip().splitlines()[0]
             if reply == "+PONG":
                 add("redis-ping", "pass", "PING answered PONG over TLS")
             else:
@@ -475,7 +490,7 @@ def run_audit(
                     "redis-ping",
                     "fail",
                     f"PING answered {reply or 'nothing'}",
-                    "give the client ACL user/password, or check the server log",
+                    "give --user/--password-env for a server with requirepass or ACLs, or read the server log",
                 )
         else:
             add("tls-handshake", "fail", base.error, _handshake_fix(base.error, chain_probe.ok))
@@ -591,7 +606,7 @@ def run_audit(
             ]
 
         # plaintext-refused -------------------------------------------------------------------
-        _plaintext_check(add, evidence, host, port, files, name, timeout, plaintext_port, base.ok)
+        _plaintext_check(add, evidence, host, port, files, name, timeout, plaintext_port, base.ok, auth)
 
         # weak-ciphers-refused ----------------------------------------------------------------
         if chain_probe.ok:
@@ -644,6 +659,8 @@ def audit(
     timeout: float = 3.0,
     scan_ciphers: bool = True,
     strict_ciphers: bool = False,
+    username: str | None = None,
+    password: str | None = None,
 ) -> list[CheckResult]:
     """The audit's checks only (see :func:`run_audit` for the evidence as well)."""
     return run_audit(
@@ -656,6 +673,8 @@ def audit(
         timeout=timeout,
         scan_ciphers=scan_ciphers,
         strict_ciphers=strict_ciphers,
+        username=username,
+        password=password,
     ).checks
 
 
@@ -769,13 +788,14 @@ def _plaintext_check(
     timeout: float,
     plaintext_port: int | None,
     connected: bool,
+    auth: bytes = b"",
 ) -> None:
     answered: list[str] = []
     refused: list[str] = []
     ports: list[tuple[int, str]] = [(port, "TLS port")]
     if plaintext_port:
         ports.append((plaintext_port, "--plaintext-port"))
-    configured = _configured_plaintext_port(host, port, files, name, timeout) if connected else None
+    configured = _configured_plaintext_port(host, port, files, name, timeout, auth) if connected else None
     if configured and configured not in {p for p, _ in ports}:
         ports.append((configured, "CONFIG GET port"))
     for p, label in ports:

@@ -147,6 +147,9 @@ def _cmd_check(a: argparse.Namespace) -> int:
         raise RunbookError("give --cert and --key together (the client certificate and its key)")
     if a.warn_days < 0:
         raise RunbookError(f"--warn-days must be 0 or more, got {a.warn_days}")
+    from runbook.pki import passphrase_from_env
+
+    password = passphrase_from_env(a.password_env)
     report = checks.run_audit(
         a.host,
         a.port,
@@ -156,6 +159,8 @@ def _cmd_check(a: argparse.Namespace) -> int:
         warn_days=a.warn_days,
         timeout=a.timeout,
         strict_ciphers=a.strict_ciphers,
+        username=a.user,
+        password=password.decode() if password else None,
     )
     if a.prometheus:
         checks.write_prometheus(report, a.prometheus)
@@ -177,6 +182,8 @@ def _add_check(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--plaintext-port", type=int, help="also prove a plaintext PING fails on this port")
     p.add_argument("--warn-days", type=int, default=30, help="warn when a certificate expires sooner")
     p.add_argument("--timeout", type=float, default=3.0, help="seconds per connection (default 3)")
+    p.add_argument("--user", help="ACL user for AUTH (with --password-env)")
+    p.add_argument("--password-env", metavar="VAR", help="AUTH with the password in $VAR (requirepass/ACL)")
     p.add_argument(
         "--strict-ciphers",
         action="store_true",
