@@ -471,3 +471,17 @@ def test_requirepass_server_needs_auth_for_ping_only(
     args = ["check", "--host", "localhost", "--port", str(node.port), "--ca", tls_files.ca, "--cert"]
     args += [str(tls_files.cert), "--key", str(tls_files.key), "--password-env", "REDIS_PW"]
     assert cli.main(args) == 1  # the plaintext port fails it, redis-ping passes
+
+
+def test_mismatched_client_pair_is_a_usage_error(session_work: Path, tmp_path: Path) -> None:
+    from runbook import cli
+
+    paths = pki.PkiPaths(workdir.pki_dir(session_work))
+    other = tmp_path / "other.key"
+    files.write_file(other, pki.make_ca().key_pem(), files.PRIVATE)
+    args = ["check", "--host", "localhost", "--port", "6379", "--ca", str(paths.ca_cert)]
+    assert cli.main([*args, "--cert", str(paths.client_cert()), "--key", str(other)]) == 2
+    encrypted = tmp_path / "enc.key"
+    pair = pki.Issued(pki.load_cert(paths.client_cert()), pki.load_key(paths.client_key()))
+    files.write_file(encrypted, pair.key_pem(b"pw"), files.PRIVATE)  # must fail at once, never prompt
+    assert cli.main([*args, "--cert", str(paths.client_cert()), "--key", str(encrypted)]) == 2

@@ -129,7 +129,8 @@ def _context(
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     if client_cert and files is not None and files.cert:
-        ctx.load_cert_chain(files.cert, files.key)
+        # an empty password callback: an encrypted key fails at once instead of prompting on the tty
+        ctx.load_cert_chain(files.cert, files.key, password=lambda: b"")
     return ctx
 
 
@@ -449,15 +450,12 @@ def run_audit(
         raise RunbookError("give --cert and --key together (the client certificate and its key)")
     if not 0 < port < 65536:
         raise RunbookError(f"port {port} is out of range: give the server's tls-port")
-    try:
-        cas = load_certs(Path(files.ca))
-    except RunbookError:
-        raise
+    cas = load_certs(Path(files.ca))
     try:
         ctx = _context(files)
     except ssl.SSLError as exc:
         raise RunbookError(
-            f"cannot load the client certificate/key: {_one_line(exc)}: check the pair"
+            f"cannot load the client certificate/key ({_one_line(exc)}): give a matching, unencrypted pair"
         ) from None
     name = server_name or host
     target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
