@@ -611,7 +611,10 @@ def run_audit(
             if cipher_scan is None:
                 add("weak-ciphers-refused", "skip", "cipher scan not requested")
             else:
-                accepted_suites, errors = cipher_scan.result()
+                try:
+                    accepted_suites, errors = cipher_scan.result()
+                except Exception as exc:  # sslyze/nassl failures must not hide the other checks
+                    accepted_suites, errors = [], [f"sslyze failed: {_one_line(exc)}"]
                 evidence["ciphers_accepted"] = accepted_suites
                 weak = [c for c in accepted_suites if is_weak_cipher(c)]
                 legacy = [c for c in accepted_suites if is_legacy_cipher(c) and c not in weak]
@@ -631,6 +634,8 @@ def run_audit(
                     detail = f"{len(accepted_suites)} TLS 1.2 suites accepted, none weak (sslyze)"
                     if legacy:
                         detail += f"; {len(legacy)} CBC or non-forward-secret (fail them with strict_ciphers)"
+                    if errors:
+                        detail += f"; {len(errors)} suites could not be tested ({errors[0]})"
                     if not accepted_suites:
                         detail = "no TLS 1.2 suite accepted (TLS 1.2 is off), none weak (sslyze)"
                     add("weak-ciphers-refused", "pass", detail)
