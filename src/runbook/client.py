@@ -18,6 +18,7 @@ from typing import Any
 import redis
 from redis.connection import SSLConnection
 
+from runbook.errors import RunbookError
 from runbook.pki import DEFAULT_CLIENT, PkiPaths
 from runbook.results import CheckResult
 
@@ -213,3 +214,308 @@ def handshake_checks(pki_dir: Path | str, hostname: str = "localhost") -> list[C
                 CheckResult(check, "fail", " ".join(str(exc).split()), "re-issue with overwrite=True")
             )
     return results
+
+
+# --------------------------------------------------------------------------- rediss:// URLs
+
+
+def redis_url(
+    host: str, port: int, files: TlsClientFiles, *, db: int = 0, check_hostname: bool = True
+) -> str:
+    """A ``rediss://`` URL carrying the ``ssl_*`` settings as query arguments (no secrets, only paths)."""
+    from urllib.parse import urlencode
+
+    query: dict[str, str] = {"ssl_cert_reqs": "required", "ssl_ca_certs": files.ca}
+    if files.cert:
+        query["ssl_certfile"] = files.cert
+        query["ssl_keyfile"] = files.key or ""
+    query["ssl_check_hostname"] = "true" if check_hostname else "false"
+    netloc = f"[{host}]" if ":" in host else host
+    return f"rediss://{netloc}:{port}/{db}?{urlencode(query)}"
+
+
+def redis_from_url(url: str, *, decode_responses: bool = True, socket_timeout: float = 5.0) -> redis.Redis:
+    """A redis-py client from a ``rediss://`` URL (TLS 1.2 minimum added; ``decode_responses`` kept)."""
+    return redis.Redis.from_url(
+        url,
+        decode_responses=decode_responses,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+        ssl_min_version=ssl.TLSVersion.TLSv1_2,
+    )
+
+
+# --------------------------------------------------------------------------- snippets
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """Ready-to-run client code for one tool: ``language`` is shell, python or javascript.
+
+    ``text`` runs as printed (tests execute every snippet against a real TLS server); it names
+    file paths only, never key material.
+    """
+
+    tool: str
+    language: str
+    text: str
+    expect: str  # what a successful run prints, e.g. "PONG"
+
+
+def _q(value: str) -> str:
+    import shlex
+
+    return shlex.quote(value)
+
+
+def redis_cli_snippet(
+    host: str, port: int, files: TlsClientFiles, server_name: str | None = None, command: str = "PING"
+) -> Snippet:
+    """``redis-cli --tls`` with ``--cacert --cert --key --sni`` (prints PONG)."""
+    parts = ["redis-cli", "-h", _q(host), "-p", str(port), "--tls", "--cacert", _q(files.ca)]
+    if files.cert:
+        parts += ["--cert", _q(files.cert), "--key", _q(files.key or "")]
+    parts += ["--sni", _q(server_name or host), command]
+    return Snippet("redis-cli", "shell", " ".join(parts), "PONG")
+
+
+def openssl_snippet(host: str, port: int, files: TlsClientFiles, server_name: str | None = None) -> Snippet:
+    """``openssl s_client`` that verifies strictly (chain, hostname), sends PING and QUIT, and exits."""
+    name = server_name or host
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    lines = [
+        "printf 'PING\\r\\nQUIT\\r\\n' | openssl s_client -connect " + _q(target) + " \\",
+        f"  -servername {_q(name)} -verify_hostname {_q(name)} -verify_return_error -x509_strict \\",
+        f"  -CAfile {_q(files.ca)} \\",
+    ]
+    if files.cert:
+        lines.append(f"  -cert {_q(files.cert)} -key {_q(files.key or '')} \\")
+    lines.append("  -brief -ign_eof")
+    return Snippet("openssl s_client", "shell", "\n".join(lines), "+PONG")
+
+
+def redis_py_snippet(host: str, port: int, files: TlsClientFiles, server_name: str | None = None) -> Snippet:
+    """redis-py client with the ``ssl_*`` arguments that really exist (there is no ``ssl_context=``)."""
+    cert_lines = f"    ssl_certfile={files.cert!r},\n    ssl_keyfile={files.key!r},\n" if files.cert else ""
+    text = (
+        "import ssl\n\n"
+        "import redis\n\n"
+        "r = redis.Redis(\n"
+        f"    host={host!r},\n"
+        f"    port={port},\n"
+        "    ssl=True,\n"
+        f"    ssl_ca_certs={files.ca!r},\n"
+        f"{cert_lines}"
+        '    ssl_cert_reqs="required",\n'
+        "    ssl_check_hostname=True,\n"
+        "    ssl_min_version=ssl.TLSVersion.TLSv1_2,\n"
+        "    decode_responses=True,\n"
+        ")\n"
+        'print("PONG" if r.ping() else "no answer")\n'
+    )
+    if server_name and server_name != host:
+        text = "# the certificate must name the host you connect to: " + server_name + "\n" + text
+    return Snippet("redis-py", "python", text, "PONG")
+
+
+def redis_py_pool_snippet(
+    host: str, port: int, files: TlsClientFiles, server_name: str | None = None
+) -> Snippet:
+    """A redis-py TLS pool: ``connection_class=SSLConnection``, ``decode_responses`` on the pool."""
+    cert_lines = f"    ssl_certfile={files.cert!r},\n    ssl_keyfile={files.key!r},\n" if files.cert else ""
+    text = (
+        "import ssl\n\n"
+        "import redis\n"
+        "from redis.connection import SSLConnection\n\n"
+        "# ConnectionPool(ssl=True) does not exist: a TLS pool needs connection_class=SSLConnection,\n"
+        "# and decode_responses belongs to the pool (beside connection_pool= it is ignored).\n"
+        "pool = redis.ConnectionPool(\n"
+        "    connection_class=SSLConnection,\n"
+        f"    host={host!r},\n"
+        f"    port={port},\n"
+        f"    ssl_ca_certs={files.ca!r},\n"
+        f"{cert_lines}"
+        '    ssl_cert_reqs="required",\n'
+        "    ssl_check_hostname=True,\n"
+        "    ssl_min_version=ssl.TLSVersion.TLSv1_2,\n"
+        "    decode_responses=True,\n"
+        "    max_connections=10,\n"
+        ")\n"
+        "r = redis.Redis(connection_pool=pool)\n"
+        'r.set("runbook:snippet", "ok")\n'
+        'assert r.get("runbook:snippet") == "ok"  # str, not bytes: decode_responses is on the pool\n'
+        'print("PONG" if r.ping() else "no answer")\n'
+    )
+    if server_name and server_name != host:
+        text = "# the certificate must name the host you connect to: " + server_name + "\n" + text
+    return Snippet("redis-py pool", "python", text, "PONG")
+
+
+def ioredis_snippet(host: str, port: int, files: TlsClientFiles, server_name: str | None = None) -> Snippet:
+    """ioredis (Node.js) over mutual TLS: CA, client cert and key, hostname checked against ``servername``."""
+    import json
+
+    name = server_name or host
+    cert_lines = (
+        f"    cert: fs.readFileSync({json.dumps(files.cert)}),\n"
+        f"    key: fs.readFileSync({json.dumps(files.key)}),\n"
+        if files.cert
+        else ""
+    )
+    text = (
+        'const fs = require("fs");\n'
+        'const tls = require("tls");\n'
+        'const Redis = require("ioredis");\n\n'
+        "const redis = new Redis({\n"
+        f"  host: {json.dumps(host)},\n"
+        f"  port: {port},\n"
+        "  tls: {\n"
+        f"    ca: fs.readFileSync({json.dumps(files.ca)}),\n"
+        f"{cert_lines}"
+        f"    servername: {json.dumps(name)},\n"
+        '    minVersion: "TLSv1.2",\n'
+        "    rejectUnauthorized: true,\n"
+        "    // the certificate must name the server: never replace this with a function that returns undefined\n"
+        f"    checkServerIdentity: (host, cert) => tls.checkServerIdentity({json.dumps(name)}, cert),\n"
+        "  },\n"
+        "  maxRetriesPerRequest: 1,\n"
+        "  retryStrategy: () => null,\n"
+        "});\n"
+        'redis.on("error", (err) => console.error(err.message));\n'
+        "redis\n"
+        "  .ping()\n"
+        "  .then((reply) => { console.log(reply); return redis.quit(); })\n"
+        "  .catch((err) => { console.error(err.message); process.exit(1); });\n"
+    )
+    return Snippet("ioredis", "javascript", text, "PONG")
+
+
+def snippets(host: str, port: int, files: TlsClientFiles, server_name: str | None = None) -> list[Snippet]:
+    """Every client snippet for one endpoint: redis-cli, openssl s_client, redis-py, pool, ioredis."""
+    return [
+        redis_cli_snippet(host, port, files, server_name),
+        openssl_snippet(host, port, files, server_name),
+        redis_py_snippet(host, port, files, server_name),
+        redis_py_pool_snippet(host, port, files, server_name),
+        ioredis_snippet(host, port, files, server_name),
+    ]
+
+
+@dataclass(frozen=True)
+class SnippetRun:
+    """The outcome of running one snippet as printed."""
+
+    tool: str
+    ran: bool
+    ok: bool
+    output: str
+
+
+def run_snippet(snippet: Snippet, *, node_dir: Path | str | None = None, timeout: float = 30.0) -> SnippetRun:
+    """Run ``snippet`` exactly as printed: shell with bash, Python with this interpreter, JavaScript with
+    node in ``node_dir`` (a folder where ``npm install ioredis`` was run). Starts a process.
+
+    ``ran`` is False (with the reason in ``output``) when the tool is not available here.
+    """
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    cwd: str | None = None
+    if snippet.language == "shell":
+        argv = ["bash", "-c", snippet.text]
+    elif snippet.language == "python":
+        argv = [sys.executable, "-c", snippet.text]
+    else:
+        if not shutil.which("node"):
+            return SnippetRun(snippet.tool, False, False, "not run: node is not installed")
+        if not node_dir or not (Path(node_dir) / "node_modules" / "ioredis").is_dir():
+            return SnippetRun(
+                snippet.tool, False, False, "not run: set install_ioredis=True (npm install ioredis)"
+            )
+        cwd = str(node_dir)
+        with tempfile.NamedTemporaryFile("w", suffix=".js", dir=cwd, delete=False) as fh:
+            fh.write(snippet.text)
+        argv = ["node", fh.name]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd, check=False)
+    except subprocess.TimeoutExpired:
+        return SnippetRun(snippet.tool, True, False, f"timed out after {timeout:.0f}s")
+    finally:
+        if cwd:
+            Path(argv[1]).unlink(missing_ok=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    ok = proc.returncode == 0 and snippet.expect in lines
+    shown = snippet.expect if ok else " ".join((proc.stderr or proc.stdout).split())[:200]
+    return SnippetRun(snippet.tool, True, ok, shown)
+
+
+def common_mistakes(host: str, port: int, files: TlsClientFiles) -> list[CheckResult]:
+    """Prove, live, that the redis-py mistakes of common guides fail (each ``pass`` = fails as documented).
+
+    Side effects: connections to the server, and one key ``runbook:mistakes`` written.
+    """
+    results = []
+    try:
+        redis.Redis(host=host, port=port, ssl_context=tls_context(files))  # type: ignore[call-arg]
+        results.append(CheckResult("ssl_context=", "fail", "accepted: this redis-py has ssl_context"))
+    except TypeError as exc:
+        results.append(CheckResult("ssl_context=", "pass", f"TypeError: {exc}", "use the ssl_* arguments"))
+    pool = redis.ConnectionPool(host=host, port=port, ssl=True, ssl_ca_certs=files.ca, socket_timeout=5)
+    try:
+        redis.Redis(connection_pool=pool).ping()
+        results.append(CheckResult("ConnectionPool(ssl=True)", "fail", "connected"))
+    except TypeError as exc:
+        results.append(
+            CheckResult(
+                "ConnectionPool(ssl=True)",
+                "pass",
+                f"created fine, first command: TypeError: {exc}",
+                "connection_class=SSLConnection",
+            )
+        )
+    finally:
+        pool.disconnect()
+    raw_pool = redis_pool(host, port, files, decode_responses=False)
+    try:
+        r = redis.Redis(connection_pool=raw_pool, decode_responses=True)
+        r.set("runbook:mistakes", "v")
+        value = r.get("runbook:mistakes")
+        ignored = isinstance(value, bytes)
+        results.append(
+            CheckResult(
+                "decode_responses beside connection_pool=",
+                "pass" if ignored else "fail",
+                f"ignored: GET returned {value!r}" if ignored else f"honoured: GET returned {value!r}",
+                "set decode_responses on the pool",
+            )
+        )
+    finally:
+        raw_pool.disconnect()
+    return results
+
+
+def install_ioredis(folder: Path | str, timeout: float = 300.0) -> Path:
+    """``npm install ioredis`` into ``folder`` (idempotent: skipped when present). Writes files, uses npm."""
+    import shutil
+    import subprocess
+
+    target = Path(folder)
+    if (target / "node_modules" / "ioredis").is_dir():
+        return target
+    if not shutil.which("npm"):
+        raise RunbookError("npm is not installed: apt-get install nodejs npm, or leave install_ioredis off")
+    target.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund", "--silent", "ioredis"],
+        cwd=target,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RunbookError(f"npm install ioredis failed ({last}): check access to the npm registry")
+    return target

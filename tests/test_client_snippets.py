@@ -1,0 +1,184 @@
+"""Every generated client snippet runs as printed against the real TLS sandbox, and the redis-py
+mistakes of common guides fail the way the README says."""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+
+from runbook import client, sandbox
+from runbook.client import TlsClientFiles
+
+pytestmark = pytest.mark.integration
+
+
+def _run(cmd: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=cwd, check=False)
+
+
+def _bash(text: str) -> subprocess.CompletedProcess[str]:
+    return _run(["bash", "-c", text])
+
+
+@pytest.fixture(scope="session")
+def ioredis_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ioredis installed from the npm registry into a temporary directory, once per session."""
+    if not shutil.which("node") or not shutil.which("npm"):
+        pytest.skip("node/npm not on PATH: the ioredis snippet cannot run here")
+    folder = tmp_path_factory.mktemp("ioredis")
+    proc = subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund", "--silent", "ioredis"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, f"npm install ioredis failed: {proc.stderr[-500:]}"
+    return folder
+
+
+def test_redis_cli_snippet_runs(tls_sandbox: sandbox.Sandbox) -> None:
+    s = client.redis_cli_snippet("localhost", tls_sandbox.primary.port, tls_sandbox.client_files())
+    assert "--cacert" in s.text and "--cert" in s.text and "--key" in s.text and "--sni localhost" in s.text
+    proc = _bash(s.text)
+    assert proc.returncode == 0 and proc.stdout.strip() == "PONG", proc
+
+
+def test_redis_cli_without_client_cert_is_refused(tls_sandbox: sandbox.Sandbox) -> None:
+    s = client.redis_cli_snippet("localhost", tls_sandbox.primary.port, tls_sandbox.client_files(None))
+    assert "--cert" not in s.text
+    assert "PONG" not in _bash(s.text).stdout
+
+
+def test_openssl_snippet_runs(tls_sandbox: sandbox.Sandbox) -> None:
+    s = client.openssl_snippet("localhost", tls_sandbox.primary.port, tls_sandbox.client_files())
+    proc = _bash(s.text)
+    assert proc.returncode == 0, proc.stderr
+    assert "+PONG" in proc.stdout and "+OK" in proc.stdout
+    assert "Verification: OK" in proc.stderr
+
+
+def test_openssl_snippet_rejects_a_wrong_name(tls_sandbox: sandbox.Sandbox) -> None:
+    s = client.openssl_snippet(
+        "localhost", tls_sandbox.primary.port, tls_sandbox.client_files(), "wrong.invalid"
+    )
+    proc = _bash(s.text)
+    assert proc.returncode != 0 and "+PONG" not in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "make", [client.redis_py_snippet, client.redis_py_pool_snippet], ids=["client", "pool"]
+)
+def test_redis_py_snippets_run(tls_sandbox: sandbox.Sandbox, tmp_path: Path, make: object) -> None:
+    s = make("localhost", tls_sandbox.primary.port, tls_sandbox.client_files())  # type: ignore[operator]
+    assert "ssl_context" not in s.text.replace("# ", "")
+    script = tmp_path / "snippet.py"
+    script.write_text(s.text)
+    proc = _run([sys.executable, str(script)])
+    assert proc.returncode == 0 and proc.stdout.strip() == "PONG", proc
+
+
+def test_ioredis_snippet_runs(tls_sandbox: sandbox.Sandbox, ioredis_dir: Path) -> None:
+    s = client.ioredis_snippet("127.0.0.1", tls_sandbox.primary.port, tls_sandbox.client_files(), "localhost")
+    for part in ("ca:", "cert:", "key:", 'servername: "localhost"', "checkServerIdentity"):
+        assert part in s.text
+    (ioredis_dir / "ok.js").write_text(s.text)
+    proc = _run(["node", "ok.js"], cwd=ioredis_dir)
+    assert proc.returncode == 0 and proc.stdout.strip() == "PONG", proc
+
+
+def test_ioredis_snippet_rejects_a_wrong_name(tls_sandbox: sandbox.Sandbox, ioredis_dir: Path) -> None:
+    s = client.ioredis_snippet(
+        "127.0.0.1", tls_sandbox.primary.port, tls_sandbox.client_files(), "wrong.invalid"
+    )
+    (ioredis_dir / "wrong.js").write_text(s.text)
+    proc = _run(["node", "wrong.js"], cwd=ioredis_dir)
+    assert proc.returncode != 0 and "PONG" not in proc.stdout
+    assert "wrong.invalid" in proc.stderr or "altnames" in proc.stderr.lower(), proc.stderr
+
+
+def test_snippets_cover_every_tool_and_hold_no_key_material(tls_sandbox: sandbox.Sandbox) -> None:
+    files = tls_sandbox.client_files()
+    all_ = client.snippets("localhost", tls_sandbox.primary.port, files)
+    assert [s.tool for s in all_] == ["redis-cli", "openssl s_client", "redis-py", "redis-py pool", "ioredis"]
+    for s in all_:
+        assert "PRIVATE KEY" not in s.text and files.ca in s.text.replace("\\", "")
+
+
+# --------------------------------------------------------------------------- redis-py: right and wrong
+
+
+def test_rediss_url_round_trip(tls_sandbox: sandbox.Sandbox) -> None:
+    url = client.redis_url("localhost", tls_sandbox.primary.port, tls_sandbox.client_files())
+    assert url.startswith(f"rediss://localhost:{tls_sandbox.primary.port}/0?")
+    r = client.redis_from_url(url)
+    assert r.ping() is True
+    r.close()
+
+
+def test_pool_decode_responses_on_the_pool(tls_sandbox: sandbox.Sandbox) -> None:
+    pool = client.redis_pool("localhost", tls_sandbox.primary.port, tls_sandbox.client_files())
+    r = redis.Redis(connection_pool=pool)
+    r.set("runbook:test", "v")
+    assert r.get("runbook:test") == "v"
+    pool.disconnect()
+
+
+def test_mistake_ssl_context_argument_raises_typeerror(tls_sandbox: sandbox.Sandbox) -> None:
+    ctx = client.tls_context(tls_sandbox.client_files())
+    with pytest.raises(TypeError, match="ssl_context"):
+        redis.Redis(host="localhost", port=tls_sandbox.primary.port, ssl_context=ctx)  # type: ignore[call-arg]
+
+
+def test_mistake_pool_with_ssl_true_fails_at_first_connection(tls_sandbox: sandbox.Sandbox) -> None:
+    files: TlsClientFiles = tls_sandbox.client_files()
+    pool = redis.ConnectionPool(
+        host="localhost", port=tls_sandbox.primary.port, ssl=True, ssl_ca_certs=files.ca
+    )
+    r = redis.Redis(connection_pool=pool)  # constructing works: the mistake shows only later
+    with pytest.raises(TypeError, match="ssl"):
+        r.ping()
+
+
+def test_mistake_decode_responses_beside_connection_pool_is_ignored(tls_sandbox: sandbox.Sandbox) -> None:
+    pool = client.redis_pool(
+        "localhost", tls_sandbox.primary.port, tls_sandbox.client_files(), decode_responses=False
+    )
+    r = redis.Redis(connection_pool=pool, decode_responses=True)
+    r.set("runbook:test", "v")
+    assert r.get("runbook:test") == b"v", "decode_responses beside connection_pool= is ignored"
+    pool.disconnect()
+
+
+def test_tls_context_refuses_tls11(tls_sandbox: sandbox.Sandbox) -> None:
+    ctx = client.tls_context(tls_sandbox.client_files())
+    assert ctx.minimum_version == ssl.TLSVersion.TLSv1_2 and ctx.check_hostname
+
+
+# --------------------------------------------------------------------------- the helpers notebook 03 uses
+
+
+def test_run_snippet_reports_pong_and_failures(tls_sandbox: sandbox.Sandbox, ioredis_dir: Path) -> None:
+    files = tls_sandbox.client_files()
+    runs = [
+        client.run_snippet(s, node_dir=ioredis_dir)
+        for s in client.snippets("localhost", tls_sandbox.primary.port, files)
+    ]
+    assert all(r.ran and r.ok for r in runs), runs
+    bad = client.redis_cli_snippet("localhost", tls_sandbox.primary.port, tls_sandbox.client_files(None))
+    run = client.run_snippet(bad)
+    assert run.ran and not run.ok
+    js = client.ioredis_snippet("localhost", tls_sandbox.primary.port, files)
+    assert not client.run_snippet(js, node_dir=None).ran
+
+
+def test_common_mistakes_all_fail_as_documented(tls_sandbox: sandbox.Sandbox) -> None:
+    results = client.common_mistakes("localhost", tls_sandbox.primary.port, tls_sandbox.client_files())
+    assert [r.status for r in results] == ["pass", "pass", "pass"], results
