@@ -160,6 +160,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
         connection={k: v for k, v in connection.items() if v is not None},
         html=a.html,
         progress=False if a.json else None,
+        notebooks=Path(a.notebooks_dir) if a.notebooks_dir else None,
     )
     human = sys.stderr if a.json else sys.stdout
     for nb in summary.notebooks:
@@ -199,6 +200,9 @@ def _add_run(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--html", action="store_true", help="also write report.html (nbconvert, code hidden)")
     p.add_argument("--json", action="store_true", help="print summary.json on stdout (progress on stderr)")
     p.add_argument("--keep-sandbox", action="store_true", help="leave the sandbox Redis running afterwards")
+    p.add_argument(
+        "--notebooks-dir", help="folder of NN_*.ipynb to run (default: the repository's notebooks/)"
+    )
     p.set_defaults(func=_cmd_run)
 
 

@@ -107,3 +107,30 @@ def aggregate(records: Sequence[tuple[str, Mapping[str, Any] | None]]) -> Eviden
     ordered = {k: merged[k] for k in KEYS if k in merged}
     ordered.update({k: v for k, v in merged.items() if k not in ordered})
     return EvidenceReport(ordered, sources, conflicts, [k for k in KEYS if k not in merged], per_notebook)
+
+
+def problems(evidence: Mapping[str, Any]) -> list[str]:
+    """Where ``evidence`` breaks the shared convention (wrong types, key material); empty when fine."""
+    found = []
+    for key in SCALAR_KEYS:
+        if key in evidence and not isinstance(evidence[key], str):
+            found.append(f"{key} must be a string")
+    for key in BOOL_KEYS:
+        if key in evidence and not isinstance(evidence[key], bool):
+            found.append(f"{key} must be true or false")
+    for key in (*LIST_KEYS, *RECORD_KEYS):
+        if key in evidence and not isinstance(evidence[key], list):
+            found.append(f"{key} must be a list")
+    for cert in evidence.get("certificates") or []:
+        if not isinstance(cert, Mapping) or not (cert.get("file") or cert.get("role") or cert.get("path")):
+            found.append("each certificate needs a file or role")
+        elif not all(k in cert for k in ("subject", "serial", "not_after")):
+            found.append(
+                f"certificate {cert.get('file') or cert.get('role') or cert.get('path')} needs subject, serial, not_after"
+            )
+    for item in evidence.get("rotation") or []:
+        if not isinstance(item, Mapping) or "kind" not in item or "ok" not in item:
+            found.append("each rotation entry needs kind and ok")
+    if "PRIVATE KEY" in repr(evidence):
+        found.append("evidence holds private key material")
+    return found
