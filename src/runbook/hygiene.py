@@ -68,7 +68,8 @@ def key_body_lines(key_files: Iterable[Path]) -> dict[str, list[str]]:
 
 
 def _variants(secret: str) -> set[str]:
-    return {secret, json.dumps(secret)[1:-1], html.escape(secret), html.escape(json.dumps(secret)[1:-1])}
+    """The secret as written raw and JSON-escaped (HTML entities are undone before searching)."""
+    return {secret, json.dumps(secret)[1:-1]}
 
 
 def scan_text(
@@ -86,9 +87,13 @@ def scan_text(
 
     for m in PEM_PRIVATE.finditer(text):
         leaks.append(Leak(name, "pem-private-key", line_of(m.start())))
+    plain = html.unescape(text) if "&" in text else text
     for var, secret in (passphrases or {}).items():
         for form in _variants(secret):
             pos = text.find(form)
+            if pos < 0 and plain is not text:
+                pos = plain.find(form)
+                pos = -1 if pos < 0 else min(pos, len(text) - 1)
             if pos >= 0:
                 leaks.append(Leak(name, f"passphrase:{var}", line_of(pos)))
                 break
