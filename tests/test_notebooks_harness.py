@@ -127,6 +127,10 @@ def test_sequence_outputs_equal_committed_outputs(nb_path: Path) -> None:
 @pytest.mark.integration
 @pytest.mark.parametrize("nb_path", NBS, ids=IDS)
 def test_notebook_alone_in_fresh_work_dir(nb_path: Path, tmp_path: Path) -> None:
+    if nb_path == NBS[0]:  # the sequence run already ran it alone in a fresh work dir: don't pay twice
+        first = full_run().notebooks[0]
+        assert first.name == nb_path.stem and first.status == "passed"
+        return
     summary = pipeline.run(
         only=[nb_path.stem],
         work=tmp_path / "work",

@@ -245,3 +245,23 @@ def test_cli_bad_target_choice_exits_2(capsys: pytest.CaptureFixture[str]) -> No
     with pytest.raises(SystemExit) as exc:
         cli.main(["run", "--target", "docker"])
     assert exc.value.code == 2
+
+
+def test_docs_document_every_summary_field() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "summary-json.md").read_text()
+    summary = pipeline.RunSummary("t", "w", "o", target=pipeline.Target().parameters())
+    fields = [
+        *summary.to_dict(),
+        *pipeline.NotebookRun("n", "passed", 0.0, "").__dict__,
+        "kind",
+        "endpoint",
+        "server_name",
+        "cell",
+        "execution_count",
+        "ename",
+        "reason",
+        "line",
+        *evidence.KEYS,
+    ]
+    missing = [f for f in fields if f"| `{f}` |" not in doc]
+    assert not missing, f"document these summary.json fields in docs/summary-json.md: {missing}"

@@ -691,9 +691,10 @@ def write_html_report(summary: RunSummary, dest: Path) -> Path:
             continue
         nb = nbformat.read(run.output, as_version=4)  # type: ignore[no-untyped-call]
         report.cells.append(nbformat.v4.new_markdown_cell(f"---\n\n*notebook `{run.name}`: {run.status}*"))  # type: ignore[no-untyped-call]
-        for cell in nb.cells:
+        for i, cell in enumerate(nb.cells):
             for output in cell.get("outputs", []):
                 output.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)
+            cell["id"] = f"{run.name}-{i}"  # ids stay unique across the combined notebooks
             report.cells.append(cell)
     report.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
     exporter = HTMLExporter(  # type: ignore[no-untyped-call]
