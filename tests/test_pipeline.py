@@ -5,6 +5,8 @@ No kernel starts here: everything is refused (or planned) before the first noteb
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -265,3 +267,15 @@ def test_docs_document_every_summary_field() -> None:
     ]
     missing = [f for f in fields if f"| `{f}` |" not in doc]
     assert not missing, f"document these summary.json fields in docs/summary-json.md: {missing}"
+
+
+def test_python_m_runbook_run_exits_2_on_an_unknown_notebook(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "runbook", "run", "--only", "99", "--work-dir", str(tmp_path / "w")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=NOTEBOOKS.parent,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: no notebook matches 99: choose from 01_")

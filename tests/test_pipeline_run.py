@@ -8,16 +8,15 @@ tests/data/notebooks/: ``probe`` (records the parameters and evidence it gets; f
 from __future__ import annotations
 
 import json
+import re
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pipeline_runs import DATA
-from runbook import pipeline, sandbox, workdir
+from runbook import cli, pipeline, sandbox, workdir
 from runbook.pki import PkiPaths
 
 pytestmark = pytest.mark.integration
@@ -72,6 +71,7 @@ def test_probe_run_parameters_evidence_html_and_logs(tmp_path: Path) -> None:
     assert "write_summary" not in html and "assert not fail" not in html, "code is hidden"
     assert "01_first" in html and "TLSv1.3" in html and "pipeline probe" in html
     assert "application/vnd.jupyter.widget-view+json" not in html
+    assert not re.search(r"<script src=\"https?://", html), "the report loads nothing remote"
     log = (out / "logs" / "run.log").read_text()
     assert "02_second: passed" in log and "run finished: ok=True" in log
 
@@ -97,27 +97,14 @@ def test_failed_assert_names_notebook_and_cell_and_ignores_stale_records(tmp_pat
     assert summary.failure_line().startswith("FAILED: 02_second, cell 4 (In [")
 
 
-def test_cli_exit_1_names_notebook_cell_and_bare_assert(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "runbook",
-            "run",
-            "--notebooks-dir",
-            str(DATA / "broken"),
-            "--work-dir",
-            str(tmp_path / "w"),
-            "--output-dir",
-            str(tmp_path / "o"),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 1, proc.stderr
-    data = json.loads(proc.stdout)
+def test_cli_exit_1_names_notebook_cell_and_bare_assert(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", "--notebooks-dir", str(DATA / "broken"), "--work-dir", str(tmp_path / "w")]
+    code = cli.main([*argv, "--output-dir", str(tmp_path / "o"), "--json"])
+    proc = capsys.readouterr()
+    assert code == 1, proc.err
+    data = json.loads(proc.out)
     assert data["ok"] is False
     assert [n["status"] for n in data["notebooks"]] == ["failed", "skipped"]
     f = data["failure"]
@@ -128,7 +115,7 @@ def test_cli_exit_1_names_notebook_cell_and_bare_assert(tmp_path: Path) -> None:
         "AssertionError",
     )
     assert f["reason"] == "failed at `assert x == 3`"
-    last = proc.stderr.strip().splitlines()[-1]
+    last = proc.err.strip().splitlines()[-1]
     assert last == "FAILED: 01_bare_assert, cell 3 (In [2]): AssertionError: failed at `assert x == 3`"
     assert (tmp_path / "o" / "01_bare_assert.ipynb").is_file()
     assert not (tmp_path / "o" / "02_after.ipynb").exists()

@@ -679,7 +679,8 @@ def _fmt(value: Any) -> str:
 def write_html_report(summary: RunSummary, dest: Path) -> Path:
     """One HTML file: a run overview, then every executed notebook with its code hidden (nbconvert).
 
-    Widget views are reduced to their plain-text form, so the report needs no JavaScript.
+    Widget views are reduced to their plain-text form and remote scripts (require.js, MathJax from
+    a CDN) are left out, so the report is a self-contained file that loads nothing.
     """
     import nbformat
     from nbconvert import HTMLExporter
@@ -703,6 +704,7 @@ def write_html_report(summary: RunSummary, dest: Path) -> Path:
     body, _ = exporter.from_notebook_node(
         report, resources={"metadata": {"name": f"Redis TLS runbook report {summary.date}"}}
     )
+    body = re.sub(r'<script src="https?://[^"]*">\s*</script>\s*', "", body)  # an offline artefact
     files.write_file(dest, body.encode("utf-8"))
     return dest
 
