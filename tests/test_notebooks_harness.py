@@ -13,6 +13,7 @@ notebook alone in a fresh work dir (outputs equal to the ones it has in sequence
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -20,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 from papermill.cli import papermill as papermill_cli
 
-from pipeline_runs import NOTEBOOKS, ROOT, cell_outputs, committed_notebooks, full_run
+from pipeline_runs import DATA, NOTEBOOKS, ROOT, cell_outputs, committed_notebooks, full_run
 from runbook import evidence, hygiene, pipeline
 
 NBS = committed_notebooks()
@@ -35,8 +36,7 @@ def test_there_are_notebooks() -> None:
 # --------------------------------------------------------------------------- static checks
 
 
-@pytest.mark.parametrize("nb_path", NBS, ids=IDS)
-def test_parameters_cell(nb_path: Path) -> None:
+def check_parameters_cell(nb_path: Path) -> None:
     nb = nbformat.read(nb_path, as_version=4)
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, f"{nb_path.name}: tag exactly one code cell `parameters` (found {len(tagged)})"
@@ -45,13 +45,11 @@ def test_parameters_cell(nb_path: Path) -> None:
     assert re.match(r'^work_dir: str = ""\s+#', first), f"{nb_path.name}: first parameter must be work_dir"
 
 
-@pytest.mark.parametrize("nb_path", NBS, ids=IDS)
-def test_help_notebook_documents_every_parameter(nb_path: Path) -> None:
+def check_help_notebook(nb_path: Path) -> None:
     declared = pipeline.declared_parameters(nb_path)
     result = CliRunner().invoke(papermill_cli, ["--help-notebook", str(nb_path)])  # the real CLI, in-process
     assert result.exit_code == 0, result.output
-    out = result.output
-    flat = " ".join(out.split())
+    flat = " ".join(result.output.split())
     for name, info in declared.items():
         kind = info["inferred_type_name"]
         assert kind not in ("None", ""), f"{nb_path.name}: give {name} a type hint"
@@ -60,8 +58,7 @@ def test_help_notebook_documents_every_parameter(nb_path: Path) -> None:
         assert " ".join(info["help"].split()) in flat, f"{nb_path.name}: --help-notebook lacks {name}'s help"
 
 
-@pytest.mark.parametrize("nb_path", NBS, ids=IDS)
-def test_committed_notebook_is_fully_executed(nb_path: Path) -> None:
+def check_fully_executed(nb_path: Path) -> None:
     nb = nbformat.read(nb_path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
     counts = [c.execution_count for c in code]
@@ -72,18 +69,51 @@ def test_committed_notebook_is_fully_executed(nb_path: Path) -> None:
     assert not any(o.output_type == "error" for c in code for o in c.outputs), f"{nb_path.name} has errors"
 
 
-@pytest.mark.parametrize("nb_path", NBS, ids=IDS)
-def test_committed_outputs_hold_no_key_material(nb_path: Path) -> None:
+def check_no_key_material(nb_path: Path) -> None:
     leaks = hygiene.scan_text(nb_path.read_text(), nb_path.name, passphrases=hygiene.env_passphrases())
     assert not leaks, [leak.one_line() for leak in leaks]
 
 
-@pytest.mark.parametrize("nb_path", NBS, ids=IDS)
-def test_summary_record_is_named_after_the_notebook(nb_path: Path) -> None:
+def check_record_name(nb_path: Path) -> None:
     source = "\n".join(c.source for c in nbformat.read(nb_path, as_version=4).cells)
     assert re.search(rf"write_summary\(\s*WORK,\s*[\"']{nb_path.stem}[\"']", source), (
         f"{nb_path.name}: write its record with workdir.write_summary(WORK, {nb_path.stem!r}, record)"
     )
+
+
+CHECKS = [
+    check_parameters_cell,
+    check_help_notebook,
+    check_fully_executed,
+    check_no_key_material,
+    check_record_name,
+]
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=[c.__name__ for c in CHECKS])
+@pytest.mark.parametrize("nb_path", NBS, ids=IDS)
+def test_committed_notebook(nb_path: Path, check: Callable[[Path], None]) -> None:
+    check(nb_path)
+
+
+def test_checks_reject_a_bad_notebook(tmp_path: Path) -> None:
+    """The checks can fail: a notebook breaking each convention is rejected by each check."""
+    bad = DATA / "bad" / "01_bad.ipynb"
+    leaky = tmp_path / "01_leaky.ipynb"
+    nb = nbformat.read(bad, as_version=4)
+    nb.cells[-1].outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="-----BEGIN PRIVATE KEY-----\n")
+    ]
+    nbformat.write(nb, leaky)
+    for check, path in [
+        (check_parameters_cell, bad),  # work_dir is not the first parameter
+        (check_help_notebook, bad),  # retries has no type hint and no help
+        (check_fully_executed, bad),  # the code cell was never executed
+        (check_no_key_material, leaky),
+        (check_record_name, bad),
+    ]:
+        with pytest.raises(AssertionError):
+            check(path)
 
 
 def test_make_test_runs_strict_nbval_with_one_sanitize_file() -> None:
