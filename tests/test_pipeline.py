@@ -63,6 +63,10 @@ def test_notebooks_without_the_parameters_get_none(tmp_path: Path) -> None:
         ("notebooks:\n  01_first: 3\n", "must be a mapping of parameters"),
         ("redis_host: db.example\n", "only apply to --target external"),
         ("target: elsewhere\n", "unknown target 'elsewhere'"),
+        (
+            "notebooks:\n  01_first:\n    redis_port: 1\n",
+            "sets redis_port: the target is one for the whole run",
+        ),
         ("target: external\nredis_host: db\n", "--target external needs redis_port, ca_file"),
     ],
 )

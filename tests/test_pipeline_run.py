@@ -34,7 +34,7 @@ def test_probe_run_parameters_evidence_html_and_logs(tmp_path: Path) -> None:
         "    label: own\n"
         "    evidence: {redis_version: 7.0.15, protocols_accepted: [TLSv1.3], protocols_refused: [TLSv1.1],\n"
         "               plaintext_refused: true, rotation: [{kind: server, old_serial: '0B', new_serial: '0C',\n"
-        "               ok: true, rolled_back: false}]}\n"
+        "               ok: true, rolled_back: false}], ciphers_accepted: TLS_AES_128_GCM_SHA256}\n"
     )
     out = tmp_path / "out"
     summary = pipeline.run(
@@ -62,7 +62,9 @@ def test_probe_run_parameters_evidence_html_and_logs(tmp_path: Path) -> None:
     assert ev["protocols_accepted"] == ["TLSv1.2", "TLSv1.3"] and ev["protocols_refused"] == ["TLSv1.1"]
     assert ev["mutual_tls_enforced"] is True and ev["plaintext_refused"] is True
     assert ev["certificates"][0]["serial"] == "0A" and ev["rotation"][0]["new_serial"] == "0C"
-    assert on_disk["evidence_missing"] == ["target", "topology", "ciphers_accepted"]
+    assert on_disk["evidence_missing"] == ["target", "topology"]
+    assert ev["ciphers_accepted"] == ["TLS_AES_128_GCM_SHA256"]
+    assert on_disk["evidence_problems"] == {"02_second": ["ciphers_accepted must be a list"]}
     assert on_disk["target"] == {"kind": "sandbox", "endpoint": None, "server_name": None}
     assert on_disk["secret_scan"]["ok"] is True and on_disk["secret_scan"]["files"] >= 5
     assert on_disk["date"].endswith("Z") and on_disk["summary_version"] == 1

@@ -83,7 +83,8 @@ def aggregate(records: Sequence[tuple[str, Mapping[str, Any] | None]]) -> Eviden
         for key, value in ev.items():
             sources.setdefault(key, []).append(name)
             if key in LIST_KEYS:
-                merged[key] = _union([merged.get(key, []), list(value or [])])
+                given = value if isinstance(value, list | tuple) else [value]  # reported in problems()
+                merged[key] = _union([merged.get(key, []), list(given)])
             elif key in BOOL_KEYS:
                 merged[key] = bool(value) and merged.get(key, True)
                 seen_values.setdefault(key, {})[name] = bool(value)

@@ -33,6 +33,7 @@ import yaml
 from runbook import files, hygiene, workdir
 from runbook.errors import RunbookError
 from runbook.evidence import aggregate
+from runbook.evidence import problems as evidence_problems
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 TARGETS = ("sandbox", "external")
@@ -112,6 +113,7 @@ class RunSummary:
     evidence_conflicts: list[dict[str, Any]] = field(default_factory=list)
     evidence_missing: list[str] = field(default_factory=list)
     evidence_by_notebook: dict[str, dict[str, Any]] = field(default_factory=dict)
+    evidence_problems: dict[str, list[str]] = field(default_factory=dict)
     secret_scan: dict[str, Any] = field(default_factory=dict)
     report_html: str | None = None
     logs: list[str] = field(default_factory=list)
@@ -323,6 +325,12 @@ def plan(
         raise RunbookError(
             f"params file names no notebook {', '.join(stray)}: choose from {', '.join(nb.stem for nb in every)}"
         )
+    for name, section in per_notebook.items():
+        pinned = sorted(set(section) & set(COMMON_PARAMETERS))
+        if pinned:
+            raise RunbookError(
+                f"notebooks.{name} sets {', '.join(pinned)}: the target is one for the whole run, set it under common"
+            )
     shared = {k: v for k, v in common.items() if k not in COMMON_PARAMETERS} | tgt.parameters()
     steps = [(nb, params_for(nb, shared, per_notebook, declared[nb])) for nb in chosen]
     return Plan(tgt, wd, steps)
@@ -592,6 +600,9 @@ def _finish(
     summary.evidence_conflicts = report.conflicts
     summary.evidence_missing = report.missing
     summary.evidence_by_notebook = report.by_notebook
+    summary.evidence_problems = {
+        name: found for name, ev in report.by_notebook.items() if (found := evidence_problems(ev))
+    }
     if html:
         try:
             summary.report_html = str(write_html_report(summary, out / "report.html"))
