@@ -83,9 +83,14 @@ def test_failed_assert_names_notebook_and_cell_and_ignores_stale_records(tmp_pat
     workdir.write_summary(work, "02_second", {"notebook": "02_second", "ok": True, "verdict": []})  # stale
     params = tmp_path / "p.yaml"
     params.write_text("notebooks:\n  02_second:\n    fail: true\n")
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "03_third.ipynb").write_text("{}")  # left by an earlier run into the same dir
+    (tmp_path / "o" / "notes.txt").write_text("mine")
     summary = pipeline.run(
         params_file=params, only=["02", "03"], output_dir=tmp_path / "o", work=work, notebooks=DATA / "probe"
     )
+    assert not (tmp_path / "o" / "03_third.ipynb").exists(), "a stale executed notebook would mislead"
+    assert (tmp_path / "o" / "notes.txt").read_text() == "mine"
     assert not summary.ok
     failed, skipped = summary.notebooks
     assert failed.status == "failed" and failed.record is None, "the stale record must not count"

@@ -407,7 +407,7 @@ class _Log:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._fh = path.open("a", encoding="utf-8")
+        self._fh = path.open("w", encoding="utf-8")
 
     def __call__(self, message: str) -> None:
         self._fh.write(f"{_stamp(time.time())} {message}\n")
@@ -455,6 +455,7 @@ def run(
         else workdir.project_root() / "build" / "runs" / files.utc_stamp(t_start)
     )
     out.mkdir(parents=True, exist_ok=True)
+    _clear_previous_run(out)
     summary = RunSummary(
         started=_stamp(t_start),
         date=_stamp(t_start),
@@ -490,6 +491,17 @@ def run(
                 log(f"sandbox stopped ({len(stopped)} process(es))")
         _finish(summary, out, wd, html, scan, log, t_start)
     return summary
+
+
+def _clear_previous_run(out: Path) -> None:
+    """Delete what an earlier run wrote to ``out`` (executed notebooks, summary, report, logs).
+
+    A re-used output dir then shows only this run: no stale notebook from a longer earlier run,
+    nothing old for the secret scan to trip on. Other files are left alone.
+    """
+    owned = [*out.glob(NOTEBOOK_GLOB), out / "summary.json", out / "report.html", *out.glob("logs/*.log")]
+    for path in owned:
+        path.unlink(missing_ok=True)
 
 
 def _sandbox_state(work: Path) -> str | None:
