@@ -292,21 +292,38 @@ def _add_check(sub: argparse._SubParsersAction[_Parser]) -> None:
 def _cmd_run(a: argparse.Namespace) -> int:
     from runbook import pipeline
 
+    connection = {
+        "redis_host": a.redis_host,
+        "redis_port": a.redis_port,
+        "server_name": a.server_name,
+        "ca_file": a.ca_file,
+        "client_cert": a.client_cert,
+        "client_key": a.client_key,
+    }
     summary = pipeline.run(
         params_file=a.params,
         output_dir=a.output_dir,
         only=[o for part in (a.only or []) for o in part.split(",")],
         work=a.work_dir,
         stop_sandbox=not a.keep_sandbox,
+        target=a.target,
+        connection={k: v for k, v in connection.items() if v is not None},
+        html=a.html,
+        progress=False if a.json else None,
+        notebooks=Path(a.notebooks_dir) if a.notebooks_dir else None,
     )
+    human = sys.stderr if a.json else sys.stdout
     for nb in summary.notebooks:
-        print(f"{display.mark('pass' if nb.status == 'passed' else 'fail')}  {nb.name}  ({nb.seconds:.1f}s)")
-    print(f"executed notebooks: {summary.output_dir}")
-    print(f"summary:            {Path(summary.output_dir) / 'summary.json'}")
-    failed = summary.failure
-    if failed and failed.error:
-        e = failed.error
-        print(f"FAILED: {failed.name}, cell {e['cell']}: {e['ename']}: {e['reason']}", file=sys.stderr)
+        status = {"passed": "pass", "failed": "fail"}.get(nb.status, "skip")
+        print(f"{display.mark(status)}  {nb.name}  ({nb.seconds:.1f}s)", file=human)
+    print(f"executed notebooks: {summary.output_dir}", file=human)
+    print(f"summary:            {Path(summary.output_dir) / 'summary.json'}", file=human)
+    if summary.report_html:
+        print(f"report:             {summary.report_html}", file=human)
+    if a.json:
+        _print_json(summary.to_dict())
+    if not summary.ok:
+        print(summary.failure_line() or "FAILED", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 
@@ -319,7 +336,23 @@ def _add_run(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     p.add_argument("--only", action="append", help="notebook numbers or names, e.g. 01,02")
     p.add_argument("--work-dir", help="state dir (default $RUNBOOK_WORK_DIR or build/work)")
+    p.add_argument(
+        "--target",
+        choices=["sandbox", "external"],
+        help="sandbox: a local Redis the notebooks start (default); external: a server given by the options below, never started or stopped",
+    )
+    p.add_argument("--redis-host", help="external target: host name or address")
+    p.add_argument("--redis-port", type=int, help="external target: TLS port")
+    p.add_argument("--server-name", help="external target: name in its certificate (default: --redis-host)")
+    p.add_argument("--ca-file", help="external target: CA certificate (PEM) that signed the server's")
+    p.add_argument("--client-cert", help="external target: client certificate (PEM) for mutual TLS")
+    p.add_argument("--client-key", help="external target: client private key (PEM) for mutual TLS")
+    p.add_argument("--html", action="store_true", help="also write report.html (nbconvert, code hidden)")
+    p.add_argument("--json", action="store_true", help="print summary.json on stdout (progress on stderr)")
     p.add_argument("--keep-sandbox", action="store_true", help="leave the sandbox Redis running afterwards")
+    p.add_argument(
+        "--notebooks-dir", help="folder of NN_*.ipynb to run (default: the repository's notebooks/)"
+    )
     p.set_defaults(func=_cmd_run)
 
 
