@@ -798,11 +798,20 @@ def _lint_files(
             else:
                 _lint_key_mode(add, key_d, path)
                 password = conf.get(pass_d)
+                encrypted = pki_mod.key_is_encrypted(path)
                 try:
-                    pair.key = pki_mod.load_key(path, password.encode() if password else None)
+                    pair.key = pki_mod.load_key(path, password.encode() if password and encrypted else None)
                 except RunbookError as exc:
-                    directive = pass_d if "passphrase" in str(exc) or "encrypted" in str(exc) else key_d
-                    add("error", directive, f"{key_d} {path.name}: {exc}", f"check {key_d} and {pass_d}")
+                    if encrypted:
+                        problem = "is missing" if not password else "is wrong"
+                        add(
+                            "error",
+                            pass_d,
+                            f"{pass_d} {problem} for the encrypted {key_d} {path.name}",
+                            f"set {pass_d} to the key's passphrase",
+                        )
+                    else:
+                        add("error", key_d, f"{key_d} {path}: {exc}", "point it at the .key file")
         if pair.cert is not None and pair.key is not None and not pki_mod.key_matches(pair.cert, pair.key):
             add(
                 "error",
@@ -868,8 +877,8 @@ def _lint_files(
 def _why(path: Path) -> str:
     if not path.exists():
         return "not found"
-    if path.is_dir() and not path.is_file():
-        return "is a directory" if not os.access(path, os.R_OK) else "not readable"
+    if path.is_dir():
+        return "is a directory, not a file"
     return "not readable by this user"
 
 
