@@ -165,11 +165,11 @@ def settings_for_pki(
     paths = pki_mod.PkiPaths(Path(pki_dir).resolve())
     if preset == "migration":
         port = 6379 if plaintext_port is None else plaintext_port
-        tls_port = tls_port or 6380
+        tls_port = 6380 if tls_port is None else tls_port
         bind = "127.0.0.1 -::1"
     else:
         port = plaintext_port or 0
-        tls_port = tls_port or 6379
+        tls_port = 6379 if tls_port is None else tls_port
         bind = ""
     settings = TlsSettings(
         cert_file=str(paths.server_cert),

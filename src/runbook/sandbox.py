@@ -254,13 +254,9 @@ def wait_ready(
         if exited:
             reason = next((ln for ln in reversed(log_tail(node)) if ln.strip()), "no log written")
             raise RunbookError(f"redis-server {node.name} exited at start: {_log_message(reason)}")
-        try:
-            client = redis_client("localhost", node.port, files, socket_timeout=1.0)
-            if client.ping():
-                client.close()
-                return
-        except (redis.RedisError, OSError) as exc:
-            last = str(exc)
+        if tls_answers("localhost", node.port, files, timeout=1.0):  # raw socket: no client retries
+            return
+        last = "no PONG yet"
         time.sleep(0.05)
     raise RunbookError(
         f"redis-server {node.name} did not answer a TLS PING on port {node.port} within {timeout:.0f}s "
@@ -661,74 +657,79 @@ def handshake(
     )
 
 
+def plaintext_answers(host: str, port: int, timeout: float = 3.0) -> bool:
+    """True when a plaintext ``PING`` on ``host:port`` gets a Redis reply. Opens a connection."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(b"PING\r\n")
+            reply = sock.recv(64)
+    except OSError:
+        return False
+    return reply.startswith((b"+PONG", b"-NOAUTH", b"-"))
+
+
+def tls_answers(host: str, port: int, files: TlsClientFiles, timeout: float = 3.0) -> bool:
+    """True when a TLS ``PING`` with ``files`` (with or without a client certificate) gets PONG."""
+    from runbook.client import tls_context
+
+    try:
+        with (
+            socket.create_connection((host, port), timeout=timeout) as raw,
+            tls_context(files).wrap_socket(raw, server_hostname="localhost") as tls,
+        ):
+            tls.sendall(b"PING\r\n")
+            reply = tls.recv(64)
+    except OSError:  # ssl.SSLError is an OSError: a refused handshake or an alert after it
+        return False
+    return reply.startswith(b"+PONG")
+
+
 def verify_endpoint(
     host: str, port: int, files: TlsClientFiles, *, name: str = "", plaintext_port: int | None = None
 ) -> list[CheckResult]:
     """Real connections to one server: mutual-TLS PING answers, a client without a certificate is
     refused, plaintext is refused on the TLS port (and on ``plaintext_port`` when given)."""
     suffix = f":{name}" if name else ""
-    results: list[CheckResult] = []
-    try:
-        client = redis_client(host, port, files, socket_timeout=3.0)
-        pong = client.ping()
-        client.close()
-        results.append(
-            CheckResult(f"tls-ping{suffix}", "pass" if pong else "fail", "mutual-TLS PING answered")
+    ok = tls_answers(host, port, files)
+    results = [
+        CheckResult(
+            f"tls-ping{suffix}",
+            "pass" if ok else "fail",
+            "mutual-TLS PING answered PONG" if ok else "no PONG over mutual TLS",
+            "" if ok else "check the TLS port, the certificates and the server log",
         )
-    except (redis.RedisError, OSError) as exc:
-        results.append(
-            CheckResult(
-                f"tls-ping{suffix}", "fail", " ".join(str(exc).split()), "check the TLS port and certificates"
-            )
-        )
-    refused = _refused(lambda: redis_client(host, port, TlsClientFiles(files.ca), socket_timeout=3.0))
+    ]
+    let_in = tls_answers(host, port, TlsClientFiles(files.ca))
     results.append(
         CheckResult(
             f"mutual-tls-enforced{suffix}",
-            "pass" if refused else "fail",
-            "a TLS client without a certificate is refused"
-            if refused
-            else "a client without a certificate got in",
-            "" if refused else "set tls-auth-clients yes",
+            "fail" if let_in else "pass",
+            "a TLS client without a certificate got PONG"
+            if let_in
+            else "a TLS client without a certificate is refused",
+            "set tls-auth-clients yes" if let_in else "",
         )
     )
-    refused = _refused(
-        lambda: redis.Redis(host=host, port=port, socket_timeout=3.0, socket_connect_timeout=3.0)
-    )
+    plain = plaintext_answers(host, port)
     results.append(
         CheckResult(
             f"plaintext-refused{suffix}",
-            "pass" if refused else "fail",
-            "plaintext on the TLS port is refused" if refused else "plaintext PING answered on the TLS port",
-            "" if refused else "check tls-port",
+            "fail" if plain else "pass",
+            "plaintext PING answered on the TLS port" if plain else "plaintext on the TLS port is refused",
+            "check tls-port" if plain else "",
         )
     )
     if plaintext_port:
-        refused = _refused(
-            lambda: redis.Redis(
-                host=host, port=plaintext_port, socket_timeout=3.0, socket_connect_timeout=3.0
-            )
-        )
+        plain = plaintext_answers(host, plaintext_port)
         results.append(
             CheckResult(
                 f"plaintext-port{suffix}",
-                "pass" if refused else "fail",
-                "the plaintext port does not answer" if refused else "the plaintext port answers PING",
-                "" if refused else "set port 0",
+                "fail" if plain else "pass",
+                "the plaintext port answers PING" if plain else "the plaintext port does not answer",
+                "set port 0" if plain else "",
             )
         )
     return results
-
-
-def _refused(make: Any) -> bool:
-    """True when a PING through the client ``make()`` builds fails."""
-    try:
-        client = make()
-        client.ping()
-        client.close()
-    except (redis.RedisError, OSError):
-        return True
-    return False
 
 
 def verify(box: Sandbox) -> list[CheckResult]:
@@ -904,13 +905,9 @@ def _wait_container(node: Node, pki: PkiPaths, timeout: float) -> None:
             logs = _docker(["logs", "--tail", "5", node.container], check=False).strip().splitlines()
             reason = next((ln for ln in reversed(log_tail(node) or logs) if ln.strip()), "no log written")
             raise RunbookError(f"container {node.container} exited at start: {_log_message(reason)}")
-        try:
-            client = redis_client("localhost", node.port, files, socket_timeout=1.0)
-            if client.ping():
-                client.close()
-                return
-        except (redis.RedisError, OSError) as exc:
-            last = str(exc)
+        if tls_answers("localhost", node.port, files, timeout=1.0):  # raw socket: no client retries
+            return
+        last = "no PONG yet"
         time.sleep(0.1)
     raise RunbookError(f"container {node.container} did not answer a TLS PING within {timeout:.0f}s ({last})")
 
