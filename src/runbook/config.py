@@ -308,11 +308,15 @@ def conf_text(items: Mapping[str, str]) -> str:
 
 
 def write_conf(path: Path | str, text: str) -> Path:
-    """Write a rendered config atomically; 0600 when it holds a passphrase, else 0644. Writes a file."""
+    """Write a rendered config atomically; 0600 when it holds a passphrase, else 0644. Writes a file.
+
+    Idempotent: an identical file is left alone; a different one is backed up first."""
     from runbook import files
 
     target = Path(path)
     mode = files.PRIVATE if re.search(r"^tls-(client-)?key-file-pass\s", text, re.M) else files.PUBLIC
+    if target.is_file() and target.read_text() == text and stat.S_IMODE(target.stat().st_mode) == mode:
+        return target  # idempotent: nothing to change
     if target.exists():
         files.backup([target], target.parent)
     return files.write_file(target, text.encode(), mode)

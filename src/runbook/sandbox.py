@@ -610,6 +610,24 @@ def status_dict(box: Sandbox | None) -> dict[str, Any]:
     }
 
 
+def reload_tls(box: Sandbox) -> list[tuple[str, config.ApplyReport]]:
+    """Re-apply each node's TLS directives from its redis.conf without a restart. Changes the servers.
+
+    One atomic ``CONFIG SET`` per node (certificates and keys are re-read), then ``CONFIG REWRITE``
+    since the sandbox owns the file. Ports are left alone (changing them re-binds listeners).
+    """
+    reports = []
+    for node in box.nodes:
+        items = config.parse(node.conf_path).as_directives()
+        tls = {k: v for k, v in items.items() if k in config.TLS_DIRECTIVES and k not in ("port", "tls-port")}
+        client = box.client(node)
+        try:
+            reports.append((node.name, config.apply_tls(client, tls, owned_dir=box.work_dir)))
+        finally:
+            client.close()
+    return reports
+
+
 # --------------------------------------------------------------------------- verification
 
 
@@ -655,6 +673,17 @@ def handshake(
         server_not_after=info.not_after,
         server_sans=info.sans,
     )
+
+
+def server_version(host: str, port: int, files: TlsClientFiles) -> str:
+    """``redis_version`` from INFO server over mutual TLS ("" when it cannot be read)."""
+    try:
+        client = redis_client(host, port, files, socket_timeout=3.0)
+        info: dict[str, Any] = command(client, "INFO", "server")
+        client.close()
+    except (redis.RedisError, OSError):
+        return ""
+    return str(info.get("redis_version", ""))
 
 
 def plaintext_answers(host: str, port: int, timeout: float = 3.0) -> bool:
