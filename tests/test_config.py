@@ -523,3 +523,15 @@ def test_a_guide_style_config_is_caught(tmp_path: Path) -> None:
     )
     subjects = {f.subject for f in config.errors(config.lint(write(tmp_path, text)))}
     assert {"port", "tls-auth-clients", "tls-cert-file", "tls-key-file", "tls-ca-cert-file"} <= subjects
+
+
+def test_deploy_instructions_name_the_reload_and_the_check() -> None:
+    text = config.deploy_instructions("$WORK/config/redis-tls.conf", "redis.example.com", 6379, 6380)
+    assert "CONFIG SET tls-cert-file" in text and "DEBUG RELOAD" not in text
+    assert "config lint $WORK/config/redis-tls.conf" in text
+    assert "-p 6380 --tls" in text and "-p 6379 PING   # must fail" in text
+
+
+def test_config_set_args_unquote() -> None:
+    args = config.config_set_args({"tls-protocols": '"TLSv1.2 TLSv1.3"', "tls-port": "6380"})
+    assert args == ["tls-protocols", "TLSv1.2 TLSv1.3", "tls-port", "6380"]

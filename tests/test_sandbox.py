@@ -270,7 +270,12 @@ def test_apply_tls_config_set_and_rewrite(session_work: Path, tmp_path: Path) ->
             client, {"tls-session-cache-timeout": "90"}, owned_dir=tmp_path / "elsewhere"
         )
         assert not other.rewritten
+        with pytest.raises(RunbookError, match="nothing to apply"):
+            config.apply_tls(client, {"maxmemory": "1mb"})
         client.close()
+        ((name, reload),) = sandbox.reload_tls(box)
+        assert name == "primary" and reload.rewritten and "tls-cert-file" in reload.changed
+        assert "tls-port" not in reload.changed and sandbox.healthy(box)
     finally:
         sandbox.stop(work)
 
