@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -535,3 +536,92 @@ def test_deploy_instructions_name_the_reload_and_the_check() -> None:
 def test_config_set_args_unquote() -> None:
     args = config.config_set_args({"tls-protocols": '"TLSv1.2 TLSv1.3"', "tls-port": "6380"})
     assert args == ["tls-protocols", "TLSv1.2 TLSv1.3", "tls-port", "6380"]
+
+
+def test_rule_ca_file_without_a_ca(pki_copy: pki.PkiPaths, tmp_path: Path) -> None:
+    found = about(
+        lint_items(tmp_path, strict_lines(pki_copy, tls_ca_cert_file=str(pki_copy.server_cert))),
+        "tls-ca-cert-file",
+    )
+    assert found and "no CA certificate" in found[0].message
+    assert not about(lint_items(tmp_path, strict_lines(pki_copy)), "tls-ca-cert-file")
+
+
+def test_rule_server_cert_lacks_server_auth(pki_copy: pki.PkiPaths, tmp_path: Path) -> None:
+    client_as_server = strict_lines(
+        pki_copy, tls_cert_file=str(pki_copy.client_cert()), tls_key_file=str(pki_copy.client_key())
+    )
+    found = about(lint_items(tmp_path, client_as_server), "tls-cert-file")
+    assert found and "serverAuth" in found[0].message
+    assert not about(lint_items(tmp_path, strict_lines(pki_copy)), "tls-cert-file")
+
+
+def test_rule_issuer_mismatch_is_an_error_with_links(pki_copy: pki.PkiPaths, tmp_path: Path) -> None:
+    other = tmp_path / "other-ca.crt"
+    other.write_bytes(pki.make_ca().cert_pem())
+    items = strict_lines(
+        pki_copy,
+        tls_ca_cert_file=str(other),
+        tls_replication="yes",
+        tls_client_cert_file=str(pki_copy.client_cert(config.NODE_CLIENT)),
+        tls_client_key_file=str(pki_copy.client_key(config.NODE_CLIENT)),
+    )
+    findings = lint_items(tmp_path, items)
+    assert about(findings, "tls-cert-file") and about(findings, "tls-client-cert-file")
+
+
+def test_rule_weak_key_and_signature(tmp_path: Path) -> None:
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    name = cx509.Name([cx509.NameAttribute(cx509.NameOID.COMMON_NAME, "weak")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        cx509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=100))
+        .sign(key, hashes.SHA256())
+    )
+    crt, kf = tmp_path / "weak.crt", tmp_path / "weak.key"
+    crt.write_bytes(cert.public_bytes(pki.serialization.Encoding.PEM))
+    kf.write_bytes(pki.Issued(cert, key).key_pem())
+    kf.chmod(0o600)
+    items = {"port": "0", "tls-port": "6390", "tls-cert-file": str(crt), "tls-key-file": str(kf)}
+    items["tls-ca-cert-file"] = str(crt)
+    found = about(config.lint(items), "tls-cert-file")
+    assert found and "1024 bits" in found[0].message
+    openssl = subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-sha1",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=sha1",
+            "-keyout",
+            str(kf),
+            "-out",
+            str(crt),
+        ],
+        capture_output=True,
+        check=False,
+    )
+    assert openssl.returncode == 0, openssl.stderr
+    found = about(config.lint(items), "tls-cert-file")
+    assert found and "sha1" in found[0].message
+    strong = tmp_path / "pki"
+    pki.create_pki(strong, pki.PkiSpec(key_type="rsa-2048"))
+    assert not [
+        f for f in config.lint(config.directives(config.settings_for_pki(strong))) if "bits" in f.message
+    ]

@@ -795,6 +795,7 @@ def _lint_files(
                     )
                 if pair.cert is not None:
                     _lint_validity(add, cert_d, pair.cert, warn_days, now)
+                    _lint_strength(add, cert_d, pair.cert)
         if key_v:
             path = _resolve(base, key_v)
             if not _readable(path):
@@ -845,6 +846,7 @@ def _lint_files(
                 )
             for ca in loaded_cas:
                 _lint_validity(add, "tls-ca-cert-file", ca, warn_days, now)
+                _lint_strength(add, "tls-ca-cert-file", ca)
     ca_dir = conf.get("tls-ca-cert-dir")
     if ca_dir:
         path = _resolve(base, ca_dir)
@@ -864,18 +866,69 @@ def _lint_files(
             f"tls-dh-params-file {path}: {_why(path)}",
             "fix the path or drop it",
         )
+    if loaded_cas and not any(_is_ca(ca) for ca in loaded_cas):
+        add(
+            "error",
+            "tls-ca-cert-file",
+            "tls-ca-cert-file holds no CA certificate (basicConstraints CA:FALSE): no client or peer verifies",
+            "point it at ca.crt, the CA that issued the certificates",
+        )
+    linked = _links_on(conf)
     if loaded_cas:
         for directive, role in (("tls-cert-file", "server"), ("tls-client-cert-file", "client")):
             cert = pairs[role].cert
             if cert is not None and not any(pki_mod._signed_by(cert, ca) for ca in loaded_cas):
                 add(
-                    "warn",
+                    "error" if linked else "warn",
                     directive,
                     f"{directive} was not issued by a CA in tls-ca-cert-file: peers (replicas, cluster "
                     "nodes) that trust only that CA will refuse it",
                     "issue it from the same CA or add its CA to the bundle",
                 )
+    server = pairs["server"].cert
+    if server is not None:
+        eku = _eku(server)
+        if eku is not None and x509.oid.ExtendedKeyUsageOID.SERVER_AUTH not in eku:
+            add(
+                "error",
+                "tls-cert-file",
+                "tls-cert-file: the server certificate lacks the serverAuth usage: clients refuse it",
+                "issue a server certificate (`runbook pki create`) and point tls-cert-file at it",
+            )
     return pairs
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return cert.subject == cert.issuer  # an old v1 self-signed root
+
+
+def _links_on(conf: ParsedConfig) -> bool:
+    """True when the server opens TLS links itself (replica of someone, TLS replication or cluster bus)."""
+    return bool(conf.get("replicaof") or conf.get("slaveof")) or any(
+        (conf.get(d) or "no").lower() == "yes" for d in ("tls-replication", "tls-cluster")
+    )
+
+
+def _lint_strength(add: Add, directive: str, cert: x509.Certificate) -> None:
+    kind, size = pki_mod.key_description(cert.public_key())
+    if kind.startswith("rsa") and size < 2048:
+        add(
+            "error",
+            directive,
+            f"{directive}: RSA key of {size} bits (minimum 2048)",
+            "re-issue with rsa-2048+ or ECDSA",
+        )
+    algo = cert.signature_hash_algorithm
+    if algo is not None and algo.name in ("md5", "sha1"):
+        add(
+            "error",
+            directive,
+            f"{directive}: certificate signed with {algo.name}",
+            "re-issue it with SHA-256",
+        )
 
 
 def _why(path: Path) -> str:
