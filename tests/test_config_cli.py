@@ -105,3 +105,8 @@ def test_rendered_file_runs_on_redis_server_with_plaintext_refused(
         )
     finally:
         sandbox.stop_node(node)
+
+
+def test_render_accepts_a_work_dir(pki_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["config", "render", "--dir", str(pki_dir.parent)]) == 0
+    assert f"tls-cert-file {pki_dir}/redis-server.crt" in capsys.readouterr().out

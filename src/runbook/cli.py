@@ -141,7 +141,16 @@ def _add_pki(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 def _cmd_config_render(a: argparse.Namespace) -> int:
     from runbook import config
+    from runbook.pki import PkiPaths
 
+    folder = Path(a.dir)
+    if not PkiPaths(folder).server_cert.exists() and PkiPaths(folder / "pki").server_cert.exists():
+        a.dir = str(folder / "pki")  # a work dir was given: use its pki/
+    elif not PkiPaths(folder).server_cert.exists():
+        print(
+            f"note: {PkiPaths(folder).server_cert} does not exist here (fine if DIR is a path on the server)",
+            file=sys.stderr,
+        )
     replication = a.topology == "replica"
     cluster = a.topology == "cluster"
     if replication or cluster:
