@@ -286,6 +286,147 @@ def _add_check(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.set_defaults(func=_cmd_check)
 
 
+# --------------------------------------------------------------------------- config
+
+
+def _cmd_config_render(a: argparse.Namespace) -> int:
+    from runbook import config
+    from runbook.pki import PkiPaths
+
+    folder = Path(a.dir)
+    if not PkiPaths(folder).server_cert.exists() and PkiPaths(folder / "pki").server_cert.exists():
+        a.dir = str(folder / "pki")  # a work dir was given: use its pki/
+    elif not PkiPaths(folder).server_cert.exists():
+        print(
+            f"note: {PkiPaths(folder).server_cert} does not exist here (fine if DIR is a path on the server)",
+            file=sys.stderr,
+        )
+    replication = a.topology == "replica"
+    cluster = a.topology == "cluster"
+    if replication or cluster:
+        config.ensure_node_client(a.dir)
+    settings = config.settings_for_pki(
+        a.dir,
+        a.preset,
+        tls_port=a.tls_port,
+        auth_clients=a.auth_clients,
+        replication=replication,
+        cluster=cluster,
+    )
+    text = config.render(settings)
+    if a.output:
+        path = config.write_conf(a.output, text)
+        print(f"wrote {path}", file=sys.stderr)
+    else:
+        print(text, end="")
+    return EXIT_OK
+
+
+def _cmd_config_lint(a: argparse.Namespace) -> int:
+    from runbook import config
+
+    findings = config.lint(Path(a.file), warn_days=a.warn_days, migration=a.migration)
+    failed = bool(config.errors(findings))
+    if a.json:
+        _print_json(
+            {
+                "file": a.file,
+                "ok": not failed,
+                "findings": [{"directive": f.subject, **asdict(f)} for f in findings],
+            }
+        )
+    else:
+        if findings:
+            print(
+                display.Table(
+                    ["severity", "directive", "message", "fix"],
+                    ([display.mark(f.severity), f.subject, f.message, f.fix] for f in findings),
+                ).text()
+            )
+        counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warn", "info")}
+        print(f"{a.file}: {counts['error']} errors, {counts['warn']} warnings, {counts['info']} notes")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _add_config(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from runbook.config import AUTH_CLIENTS, PRESETS
+
+    p = sub.add_parser("config", help="render and lint the redis.conf TLS section")
+    s = p.add_subparsers(dest="config_command", required=True)
+    r = s.add_parser("render", help="print (or write) a commented redis.conf TLS section for a PKI")
+    r.add_argument("--dir", required=True, help="PKI directory (ca.crt, redis-server.crt, ...)")
+    r.add_argument("--preset", default="strict", choices=PRESETS)
+    r.add_argument("--tls-port", type=int, help="TLS port (default 6379; 6380 with --preset migration)")
+    r.add_argument("--auth-clients", default="yes", choices=AUTH_CLIENTS)
+    r.add_argument(
+        "--topology",
+        default="standalone",
+        choices=("standalone", "replica", "cluster"),
+        help="replica/cluster add tls-replication/tls-cluster and a clientAuth link certificate",
+    )
+    r.add_argument("-o", "--output", help="write to FILE (atomic; 0600 if it holds a passphrase)")
+    r.set_defaults(func=_cmd_config_render)
+    lint = s.add_parser("lint", help="find TLS mistakes in a redis.conf (exit 1 on any error)")
+    lint.add_argument("file")
+    lint.add_argument("--warn-days", type=int, default=30, help="warn when a certificate expires sooner")
+    lint.add_argument(
+        "--migration",
+        action="store_true",
+        help="a loopback-only plaintext port (and tls-auth-clients optional) is a warning, not an error",
+    )
+    lint.add_argument("--json", action="store_true")
+    lint.set_defaults(func=_cmd_config_lint)
+
+
+# --------------------------------------------------------------------------- sandbox
+
+
+def _cmd_sandbox(a: argparse.Namespace) -> int:
+    from runbook import sandbox
+
+    if a.action == "start":
+        box = sandbox.start(a.work_dir, a.topology, a.backend)
+    elif a.action == "stop":
+        pids = sandbox.stop(a.work_dir)
+        if a.json:
+            _print_json({"stopped": pids})
+        else:
+            print(f"stopped {len(pids)} node(s)" if pids else "no sandbox was running")
+        return EXIT_OK
+    else:
+        found = sandbox.status(a.work_dir)
+        if found is None:
+            if a.json:
+                _print_json(sandbox.status_dict(None))
+            else:
+                print("no sandbox: start one with `runbook sandbox start --work-dir DIR`")
+            return EXIT_FAILED
+        box = found
+    doc = sandbox.status_dict(box)
+    if a.json:
+        _print_json(doc)
+    else:
+        print(f"topology {doc['topology']} ({doc['backend']}), PKI {doc['pki_dir']}")
+        fields = ["name", "role", "host", "port", "tls", "pid", "alive"]
+        print(display.record_table(doc["nodes"], fields).text())
+        if doc["links"]:
+            print(display.checks_table([CheckResult(**r) for r in doc["links"]]).text())
+        print("healthy" if doc["healthy"] else "NOT healthy: restart with `runbook sandbox start`")
+    return EXIT_OK if doc["healthy"] else EXIT_FAILED
+
+
+def _add_sandbox(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from runbook.sandbox import BACKENDS, TOPOLOGIES
+
+    p = sub.add_parser("sandbox", help="start, inspect and stop the local TLS-only Redis sandbox")
+    p.add_argument("action", choices=("start", "status", "stop"))
+    p.add_argument("--work-dir", help="state dir with pki/ (default $RUNBOOK_WORK_DIR or build/work)")
+    p.add_argument("--topology", default="standalone", choices=TOPOLOGIES)
+    p.add_argument("--backend", default="binary", choices=BACKENDS)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_sandbox)
+
+
 # --------------------------------------------------------------------------- run / notebooks / doctor
 
 
@@ -395,6 +536,8 @@ COMMANDS: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [
     _add_doctor,
     _add_rotate,
     _add_check,
+    _add_config,
+    _add_sandbox,
 ]
 
 
