@@ -185,6 +185,8 @@ def _form_drives_kernel(page: Any, panel: Any) -> None:
         new = str(int(control.locator("input").input_value()) + 1)
     else:
         control = form.locator(".widget-text", has=page.locator("input[type=text]")).first
+        if not control.count():
+            return  # a form of checkboxes only: nothing to type into
         param = control.locator(".widget-label").text_content().strip()
         new = "browser-test"
     control.locator("input").fill(new)
