@@ -29,8 +29,13 @@ lint: setup-dev
 notebooks: setup-dev
 	$(PY) -m runbook notebooks --refresh
 
+## JupyterLab 4 on notebooks/ with this venv's kernel, ipywidgets, and the project's lab settings
+## (jupyter/settings/overrides.json: no news pop-up, the notebook's kernel starts without asking).
+## Kernels see RUNBOOK_WORK_DIR, so the forms drive the same parameters and work dir as `make demo`.
+## Extra server options: make lab LAB_ARGS="--no-browser --port 8899"
+LAB_FLAGS := --ServerApp.root_dir=notebooks --LabApp.app_settings_dir=$(CURDIR)/jupyter/settings
 lab: setup-dev
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(LAB_FLAGS) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 bench: setup-dev
 	$(PY) benchmarks/run_all.py
