@@ -18,7 +18,9 @@ from runbook import pki, sandbox, workdir
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if shutil.which("redis-server"):
         return
-    skip = pytest.mark.skip(reason="redis-server not on PATH: run `make test` (it installs it) or apt-get install redis-server")
+    skip = pytest.mark.skip(
+        reason="redis-server not on PATH: run `make test` (it installs it) or apt-get install redis-server"
+    )
     for item in items:
         if "integration" in item.keywords:
             item.add_marker(skip)

@@ -294,7 +294,10 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     _sig("cert-expired", r"certificate has expired|CERTIFICATE_EXPIRED|alert certificate expired"),
     _sig("cert-not-yet-valid", r"certificate is not yet valid|CERTIFICATE_NOT_YET_VALID"),
-    _sig("server-cert-wrong-usage", r"unsupported certificate purpose|INVALID_PURPOSE"),
+    _sig(
+        "server-cert-wrong-usage",
+        r"unsupported certificate purpose|unsuitable certificate purpose|INVALID_PURPOSE",
+    ),
     _sig("untrusted-ca", _VERIFY_CA),
     # the server rejects the client's certificate: the alert the client receives, or the server log
     _sig("client-cert-missing", r"alert certificate required|CERTIFICATE_REQUIRED"),
@@ -399,14 +402,18 @@ def diagnose(
     # derived fact: the attempt completed and no replication/cluster link is down
     ctx["healthy"] = exc is None and ctx.get("stage") == "done" and ctx.get("link") != "down"
     texts = _text_of(exc)
+    shown_texts = [t for t in texts if " " in t]  # the bare OpenSSL reason codes only serve matching
     if ctx.get("server_alert"):
         texts.append(f"alert {ctx['server_alert']}")
     log_lines = [str(line) for line in ctx.get("log", []) or []]
-    evidence = list(dict.fromkeys([*evidence, *texts, *(str(e) for e in ctx.get("evidence", []) or [])]))
+    extra = [str(e) for e in ctx.get("evidence", []) or []]
+    evidence = list(dict.fromkeys([*shown_texts, *evidence, *extra]))
     client_text = " | ".join(texts)
     for sig in SIGNATURES:
         if _matches(sig, client_text, log_lines, ctx):
-            relevant = [ln for ln in log_lines if any(re.search(p, ln, re.IGNORECASE) for p in sig.log)]
+            relevant = [ln for ln in log_lines if any(re.search(p, ln, re.IGNORECASE) for p in sig.log)] or [
+                ln for ln in log_lines if "SSL routines" in ln and _is_interesting(ln)
+            ]
             shown = relevant or [ln for ln in log_lines if _is_interesting(ln)][-3:]
             return _verdict(sig.cause, [*evidence, *(f"server log: {ln}" for ln in shown[-3:])])
     shown = [f"server log: {ln}" for ln in log_lines if _is_interesting(ln)][-3:]
@@ -429,11 +436,13 @@ _INTERESTING = re.compile(
 def log_message(line: str) -> str:
     """A Redis log line without its ``pid:role date time level`` prefix."""
     match = _LOG_PREFIX.match(line)
-    return match.group(1) if match else line.strip()
+    message = match.group(1) if match else line.strip()
+    return re.sub(r"\s*\(conn: [^)]*\)$", "", message)
 
 
 def _is_interesting(line: str) -> bool:
-    return bool(_INTERESTING.search(line)) and "WARNING Memory overcommit" not in line
+    noise = ("WARNING Memory overcommit", "unexpected eof while reading")  # the latter: bare TCP probes
+    return bool(_INTERESTING.search(line)) and not any(n in line for n in noise)
 
 
 def read_server_log(path: Path | str, *, since: int | None = None, lines: int = 200) -> list[str]:
@@ -740,7 +749,10 @@ def _links(tls: ssl.SSLSocket, outcome: Outcome) -> None:
         fields = dict(ln.split(":", 1) for ln in info.splitlines() if ":" in ln)
         if fields.get("role") == "slave":
             outcome.facts["role"] = "replica"
-            outcome.facts["link"] = "up" if fields.get("master_link_status") == "up" else "down"
+            link = "up" if fields.get("master_link_status") == "up" else "down"
+            if link == "down" and fields.get("master_sync_in_progress") == "1":
+                link = "syncing"  # TLS worked: the primary is transferring the data set
+            outcome.facts["link"] = link
         cluster = _resp_command(tls, "INFO", "cluster")
         if "cluster_enabled:1" in cluster:
             outcome.facts["role"] = outcome.facts.get("role", "cluster-node")
@@ -834,6 +846,8 @@ def _gather(host: str, port: int, spec: ClientSpec, timeout: float, outcome: Out
         facts["client_cert_validity"] = validity
     if outcome.ok:
         ev.append(f"connected: {facts.get('protocol') or 'plaintext'} {facts.get('cipher', '')}".rstrip())
+        if facts.get("link") in ("up", "syncing"):
+            ev.append(f"{facts.get('role', 'node')}: link to its primary is {facts['link']}")
         if facts.get("link") == "down":
             ev.append(f"{facts.get('role', 'node')}: link to its primary or peers is down")
             out_file = facts.get("tls_client_cert_file") or ""
