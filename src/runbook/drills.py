@@ -35,7 +35,7 @@ from runbook.errors import RunbookError
 from runbook.sandbox import Node
 
 HOST = "localhost"
-TIMEOUT = 1.0  # seconds: loopback answers fast; a TLS client on a plaintext port waits this long
+TIMEOUT = 2.0  # seconds: loopback answers fast; a TLS client on a plaintext port waits this long
 
 
 # --------------------------------------------------------------------------- the environment
@@ -493,6 +493,19 @@ def run_drill(drill: Drill, pki_dir: Path, base_dir: Path | None = None) -> Dril
     """
     paths = pki.PkiPaths(Path(pki_dir))
     ca = pki.Issued(pki.load_cert(paths.ca_cert), pki.load_key(paths.ca_key, None, pki.CA_ENV))
+    problem = ""
+    for _ in range(2):  # a free port can be taken by another process before redis binds it: retry once
+        try:
+            return _run_once(drill, paths, ca, base_dir)
+        except RunbookError as exc:
+            problem = str(exc)
+    return DrillResult(
+        drill.name, drill.scenario, drill.expected, f"the drill could not be built: {sanitize(problem)}",
+        "error", "", "", [], False, True,
+    )  # fmt: skip
+
+
+def _run_once(drill: Drill, paths: pki.PkiPaths, ca: pki.Issued, base_dir: Path | None) -> DrillResult:
     root = Path(tempfile.mkdtemp(prefix=f"drill-{drill.name}-", dir=base_dir))
     env = DrillEnv(root, paths, ca)
     try:
