@@ -788,15 +788,15 @@ def diagnose_endpoint(
     timeout: float = 3.0,
     log_file: str | Path | None = None,
     work: str | Path | None = None,
-    settle: float = 2.0,
+    settle: float = 8.0,
 ) -> Diagnosis:
     """Connect to ``host:port`` the way the client would and say why it fails (or ``ok``).
 
     Read-only: opens a few short connections (the attempt, then probes when it fails: does the
     port speak TLS or plaintext, which alert the server sends, which certificate it presents) and
     reads the server log: ``log_file``, or the sandbox node's log when ``port`` belongs to the
-    sandbox of ``work``. For a replica or cluster node whose link is down it waits up to
-    ``settle`` seconds for the link before blaming it.
+    sandbox of ``work``. For a replica or cluster node whose link is down without a visible TLS
+    reason it waits up to ``settle`` seconds for the link (a primary delays a diskless sync by 5 s).
     """
     spec = ClientSpec(
         ca=str(ca) if ca else None,
@@ -813,11 +813,15 @@ def diagnose_endpoint(
     log_path = Path(log_file) if log_file else sandbox_log_for(port, work)
     before = log_size(log_path)
     outcome = attempt(host, port, spec, timeout)
-    if outcome.ok and outcome.facts.get("link") == "down":
-        deadline = time.monotonic() + settle
-        while outcome.ok and outcome.facts.get("link") == "down" and time.monotonic() < deadline:
-            time.sleep(0.25)
-            outcome = attempt(host, port, spec, timeout)
+    deadline = time.monotonic() + settle
+    while (
+        outcome.ok
+        and outcome.facts.get("link") == "down"
+        and time.monotonic() < deadline
+        and not _link_failure_evident(host, port, spec, timeout, outcome, log_path)
+    ):
+        time.sleep(0.25)  # a fresh replica waits for its primary (diskless sync delay): give it time
+        outcome = attempt(host, port, spec, timeout)
     log: list[str] = []
     if log_path is not None:
         if outcome.stage == "connect":
@@ -828,6 +832,23 @@ def diagnose_endpoint(
             log = _wait_new_lines(log_path, before)  # read before the probes add their own lines
     _gather(host, port, spec, timeout, outcome)
     return diagnose(outcome, {"log": log})
+
+
+def _link_failure_evident(
+    host: str, port: int, spec: ClientSpec, timeout: float, outcome: Outcome, log_path: Path | None
+) -> bool:
+    """A down link is a failure (not a sync in progress) when the node's log shows a TLS error on
+    the link, or the certificate it presents to its primary lacks clientAuth."""
+    if log_path is not None:
+        recent = read_server_log(log_path)[-20:]
+        link_errors = (
+            r"SSL routines|alert|Error condition on socket|Writing to master|reading from the server"
+        )
+        if any(re.search(link_errors, ln) and "Error accepting" not in ln for ln in recent):
+            return True  # (Error accepting ... is about incoming clients, not the link)
+    probe = Outcome(None, "done", facts=dict(outcome.facts))
+    _gather(host, port, spec, min(timeout, 1.5), probe)
+    return probe.facts.get("outgoing_client_auth") is False
 
 
 def _wait_new_lines(path: Path, before: int | None, wait: float = 0.5) -> list[str]:
