@@ -185,3 +185,10 @@ def _wait_gone(node: sandbox.Node) -> bool:
     from runbook.drills import _wait_dead
 
     return _wait_dead(node)
+
+
+def test_replica_without_tls_replication_has_its_link_down(env: DrillEnv) -> None:
+    primary = env.start("p")
+    replica = env.start("r", replicaof=f"127.0.0.1 {primary.port}")  # tls-replication no: plaintext link
+    d = _diag(env, replica, settle=1.0)
+    assert d.cause == "replication-link-down", d

@@ -769,6 +769,8 @@ def _links(tls: ssl.SSLSocket, outcome: Outcome) -> None:
                 outcome.facts["link"] = "down"
         client_cert = _resp_command(tls, "CONFIG", "GET", "tls-client-cert-file").split(" ")
         outcome.facts["tls_client_cert_file"] = client_cert[1] if len(client_cert) > 1 else ""
+        setting = "tls-cluster" if outcome.facts.get("role") == "cluster-node" else "tls-replication"
+        outcome.facts["link_tls"] = _resp_command(tls, "CONFIG", "GET", setting).endswith(" yes")
     except (OSError, ValueError, IndexError):
         return
 
@@ -877,6 +879,9 @@ def _gather(host: str, port: int, spec: ClientSpec, timeout: float, outcome: Out
             ev.append(f"{facts.get('role', 'node')}: link to its primary is {facts['link']}")
         if facts.get("link") == "down":
             ev.append(f"{facts.get('role', 'node')}: link to its primary or peers is down")
+            if facts.get("link_tls") is False:
+                ev.append("the link does not use TLS (tls-replication / tls-cluster is no)")
+                return
             out_file = facts.get("tls_client_cert_file") or ""
             out_eku, _, out_cert = _cert_facts(out_file, "clientAuth") if out_file else (None, "", None)
             if out_cert is None and spec.tls:
