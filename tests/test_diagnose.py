@@ -269,3 +269,33 @@ def test_cli_drill_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["drill", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["expected"] for r in rows} >= {"ok", "outgoing-cert-wrong-usage", "server-key-passphrase"}
+
+
+def test_a_handshake_timeout_is_not_an_unreachable_server() -> None:
+    handshake = _redis_error(
+        TimeoutError("_ssl.c:989: The handshake operation timed out"), "Timeout connecting to server"
+    )
+    assert diagnose.diagnose(handshake).cause == "tls-to-plaintext-port"
+    assert diagnose.diagnose(redis.TimeoutError("Timeout connecting to server")).cause == "server-unreachable"
+
+
+def test_client_cert_facts(tmp_path: Path) -> None:
+    assert diagnose.client_cert_facts(None) == {"client_cert": False}
+    from runbook import pki
+
+    ca = pki.make_ca()
+    leaf = pki.make_leaf(ca, "app", purpose="server", hostnames=["app"])
+    path = tmp_path / "app.crt"
+    path.write_bytes(leaf.cert_pem())
+    assert diagnose.client_cert_facts(path) == {
+        "client_cert": True,
+        "client_cert_client_auth": False,
+        "client_cert_validity": "valid",
+    }
+
+
+def test_context_spellings() -> None:
+    eof = ssl.SSLEOFError(8, "EOF occurred in violation of protocol")
+    line = "1:M 28 Nov 2026 16:37:00.000 # Error accepting a client connection: error:0A0000C7:SSL routines::peer did not return a certificate"
+    assert diagnose.diagnose(eof, {"server_log": [line]}).cause == "client-cert-missing"
+    assert diagnose.diagnose(eof, {"log": line}).cause == "client-cert-missing"

@@ -75,3 +75,10 @@ def test_cli_runs_one_drill(capsys: pytest.CaptureFixture[str]) -> None:
     assert out["ok"] is True
     assert out["drills"][0]["cause"] == "client-cert-missing"
     assert _drill_processes() == []
+
+
+def test_the_client_error_alone_gives_the_same_cause(results: list[DrillResult]) -> None:
+    """diagnose(redis-py exception, tls/client-cert facts, server log) agrees with the endpoint diagnosis."""
+    checked = [r for r in results if r.symptom_cause]
+    assert len(checked) >= 12
+    assert {r.name: r.symptom_cause for r in checked} == {r.name: r.expected for r in checked}

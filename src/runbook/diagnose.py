@@ -275,6 +275,8 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     # nothing answers
     _sig("server-unreachable", stage="connect"),
+    # a TLS handshake that times out or reads non-TLS bytes: TCP worked, the port speaks something else
+    _sig("tls-to-plaintext-port", _PLAINTEXT_REPLY),
     _sig("server-unreachable", _REFUSED),
     # TLS where there is none, and the reverse: probe facts first, then the client's texts
     _sig("tls-to-plaintext-port", tls=True, server_speaks="resp"),
@@ -287,7 +289,6 @@ SIGNATURES: tuple[Signature, ...] = (
         tls=False,
     ),
     _sig("plaintext-to-tls-port", _RESET, tls=False),
-    _sig("tls-to-plaintext-port", _PLAINTEXT_REPLY),
     # the client rejects the server's certificate (verify errors, client side)
     _sig(
         "hostname-mismatch",
@@ -387,7 +388,7 @@ def diagnose(
     ("up"/"down"), ``outgoing_client_auth``, ``client_cert_client_auth``, ``client_cert_validity``
     and ``evidence`` (extra lines to show).
     """
-    ctx = dict(context or {})
+    ctx = _normalise(context)
     if isinstance(exc_or_outcome, Outcome):
         outcome = exc_or_outcome
         ctx = {**ctx, **outcome.facts}
@@ -419,6 +420,24 @@ def diagnose(
             return _verdict(sig.cause, [*evidence, *(f"server log: {ln}" for ln in shown[-3:])])
     shown = [f"server log: {ln}" for ln in log_lines if _is_interesting(ln)][-3:]
     return _verdict("unknown", [*evidence, *shown] or ["no error text"])
+
+
+def _normalise(context: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Accept the obvious spellings: ``server_log``/``log_lines`` for ``log``, ``log_file`` (read
+    it), and a certificate path as ``client_cert`` (its EKU and dates become facts)."""
+    ctx = dict(context or {})
+    for alias in ("server_log", "log_lines"):
+        if "log" not in ctx and alias in ctx:
+            ctx["log"] = ctx[alias]
+    if "log" not in ctx and ctx.get("log_file"):
+        ctx["log"] = read_server_log(ctx["log_file"])
+    if isinstance(ctx.get("log"), str):
+        ctx["log"] = ctx["log"].splitlines()
+    ctx["log"] = [log_message(str(line)) for line in ctx.get("log") or []]
+    cert = ctx.get("client_cert")
+    if isinstance(cert, str | Path):
+        ctx = {**client_cert_facts(cert), **{k: v for k, v in ctx.items() if k != "client_cert"}}
+    return ctx
 
 
 def _verdict(cause: str, evidence: list[str]) -> Diagnosis:
@@ -675,6 +694,14 @@ def _listen_for_alert(host: str, port: int, timeout: float, spec: ClientSpec) ->
     return ""
 
 
+def client_cert_facts(path: str | Path | None) -> dict[str, Any]:
+    """Facts about the client's own certificate file for :func:`diagnose`: clientAuth and dates."""
+    eku, validity, cert = _cert_facts(str(path) if path else None, "clientAuth")
+    if cert is None:
+        return {"client_cert": bool(path)}
+    return {"client_cert": True, "client_cert_client_auth": eku, "client_cert_validity": validity}
+
+
 def _cert_facts(path: str | None, wanted: str) -> tuple[bool | None, str, x509.Certificate | None]:
     """(has the wanted EKU, validity state, certificate) of a local certificate file."""
     if not path:
@@ -791,6 +818,7 @@ def diagnose_endpoint(
     log_file: str | Path | None = None,
     work: str | Path | None = None,
     settle: float = 8.0,
+    files: TlsClientFiles | None = None,
 ) -> Diagnosis:
     """Connect to ``host:port`` the way the client would and say why it fails (or ``ok``).
 
@@ -799,7 +827,10 @@ def diagnose_endpoint(
     reads the server log: ``log_file``, or the sandbox node's log when ``port`` belongs to the
     sandbox of ``work``. For a replica or cluster node whose link is down without a visible TLS
     reason it waits up to ``settle`` seconds for the link (a primary delays a diskless sync by 5 s).
+    ``files`` (a :class:`~runbook.client.TlsClientFiles`) may stand in for ``ca``/``cert``/``key``.
     """
+    if files is not None:
+        ca, cert, key = ca or files.ca, cert or files.cert, key or files.key
     spec = ClientSpec(
         ca=str(ca) if ca else None,
         cert=str(cert) if cert else None,

@@ -125,6 +125,7 @@ class DrillResult:
     evidence: list[str]
     diagnosed: bool
     cleaned: bool
+    symptom_cause: str = ""  # diagnose(the redis-py exception, tls/client_cert/server log) alone
 
     @property
     def ok(self) -> bool:
@@ -184,7 +185,13 @@ def sanitize(text: str) -> str:
 
 def symptom_of(setup: Setup) -> str:
     """What the trainee sees: a redis-py client (retries off) built from the drill's client spec."""
+    return _symptom(setup)[0]
+
+
+def _symptom(setup: Setup) -> tuple[str, BaseException | None]:
     c = setup.client
+    if c.get("max_version"):
+        return _symptom_capped(setup)
     kwargs: dict[str, Any] = {
         "host": setup.host,
         "port": setup.port,
@@ -202,15 +209,12 @@ def symptom_of(setup: Setup) -> str:
             kwargs["ssl_min_version"] = c["min_version"]
     client = redis.Redis(**kwargs)
     try:
-        if c.get("max_version"):
-            return _symptom_capped(setup)
         client.ping()
     except (redis.RedisError, OSError) as exc:
-        inner = diagnose.error_chain(exc)
-        return sanitize(diagnose.describe_error(inner[0]))
+        return sanitize(diagnose.describe_error(exc)), exc
     finally:
         client.close()
-    return "PING -> PONG"
+    return "PING -> PONG", None
 
 
 _DROPPED = re.compile(r"while writing to socket|while reading from|EOF occurred|Connection reset")
@@ -237,7 +241,7 @@ def _stable(symptom: str, log_file: str, before: int | None) -> str:
     return sanitize(f"{head}; server log: {reasons[0]}") if reasons else symptom
 
 
-def _symptom_capped(setup: Setup) -> str:
+def _symptom_capped(setup: Setup) -> tuple[str, BaseException | None]:
     """redis-py cannot cap the TLS version: show what a capped client (like an old app) sees."""
     spec = diagnose.ClientSpec(
         ca=setup.client.get("ca"),
@@ -247,7 +251,8 @@ def _symptom_capped(setup: Setup) -> str:
         ciphers=setup.client.get("ciphers"),
     )
     outcome = diagnose.attempt(setup.host, setup.port, spec, TIMEOUT)
-    return sanitize(diagnose.describe_error(outcome.error)) if outcome.error else "PING -> PONG"
+    text = sanitize(diagnose.describe_error(outcome.error)) if outcome.error else "PING -> PONG"
+    return text, outcome.error
 
 
 # --------------------------------------------------------------------------- the drills
@@ -513,8 +518,19 @@ def _run_once(drill: Drill, paths: pki.PkiPaths, ca: pki.Issued, base_dir: Path 
         if not setup.log_file and env.nodes:
             setup.log_file = str(env.nodes[-1].log_path)
         before = diagnose.log_size(setup.log_file or None)
-        symptom = setup.symptom or _stable(symptom_of(setup), setup.log_file, before)
         c = setup.client
+        symptom, symptom_cause = setup.symptom, ""
+        if not symptom:
+            text, exc = _symptom(setup)
+            symptom = _stable(text, setup.log_file, before)
+            # the same diagnosis from the client's exception alone, plus what the trainee can read
+            server_log = diagnose.read_server_log(setup.log_file, since=before) if setup.log_file else []
+            facts = {
+                "tls": c.get("tls", True),
+                "log": server_log,
+                **diagnose.client_cert_facts(c.get("cert")),
+            }
+            symptom_cause = diagnose.diagnose(exc, facts).cause
         result = diagnose.diagnose_endpoint(
             setup.host,
             setup.port,
@@ -545,6 +561,7 @@ def _run_once(drill: Drill, paths: pki.PkiPaths, ca: pki.Issued, base_dir: Path 
         [sanitize(e) for e in result.evidence],
         result.cause == drill.expected,
         cleaned,
+        symptom_cause,
     )
 
 
