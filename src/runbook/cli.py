@@ -527,6 +527,125 @@ def _add_doctor(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.set_defaults(func=_cmd_doctor)
 
 
+# --------------------------------------------------------------------------- diagnose / drill
+
+_TLS_VERSIONS = {"1.0": "TLSv1", "1.1": "TLSv1_1", "1.2": "TLSv1_2", "1.3": "TLSv1_3"}
+
+
+def _tls_version(value: str | None) -> Any:
+    import ssl
+
+    if value is None:
+        return None
+    if value not in _TLS_VERSIONS:
+        raise RunbookError(f"unknown TLS version {value!r}: choose one of {', '.join(_TLS_VERSIONS)}")
+    return getattr(ssl.TLSVersion, _TLS_VERSIONS[value])
+
+
+def _cmd_diagnose(a: argparse.Namespace) -> int:
+    from runbook import diagnose, workdir
+
+    ca = a.ca
+    if ca is None and a.tls:
+        default_ca = workdir.pki_dir(workdir.work_dir(a.work_dir)) / "ca.crt"
+        ca = str(default_ca) if default_ca.is_file() else None
+    for label, path in (("--ca", ca), ("--cert", a.cert), ("--key", a.key), ("--log", a.log)):
+        if path and not Path(path).is_file():
+            raise RunbookError(f"{label} file {path} not found: pass an existing file")
+    if a.key and not a.cert:
+        raise RunbookError("--key given without --cert: pass both (or neither)")
+    result = diagnose.diagnose_endpoint(
+        a.host,
+        a.port,
+        ca=ca,
+        cert=a.cert,
+        key=a.key,
+        server_name=a.server_name,
+        tls=a.tls,
+        min_version=_tls_version(a.tls_min),
+        max_version=_tls_version(a.tls_max),
+        ciphers=a.ciphers,
+        timeout=a.timeout,
+        log_file=a.log,
+        work=a.work_dir,
+    )
+    if a.json:
+        _print_json(
+            {k: v for k, v in result.to_dict().items() if k != "notebook"} | {"notebook": result.notebook}
+        )
+    else:
+        print(f"{display.mark('pass' if result.ok else 'fail')}  {result.cause}: {result.summary}")
+        for line in result.evidence:
+            print(f"   evidence: {line}")
+        print(f"   fix: {result.fix}")
+        if result.notebook:
+            print(f"   see: notebook {result.notebook}")
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _add_diagnose(sub: argparse._SubParsersAction[_Parser]) -> None:
+    p = sub.add_parser("diagnose", help="connect like a client and say why TLS to Redis fails, and the fix")
+    p.add_argument("--host", default="localhost")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--ca", help="CA file the client trusts (default: the work dir's pki/ca.crt if present)")
+    p.add_argument("--cert", help="client certificate (mutual TLS)")
+    p.add_argument("--key", help="client key (with --cert)")
+    p.add_argument("--server-name", help="name to verify in the server certificate (default: --host)")
+    p.add_argument("--tls", action=argparse.BooleanOptionalAction, default=True, help="use TLS (default)")
+    p.add_argument("--tls-min", choices=list(_TLS_VERSIONS), help="lowest TLS version the client offers")
+    p.add_argument("--tls-max", choices=list(_TLS_VERSIONS), help="highest TLS version the client offers")
+    p.add_argument("--ciphers", help="OpenSSL cipher string the client offers (TLS 1.2)")
+    p.add_argument("--timeout", type=float, default=3.0, help="seconds per connection (default 3)")
+    p.add_argument("--log", help="server log file to read (default: the sandbox node's log for this port)")
+    p.add_argument("--work-dir", help="state dir (default $RUNBOOK_WORK_DIR or build/work)")
+    p.add_argument("--json", action="store_true", help='print {"cause", "summary", "evidence", "fix"}')
+    p.set_defaults(func=_cmd_diagnose)
+
+
+def _cmd_drill_list(a: argparse.Namespace) -> int:
+    from runbook import drills
+
+    rows = [{"name": d.name, "expected": d.expected, "scenario": d.scenario} for d in drills.DRILLS]
+    if a.json:
+        _print_json(rows)
+    else:
+        print(display.record_table(rows, ["name", "expected", "scenario"]).text())
+    return EXIT_OK
+
+
+def _cmd_drill_run(a: argparse.Namespace) -> int:
+    from runbook import drills
+
+    if not a.all and not a.name:
+        raise RunbookError("name a drill or pass --all: see `runbook drill list`")
+    if a.all and a.name:
+        raise RunbookError("give a drill name or --all, not both")
+    results = drills.run("all" if a.all else a.name)
+    ok = all(r.ok for r in results)
+    if a.json:
+        _print_json({"ok": ok, "drills": [r.to_dict() for r in results]})
+    else:
+        header = ["drill", "symptom", "diagnosis", "fix"]
+        print(display.Table(header, [[r[0], r[2], r[3], r[4]] for r in drills.table_rows(results)]).text())
+        for r in results:
+            if not r.cleaned:
+                print(f"drill {r.name} did not clean up after itself", file=sys.stderr)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def _add_drill(sub: argparse._SubParsersAction[_Parser]) -> None:
+    p = sub.add_parser("drill", help="fault drills: real broken setups, diagnosed (training)")
+    s = p.add_subparsers(dest="drill_command", required=True)
+    ls = s.add_parser("list", help="list the drills")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=_cmd_drill_list)
+    r = s.add_parser("run", help="run one drill (NAME) or all (--all)")
+    r.add_argument("name", nargs="?", help="drill name (see `drill list`)")
+    r.add_argument("--all", action="store_true", help="run every drill")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=_cmd_drill_run)
+
+
 # --------------------------------------------------------------------------- entry point
 
 COMMANDS: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [
@@ -538,6 +657,8 @@ COMMANDS: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [
     _add_check,
     _add_config,
     _add_sandbox,
+    _add_diagnose,
+    _add_drill,
 ]
 
 
