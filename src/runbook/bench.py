@@ -1160,7 +1160,7 @@ def plot(report: BenchReport, path: Path | str | None = None) -> Any:
     xs = range(len(rows))
     ax1.bar([x - 0.2 for x in xs], [r["plaintext_rps"] for r in rows], 0.4, label="plaintext")
     ax1.bar([x + 0.2 for x in xs], [r["tls_rps"] for r in rows], 0.4, label="TLS")
-    ax1.set_xticks(list(xs), [r["workload"] for r in rows], fontsize=8)
+    ax1.set_xticks(list(xs), [r["workload"].replace(" ", "\n", 1) for r in rows], fontsize=8)
     ax1.set_ylabel("requests/s")
     ax1.set_title("Throughput, plaintext vs TLS")
     ax1.legend()
@@ -1171,13 +1171,11 @@ def plot(report: BenchReport, path: Path | str | None = None) -> Any:
     ax2.set_title("Handshake cost by certificate key type")
     res = [r for r in report.resumption if r.session_caching]
     labels = [f"{r.key_type}\n{r.protocol}\n{r.kind}" for r in res]
-    ax3.bar(
-        labels,
-        [r.per_second for r in res],
-        color=["tab:gray" if r.kind == "full" else "tab:green" for r in res],
-    )
+    by_cpu = all(r.server_ms for r in res)
+    heights = [1000.0 / r.server_ms if by_cpu and r.server_ms else r.per_second for r in res]
+    ax3.bar(labels, heights, color=["tab:gray" if r.kind == "full" else "tab:green" for r in res])
     ax3.tick_params(axis="x", labelsize=7)
-    ax3.set_ylabel("connections/s (client)")
+    ax3.set_ylabel("connections/s per server core" if by_cpu else "connections/s (client)")
     ax3.set_title("Full vs resumed handshakes")
     comp = report.comparison
     cx = range(len(comp))
