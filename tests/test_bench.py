@@ -30,7 +30,8 @@ def _report(
 ) -> bench.BenchReport:
     r = bench.BenchReport("test", "7.0.15", "OpenSSL 3", 2)
     for transport, rps in (("plaintext", 20000.0), ("tls", 15000.0)):
-        r.throughput.append(bench.ThroughputResult("get", 50, 1, transport, 1000, rps, 1.0, 2.0, 10.0, 20.0))
+        us = 10.0 if transport == "plaintext" else 20.0
+        r.throughput.append(bench.ThroughputResult("get", 50, 1, transport, 1000, rps, 1.0, 2.0, us, 20.0))
     for kt, ms in (("ecdsa-p256", ecdsa_ms), ("rsa-2048", 4.0), ("rsa-4096", rsa4096_ms)):
         r.handshakes.append(bench.HandshakeResult(kt, "TLSv1.3", 10, 1000 / ms / 2, ms, ms))
     for kt, full_ms in (("ecdsa-p256", ecdsa_ms), ("rsa-4096", rsa4096_ms)):
@@ -121,6 +122,7 @@ def test_cost_rows_and_the_5_10_claim() -> None:
     rows = bench.cost_rows(_report())
     assert rows[0]["throughput_loss_pct"] == pytest.approx(25.0)
     assert rows[0]["claim_holds"] is False
+    assert rows[0]["server_cpu_added_pct"] == pytest.approx(100.0)  # 10 -> 20 µs per request
     assert (
         json.loads(json.dumps(_report().to_dict()))["figures"]["ecdsa_p256_over_rsa4096_new_connections"] > 1
     )

@@ -867,6 +867,11 @@ def cost_rows(report: BenchReport) -> list[dict[str, Any]]:
                 "throughput_loss_pct": loss,
                 "server_us_plaintext": plain.server_us_per_op,
                 "server_us_tls": tls.server_us_per_op,
+                "server_cpu_added_pct": (
+                    (tls.server_us_per_op / plain.server_us_per_op - 1.0) * 100.0
+                    if tls.server_us_per_op and plain.server_us_per_op
+                    else None
+                ),
                 "claim_holds": loss <= CLAIM_HIGH,
             }
         )
@@ -878,6 +883,9 @@ def figures(report: BenchReport) -> dict[str, Any]:
     return {
         "tls_throughput_loss_pct": {
             r["workload"]: round(r["throughput_loss_pct"], 1) for r in cost_rows(report)
+        },
+        "tls_server_cpu_added_pct": {
+            r["workload"]: _round(r["server_cpu_added_pct"]) for r in cost_rows(report)
         },
         "ecdsa_p256_over_rsa4096_new_connections": _round(handshake_ratio(report)),
         "rsa2048_over_rsa4096_new_connections": _round(handshake_ratio(report, "rsa-2048")),
@@ -1000,6 +1008,7 @@ def cost_table(report: BenchReport) -> display.Table:
             "throughput lost",
             "server µs/req plain",
             "server µs/req TLS",
+            "server CPU added",
             f"within {CLAIM_LOW:.0f}-{CLAIM_HIGH:.0f}%?",
         ],
         (
@@ -1010,6 +1019,7 @@ def cost_table(report: BenchReport) -> display.Table:
                 f"{r['throughput_loss_pct']:.0f}%",
                 _f(r["server_us_plaintext"], 1),
                 _f(r["server_us_tls"], 1),
+                "-" if r["server_cpu_added_pct"] is None else f"{r['server_cpu_added_pct']:.0f}%",
                 "yes" if r["claim_holds"] else "no",
             ]
             for r in cost_rows(report)
