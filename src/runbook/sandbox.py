@@ -264,6 +264,35 @@ def wait_ready(
     )
 
 
+def wait_ready_plaintext(
+    node: Node, *, timeout: float = 10.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Block until ``node`` answers PING on its plaintext ``port``, or raise with the server's reason.
+
+    For servers started with ``tls-port 0`` (e.g. the plaintext twin of a TLS server in a
+    benchmark): start them with ``start_node(..., wait=False)``, then call this.
+    """
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        exited = proc.poll() is not None if proc is not None else not pid_alive(node.pid)
+        if exited:
+            reason = next((ln for ln in reversed(log_tail(node)) if ln.strip()), "no log written")
+            raise RunbookError(f"redis-server {node.name} exited at start: {_log_message(reason)}")
+        try:
+            client = redis.Redis(host=node.host, port=node.plaintext_port, socket_timeout=1.0)
+            if client.ping():
+                client.close()
+                return
+        except (redis.RedisError, OSError) as exc:
+            last = str(exc)
+        time.sleep(0.05)
+    raise RunbookError(
+        f"redis-server {node.name} did not answer a plaintext PING on port {node.plaintext_port} "
+        f"within {timeout:.0f}s ({last}): read {node.log_path}"
+    )
+
+
 def _log_message(line: str) -> str:
     """Strip the ``pid:role date time level`` prefix of a Redis log line."""
     match = re.match(r"^\d+:[A-Z] \d+ \w+ \d+ [\d:.]+ [.*#-] (.*)$", line)
