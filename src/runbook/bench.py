@@ -475,7 +475,9 @@ def bench_servers(work: Path) -> Iterator[_Servers]:
     def start(name: str, paths: pki.PkiPaths, tls: bool, extra: dict[str, str] | None = None) -> _Target:
         node_dir = run_dir / name
         port = sandbox.free_port()
-        conf = {**sandbox.base_conf(node_dir, paths, port if tls else 0, 0 if tls else port), **(extra or {})}
+        conf = {**sandbox.base_conf(node_dir, paths, port), **(extra or {})}
+        if not tls:  # the same directives, with the TLS port closed and the plaintext one open
+            conf.update({"port": str(port), "tls-port": "0"})
         node = sandbox.start_node(name, "bench", node_dir, conf, paths, wait=False)
         nodes.append(node)
         return _Target(node, TlsClientFiles.from_pki(paths.root) if tls else None)
