@@ -438,14 +438,20 @@ def test_strict_cipher_policy_fails_cbc_and_the_suggested_fix_passes(
     tmp_path: Path,
     start_server: Callable[..., sandbox.Node],
 ) -> None:
+    paths = _copy_pki(session_work, tmp_path / "pki")
+    openssl_default = start_server(paths, tls_ciphers="DEFAULT")  # what a config without tls-ciphers gets
     default = checks.audit(
-        "localhost", tls_sandbox.primary.port, tls_sandbox.client_files(), strict_ciphers=True
+        "localhost", openssl_default.port, TlsClientFiles.from_pki(paths.root), strict_ciphers=True
     )
     assert default[4].status == "fail" and "_CBC_" in default[4].detail
-    paths = _copy_pki(session_work, tmp_path / "pki")
     node = start_server(paths, tls_ciphers='"ECDHE+AESGCM:ECDHE+CHACHA20"')
     fixed = checks.audit("localhost", node.port, TlsClientFiles.from_pki(paths.root), strict_ciphers=True)
     assert fixed[4].status == "pass" and "CBC" not in fixed[4].detail, fixed[4]
+    # the sandbox's strict preset (runbook.config) already passes the strict policy
+    ours = checks.audit(
+        "localhost", tls_sandbox.primary.port, tls_sandbox.client_files(), strict_ciphers=True
+    )
+    assert ours[4].status == "pass", ours[4]
 
 
 def test_requirepass_server_needs_auth_for_ping_only(
