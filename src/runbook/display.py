@@ -55,8 +55,8 @@ class Table:
     def _repr_html_(self) -> str:
         def cell(value: str) -> str:
             colour = _COLOURS.get(value.split(" ")[-1].lower(), "")
-            style = f' style="color:{colour};font-weight:bold"' if colour else ""
-            return f"<td{style}>{html.escape(value)}</td>"
+            emphasis = f"color:{colour};font-weight:bold;" if colour else ""
+            return f'<td style="{emphasis}text-align:left">{html.escape(value)}</td>'
 
         head = "".join(f"<th style='text-align:left'>{html.escape(h)}</th>" for h in self.header)
         body = "".join("<tr>" + "".join(cell(c) for c in row) + "</tr>" for row in self.rows)
