@@ -23,12 +23,16 @@ import re
 import shutil
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.paths import jupyter_runtime_dir
+from traitlets import default
 
 from runbook import files, hygiene, workdir
 from runbook.errors import RunbookError
@@ -36,6 +40,25 @@ from runbook.evidence import aggregate
 from runbook.evidence import problems as evidence_problems
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+
+
+class IpcKernelManager(AsyncKernelManager):
+    """Kernels talk to us over Unix sockets in the Jupyter runtime dir, not loopback TCP.
+
+    A notebook that handles certificates should not expose its kernel to every local user
+    (and ipykernel warns about unencrypted TCP on every start).
+    """
+
+    transport = "ipc"
+
+    @default("ip")
+    def _ipc_path(self) -> str:
+        # absolute, so the kernel (started in the notebook's folder) and we agree on the sockets
+        folder = Path(jupyter_runtime_dir())
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(folder / f"kernel-{uuid.uuid4().hex[:12]}-ipc")
+
+
 TARGETS = ("sandbox", "external")
 #: Connection parameters of the target; notebooks that declare them receive them.
 CONNECTION_PARAMETERS = ("redis_host", "redis_port", "server_name", "ca_file", "client_cert", "client_key")
@@ -559,6 +582,7 @@ def _run_one(
             cwd=str(nb.parent),
             kernel_name="python3",
             log_output=False,
+            kernel_manager_class=IpcKernelManager,
         )
     except PapermillExecutionError as exc:
         error = _error_info(exc, nb, _injected_index(nb, params))
@@ -755,6 +779,7 @@ def refresh(
                         nb,
                         timeout=600,
                         kernel_name="python3",
+                        kernel_manager_class=IpcKernelManager,
                         resources={"metadata": {"path": str(nb_path.parent)}},
                     ).execute()
                     nbformat.write(nb, nb_path)  # type: ignore[no-untyped-call]
