@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from guide_certs import guide_style_ca
 from runbook import pki
 from runbook.errors import RunbookError
 
@@ -319,22 +320,8 @@ def test_verify_detects_wrong_usage_and_expiry(tmp_path: Path) -> None:
 
 def test_ca_profile_flags_guide_style_ca(tmp_path: Path) -> None:
     """The common guide's CA: basicConstraints only, no keyUsage. Python 3.13 rejects it."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "guide CA")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
     path = tmp_path / "ca.crt"
-    path.write_bytes(cert.public_bytes(pki.serialization.Encoding.PEM))
+    path.write_bytes(guide_style_ca(with_ski=False).cert_pem())
     results = {r.id: r.status for r in pki.ca_profile(path)}
     assert results == {
         "ca-basic-constraints": "pass",

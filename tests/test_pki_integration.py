@@ -5,7 +5,6 @@ Each test completes a real mutual-TLS handshake with hostname checking and VERIF
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 import ssl
 import subprocess
@@ -14,11 +13,11 @@ from pathlib import Path
 import pytest
 import redis
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from guide_certs import guide_style_ca
 from runbook import pki, sandbox
 from runbook.client import TlsClientFiles, redis_client, tls_context
 
@@ -185,22 +184,7 @@ def test_python_313_default_context_accepts_our_ca_and_rejects_the_guides(tmp_pa
     # The common guide's CA: CA:TRUE but no keyUsage extension. Same server set-up otherwise.
     guide = tmp_path / "guide"
     guide.mkdir()
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Guide CA")])
-    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    guide_ca = pki.Issued(ca_cert, key)
+    guide_ca = guide_style_ca()
     (guide / "ca.crt").write_bytes(guide_ca.cert_pem())
     (guide / "ca.key").write_bytes(
         guide_ca.key.private_bytes(
