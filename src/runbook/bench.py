@@ -1211,3 +1211,34 @@ def plot(report: BenchReport, path: Path | str | None = None) -> Any:
 def with_profile(base: str, **changes: Any) -> Profile:
     """A copy of a named profile with some numbers changed (e.g. for tests)."""
     return replace(profile(base), **changes)
+
+
+# --------------------------------------------------------------------------- notebook 06: external target
+
+CHECK_IDS: tuple[str, ...] = (
+    "measured",
+    "ecdsa-vs-rsa4096",
+    "resumption-proven",
+    "resumption-cheaper",
+    "session-caching-off",
+    "pooling",
+    "runbook-vs-guide",
+)
+EXTERNAL_SKIP = (
+    "the benchmark starts its own local redis-servers, and nothing may be started under target=external: "
+    "run with target=sandbox, or `python -m runbook bench` on a test host"
+)
+
+
+def skipped_checks(reason: str = EXTERNAL_SKIP) -> list[CheckResult]:
+    """Every verdict of :func:`checks` with status ``skip`` and ``reason`` (nothing measured or started)."""
+    return [CheckResult(check_id, "skip", reason) for check_id in CHECK_IDS]
+
+
+def evidence(report: BenchReport | None, reason: str = EXTERNAL_SKIP) -> dict[str, Any]:
+    """The ``evidence`` of notebook 06's summary record; ``report=None``: the measurements were skipped."""
+    base: dict[str, Any] = {"runbook_settings": RUNBOOK_SETTINGS, "guide_settings": GUIDE_SETTINGS}
+    if report is None:
+        return {**base, "figures": {}, "skipped": reason}
+    return {"redis_version": report.redis_version, "bench_profile": report.profile, **base,
+            "figures": figures(report)}  # fmt: skip

@@ -1,0 +1,258 @@
+"""Notebooks 04, 05 and 06 under ``--target external`` (the target contract in README).
+
+Unit tests for the package helpers the notebooks use, then integration tests against an
+independent redis-server: PKI from ``runbook pki create``, config from ``runbook config render``,
+started by the test (not by the sandbox). Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from runbook import bench, client, diagnose, pipeline, pki, rotation, sandbox
+from runbook.client import TlsClientFiles
+from runbook.errors import RunbookError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# --------------------------------------------------------------------------- unit: no server
+
+
+def test_external_endpoint_validates_and_defaults_the_server_name(session_work: Path) -> None:
+    paths = pki.PkiPaths(session_work / "pki")
+    ca, cert, key = str(paths.ca_cert), str(paths.client_cert()), str(paths.client_key())
+    ep = client.external_endpoint("127.0.0.1", 6390, "", ca, cert, key)
+    assert ep.server_name == "127.0.0.1" and ep.address == "127.0.0.1:6390"
+    assert ep.files == TlsClientFiles(ca, cert, key)
+    assert client.external_endpoint("::1", 6390, "localhost", ca).address == "[::1]:6390"
+    assert client.external_endpoint("h", 1, "", ca).files.cert is None
+    for args, words in [
+        (("", 6390, "", ca), "--redis-host"),
+        (("h", 0, "", ca), "--redis-port"),
+        (("h", 6390, "", "/nonexistent/ca.crt"), "--ca-file"),
+        (("h", 6390, "", ca, cert, ""), "go together"),
+    ]:
+        with pytest.raises(RunbookError, match=words):
+            client.external_endpoint(*args)  # type: ignore[arg-type]
+
+
+def test_issuing_pki_needs_ca_key_beside_the_ca_file(session_work: Path, tmp_path: Path) -> None:
+    paths = pki.PkiPaths(session_work / "pki")
+    assert rotation.issuing_pki(paths.ca_cert) == paths.root.resolve()
+    lone = tmp_path / "ca.crt"
+    lone.write_bytes(paths.ca_cert.read_bytes())
+    assert rotation.issuing_pki(lone) is None
+    report = rotation.unplanned("h:1", lone)
+    assert (
+        report.status == "skipped" and report.steps[0].status == "skip" and "ca.key" in report.steps[0].detail
+    )
+
+
+def test_external_verdict_skips_what_needs_local_servers() -> None:
+    planned = rotation.RotationReport(kind="server", target="h:1", status="planned")
+    planned.add("preflight:h:1:chain", "pass", "chains")
+    verdict = {c.id: c for c in rotation.external_verdict(planned, planned)}
+    assert verdict["plan-preflight"].status == "pass"
+    assert [verdict[i].status for i in ("rotation", "live-load", "drill-preflight", "drill-rollback")] == [
+        "skip"
+    ] * 4
+    refused = rotation.RotationReport(kind="server", target="h:1", status="refused", ok=False)
+    refused.add("preflight:h:1:chain", "fail", "other CA")
+    verdict = {c.id: c for c in rotation.external_verdict(refused, refused)}
+    assert verdict["plan-preflight"].status == "fail" and verdict["rotation"].status == "fail"
+    rotated = rotation.RotationReport(kind="server", target="h:1", status="rotated")
+    assert rotation.external_verdict(planned, rotated)[1].status == "pass"
+    assert rotation.rotation_done(planned, "external") and not rotation.rotation_done(planned, "sandbox")
+
+
+def test_bench_skips_every_verdict_with_the_reason() -> None:
+    skipped = bench.skipped_checks()
+    assert [c.id for c in skipped] == list(bench.CHECK_IDS)
+    assert all(c.status == "skip" and "target=external" in c.detail for c in skipped)
+    ev = bench.evidence(None)
+    assert ev["skipped"] == bench.EXTERNAL_SKIP and ev["figures"] == {} and "redis_version" not in ev
+
+
+def test_chain_checks_verify_for_the_server_name_and_skip_a_missing_client(session_work: Path) -> None:
+    paths = pki.PkiPaths(session_work / "pki")
+    spec = diagnose.ClientSpec(ca=str(paths.ca_cert))
+
+    def toolkit(name: str, client_cert: Path | None) -> diagnose.Toolkit:
+        return diagnose.Toolkit(
+            "external", "h", 1, spec, paths.ca_cert, paths.server_cert, client_cert, name, "", None, []
+        )
+
+    good = diagnose.chain_checks(toolkit("localhost", paths.client_cert()))
+    assert [(c.id, c.status) for c in good] == [("chain:server", "pass"), ("chain:client", "pass")]
+    bad = diagnose.chain_checks(toolkit("redis.example.com", None))
+    assert [(c.id, c.status) for c in bad] == [("chain:server", "fail"), ("chain:client", "skip")]
+    dates = diagnose.date_checks(toolkit("localhost", None).cert_files)
+    assert [c.id for c in dates] == ["dates:ca.crt", "dates:redis-server.crt"]
+    assert toolkit("x", None).log_hint(session_work).startswith("server log: on the Redis host")
+
+
+# --------------------------------------------------------------------------- integration: a server we run
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    port: int
+    pki: pki.PkiPaths
+
+    @property
+    def files(self) -> TlsClientFiles:
+        return TlsClientFiles.from_pki(self.pki.root)
+
+    def serial(self) -> str:
+        return rotation.serial_of(
+            rotation.served_certificate("127.0.0.1", self.port, self.files, "localhost")
+        )
+
+    def process_id(self) -> int:
+        r = client.redis_client("localhost", self.port, self.files)
+        try:
+            return int(r.info("server")["process_id"])
+        finally:
+            r.close()
+
+
+def _runbook(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "runbook", *args], check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture
+def independent_server(tmp_path: Path) -> Iterator[Server]:
+    """redis-server with a PKI from `runbook pki create` and a config from `runbook config render`."""
+    home = tmp_path / "ext"
+    home.mkdir()
+    port = sandbox.free_port()
+    _runbook("pki", "create", "--dir", str(home / "pki"))
+    _runbook(
+        "config",
+        "render",
+        "--dir",
+        str(home / "pki"),
+        "--tls-port",
+        str(port),
+        "-o",
+        str(home / "redis.conf"),
+    )
+    proc = subprocess.Popen(
+        ["redis-server", str(home / "redis.conf"), "--dir", str(home), "--logfile", str(home / "redis.log")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    server = Server(proc, port, pki.PkiPaths(home / "pki"))
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            server.serial()
+            break
+        except RunbookError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise
+            time.sleep(0.1)
+    yield server
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _connection(server: Server) -> dict[str, object]:
+    return {
+        "redis_host": "127.0.0.1",
+        "redis_port": server.port,
+        "server_name": "localhost",
+        "ca_file": str(server.pki.ca_cert),
+        "client_cert": str(server.pki.client_cert()),
+        "client_key": str(server.pki.client_key()),
+    }
+
+
+@pytest.mark.integration
+def test_04_05_06_follow_the_contract_against_an_independent_server(
+    independent_server: Server, tmp_path: Path
+) -> None:
+    srv = independent_server
+    serial, pid = srv.serial(), srv.process_id()
+    watched = [srv.pki.server_cert, srv.pki.server_key, srv.pki.ca_cert, srv.pki.ca_key]
+    digests = rotation.file_digests(watched)
+    work = tmp_path / "w"
+    summary = pipeline.run(
+        target="external",
+        connection=_connection(srv),
+        only=["01", "04", "05", "06"],
+        output_dir=tmp_path / "o",
+        work=work,
+        notebooks=ROOT / "notebooks",
+        progress=False,
+    )
+    assert summary.ok, summary.failure_line()
+    assert sandbox.status(work) is None and not (work / "sandbox").exists(), "no sandbox may be started"
+    assert not (work / "bench").exists(), "06 must not build its bench servers"
+    assert srv.proc.poll() is None and srv.process_id() == pid, "the same server process keeps serving"
+    assert srv.serial() == serial, "05 must not rotate by default"
+    assert rotation.file_digests(watched) == digests, "05 must not write the server's files by default"
+
+    records = {n.name: n.record for n in summary.notebooks}
+    assert set(records) == {"01_certificates", "04_troubleshooting", "05_rotation", "06_performance"}
+    r04, r05, r06 = records["04_troubleshooting"], records["05_rotation"], records["06_performance"]
+    assert r04 is not None and r05 is not None and r06 is not None
+
+    v04 = {v["id"]: v for v in r04["verdict"]}
+    assert v04["drills"]["status"] == "skip" and "target=sandbox" in v04["drills"]["detail"]
+    assert all(v04[i]["status"] == "pass" for i in ("certificate-dates", "chain-verification", "handshake"))
+    assert r04["evidence"]["target"] == f"127.0.0.1:{srv.port}"
+    assert r04["evidence"]["mutual_tls_enforced"] is True and r04["evidence"]["drills"] == []
+    assert r04["evidence"]["protocols_refused"] == ["TLSv1", "TLSv1.1"]
+
+    v05 = {v["id"]: v["status"] for v in r05["verdict"]}
+    assert v05 == {
+        "plan-preflight": "pass",
+        "rotation": "skip",
+        "live-load": "skip",
+        "drill-preflight": "skip",
+        "drill-rollback": "skip",
+    }
+    ev05 = r05["evidence"]
+    assert ev05["rotation"][0]["status"] == "planned" and ev05["rotation"][0]["old_serial"] == serial
+    assert ev05["certificates"][0]["serial"] == serial
+    commands = "\n".join(ev05["rotation_plan"]["commands"])
+    assert f"CONFIG SET tls-cert-file {srv.pki.server_cert} tls-key-file {srv.pki.server_key}" in commands
+    assert "rotate verify" in commands
+
+    assert {v["status"] for v in r06["verdict"]} == {"skip"}
+    assert r06["evidence"]["skipped"] == bench.EXTERNAL_SKIP
+
+
+@pytest.mark.integration
+def test_apply_external_rotates_a_server_that_reads_the_paths(independent_server: Server) -> None:
+    srv = independent_server
+    old, pid = srv.serial(), srv.process_id()
+    ep = client.external_endpoint(
+        "127.0.0.1",
+        srv.port,
+        "localhost",
+        str(srv.pki.ca_cert),
+        str(srv.pki.client_cert()),
+        str(srv.pki.client_key()),
+    )
+    issuer = rotation.issuing_pki(ep.files.ca)
+    nodes = [rotation.discover_node(ep.host, ep.port, ep.files, server_hostname=ep.server_name)]
+    plan = rotation.rotate(
+        "server", issuer, nodes, dry_run=True, client_files=ep.files, server_hostname=ep.server_name
+    )
+    kwargs = {"client_files": ep.files, "server_hostname": ep.server_name}
+    dry = rotation.external_rotation(plan, issuer, nodes, apply=False, **kwargs)  # type: ignore[arg-type]
+    assert dry.status == "planned" and srv.serial() == old
+    report = rotation.external_rotation(plan, issuer, nodes, apply=True, **kwargs)  # type: ignore[arg-type]
+    assert report.status == "rotated", report.steps
+    assert srv.serial() == report.new_serial != old and srv.process_id() == pid
