@@ -29,6 +29,7 @@ class External:
     proc: subprocess.Popen[bytes]
     port: int
     pki: PkiPaths
+    server_name: str
 
     @property
     def files(self) -> TlsClientFiles:
@@ -36,19 +37,25 @@ class External:
 
     def info(self) -> dict[str, str]:
         reply = sandbox.tls_command(
-            "127.0.0.1", self.port, self.files, "INFO", "server", server_name="localhost"
+            "127.0.0.1", self.port, self.files, "INFO", "server", server_name=self.server_name
         )
         lines = reply.decode().split("\r\n")
         return dict(line.split(":", 1) for line in lines if ":" in line and not line.startswith("#"))
 
 
-@pytest.fixture
-def external_redis(tmp_path: Path) -> Iterator[External]:
-    """An operator's Redis: PKI and config from the runbook CLI, started outside any work dir."""
+@pytest.fixture(params=["localhost", "redis.test"])
+def external_redis(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[External]:
+    """An operator's Redis: PKI and config from the runbook CLI, started outside any work dir.
+
+    ``localhost``: the default PKI (it also names 127.0.0.1); ``redis.test``: a certificate naming only
+    redis.test, so every probe must verify it for ``server_name`` while connecting to 127.0.0.1.
+    """
+    name: str = request.param
     home = tmp_path / "operator"
     home.mkdir()
     port = sandbox.free_port()
-    assert cli.main(["pki", "create", "--dir", str(home / "pki")]) == 0
+    names = [] if name == "localhost" else ["--hostname", name, "--no-local-names"]
+    assert cli.main(["pki", "create", "--dir", str(home / "pki"), *names]) == 0
     conf = home / "redis.conf"
     assert (
         cli.main(["config", "render", "--dir", str(home / "pki"), "--tls-port", str(port), "-o", str(conf)])
@@ -59,9 +66,9 @@ def external_redis(tmp_path: Path) -> Iterator[External]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    server = External(proc, port, PkiPaths(home / "pki"))
+    server = External(proc, port, PkiPaths(home / "pki"), name)
     deadline = time.monotonic() + 10
-    while not sandbox.tls_answers("127.0.0.1", port, server.files, 0.5, server_name="localhost"):
+    while not sandbox.tls_answers("127.0.0.1", port, server.files, 0.5, server_name=name):
         assert proc.poll() is None and time.monotonic() < deadline, (home / "redis.log").read_text()
         time.sleep(0.05)
     yield server
@@ -81,7 +88,7 @@ def test_02_and_03_run_against_an_external_server_and_start_nothing(
         connection={
             "redis_host": "127.0.0.1",
             "redis_port": external_redis.port,
-            "server_name": "localhost",
+            "server_name": external_redis.server_name,
             "ca_file": str(pki.ca_cert),
             "client_cert": str(pki.client_cert()),
             "client_key": str(pki.client_key()),
@@ -133,3 +140,9 @@ def test_02_and_03_run_against_an_external_server_and_start_nothing(
     assert f"key: fs.readFileSync({json.dumps(str(pki.client_key()))})" in snippet_out
     assert str(work / "pki") not in snippet_out
     assert summary.evidence["target"] == address
+    snippets = {v["id"]: v for v in records["03_client_checks"]["verdict"]}["snippets"]["detail"]
+    if external_redis.server_name == "localhost":  # redis-cli, openssl, redis-py client and pool ran
+        assert snippets == "4 of 5 ran and answered"
+    else:  # redis-py cannot verify a certificate that does not name 127.0.0.1: not run, and says why
+        assert snippets == "2 of 5 ran and answered"
+        assert "has no server-name option" in json.dumps(executed)

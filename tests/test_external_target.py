@@ -134,3 +134,39 @@ def test_plaintext_port_check_fails_when_a_plaintext_port_is_open(session_work: 
         sandbox.stop_node(node)
     assert (got.id, got.status, got.fix) == ("plaintext-port-closed:lax", "fail", "set port 0")
     assert str(node.plaintext_port) in got.detail
+
+
+def test_redis_py_parts_are_skipped_with_the_reason_given(session_work: Path) -> None:
+    from runbook import client
+
+    files = TlsClientFiles.from_pki(session_work / "pki")
+    snippet = client.redis_py_snippet("127.0.0.1", 1, files, "redis.test")
+    run = client.run_snippet(snippet, skip_reason="no SNI in redis-py")
+    assert (run.tool, run.ran, run.ok, run.output) == (
+        "redis-py",
+        False,
+        False,
+        "not run: no SNI in redis-py",
+    )
+    got = client.common_mistakes("127.0.0.1", sandbox.free_port(), files, skip_reason="no SNI in redis-py")
+    assert [(r.id, r.status) for r in got] == [
+        ("ssl_context=", "pass"),
+        ("ConnectionPool(ssl=True)", "pass"),
+        ("decode_responses beside connection_pool=", "skip"),
+    ]
+    assert got[-1].detail == "no SNI in redis-py"
+    assert client.redis_py_skip_reason("127.0.0.1", 1, files, "") == ""
+    assert client.redis_py_skip_reason("127.0.0.1", 1, files, "127.0.0.1") == ""
+
+
+@pytest.mark.integration
+def test_redis_py_skip_reason_only_when_the_certificate_does_not_name_the_host(
+    tls_sandbox: sandbox.Sandbox,
+) -> None:
+    from runbook import client
+
+    files, port = tls_sandbox.client_files(), tls_sandbox.primary.port
+    assert client.redis_py_skip_reason("127.0.0.1", port, files, "localhost") == "", "the PKI names 127.0.0.1"
+    assert client.redis_py_skip_reason("127.0.0.1", sandbox.free_port(), files, "x") == "", (
+        "no server: no guess"
+    )

@@ -479,17 +479,22 @@ class SnippetRun:
     output: str
 
 
-def run_snippet(snippet: Snippet, *, node_dir: Path | str | None = None, timeout: float = 30.0) -> SnippetRun:
+def run_snippet(
+    snippet: Snippet, *, node_dir: Path | str | None = None, timeout: float = 30.0, skip_reason: str = ""
+) -> SnippetRun:
     """Run ``snippet`` exactly as printed: shell with bash, Python with this interpreter, JavaScript with
     node in ``node_dir`` (a folder where ``npm install ioredis`` was run). Starts a process.
 
-    ``ran`` is False (with the reason in ``output``) when the tool is not available here.
+    ``ran`` is False (with the reason in ``output``) when the tool is not available here, or when
+    ``skip_reason`` is given (see :func:`redis_py_skip_reason`).
     """
     import shutil
     import subprocess
     import sys
     import tempfile
 
+    if skip_reason:
+        return SnippetRun(snippet.tool, False, False, f"not run: {skip_reason}")
     cwd: str | None = None
     if snippet.language == "shell":
         argv = ["bash", "-c", snippet.text]
@@ -519,10 +524,42 @@ def run_snippet(snippet: Snippet, *, node_dir: Path | str | None = None, timeout
     return SnippetRun(snippet.tool, True, ok, shown)
 
 
-def common_mistakes(host: str, port: int, files: TlsClientFiles) -> list[CheckResult]:
+def redis_py_skip_reason(host: str, port: int, files: TlsClientFiles, server_name: str = "") -> str:
+    """Why redis-py cannot verify this server, or "" when it can. Opens at most one connection.
+
+    redis-py (7.4) verifies the certificate for the host it connects to and has no SNI / server-name
+    option: reached by an address its certificate does not name (``server_name`` differs), a verified
+    redis-py connection is impossible. Any other failure returns "" so that redis-py reports it itself.
+    """
+    import socket
+
+    if not server_name or server_name == host:
+        return ""
+    try:
+        with (
+            socket.create_connection((host, port), timeout=5) as raw,
+            tls_context(files).wrap_socket(raw, server_hostname=host),
+        ):
+            return ""
+    except ssl.SSLCertVerificationError as exc:
+        if "mismatch" not in str(exc) and "doesn't match" not in str(exc):
+            return ""
+    except OSError:
+        return ""
+    return (
+        f"redis-py verifies the certificate for the host it connects to ({host}), which the certificate "
+        f"does not name, and has no server-name option: connect by a name it carries ({server_name})"
+    )
+
+
+def common_mistakes(
+    host: str, port: int, files: TlsClientFiles, *, skip_reason: str = ""
+) -> list[CheckResult]:
     """Prove, live, that the redis-py mistakes of common guides fail (each ``pass`` = fails as documented).
 
-    Side effects: connections to the server, and one key ``runbook:mistakes`` written.
+    Side effects: connections to the server, and one key ``runbook:mistakes`` written. With
+    ``skip_reason`` (see :func:`redis_py_skip_reason`) the check that needs a verified connection is
+    a ``skip`` and nothing is written.
     """
     results = []
     try:
@@ -545,6 +582,9 @@ def common_mistakes(host: str, port: int, files: TlsClientFiles) -> list[CheckRe
         )
     finally:
         pool.disconnect()
+    if skip_reason:
+        results.append(CheckResult("decode_responses beside connection_pool=", "skip", skip_reason))
+        return results
     raw_pool = redis_pool(host, port, files, decode_responses=False)
     try:
         r = redis.Redis(connection_pool=raw_pool, decode_responses=True)
