@@ -269,6 +269,74 @@ def handshake_checks(pki_dir: Path | str, hostname: str = "localhost") -> list[C
     return results
 
 
+# --------------------------------------------------------------------------- the run's target
+
+TARGETS: tuple[str, ...] = ("sandbox", "external")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """The Redis a notebook talks to: where, the name its certificate must carry, the client files.
+
+    ``external`` is True for a server the operator runs (nothing may be started or stopped).
+    """
+
+    host: str
+    port: int
+    server_name: str
+    files: TlsClientFiles
+    external: bool = False
+
+    @property
+    def address(self) -> str:
+        """``host:port`` (IPv6 in brackets), as the audit evidence spells it."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @property
+    def label(self) -> str:
+        """What a notebook shows as the target: ``sandbox`` or the external ``host:port``."""
+        return self.address if self.external else "sandbox"
+
+    @property
+    def client_label(self) -> str:
+        """The client certificate in use, by file name (``none``: no client certificate)."""
+        return Path(self.files.cert).stem if self.files.cert else "none"
+
+
+def target_endpoint(
+    target: str,
+    redis_host: str = "",
+    redis_port: int = 0,
+    server_name: str = "",
+    ca_file: str = "",
+    client_cert: str = "",
+    client_key: str = "",
+) -> Endpoint | None:
+    """The external target from the notebook parameters of the README contract; None for the sandbox.
+
+    Checks the parameters only (opens no connection): host, port and an existing CA file are
+    required, ``client_cert`` and ``client_key`` go together, ``server_name`` defaults to the host.
+    """
+    if target not in TARGETS:
+        raise RunbookError(f"unknown target {target!r}: set target to sandbox or external")
+    if target == "sandbox":
+        return None
+    missing = [
+        n for n, v in (("redis_host", redis_host), ("redis_port", redis_port), ("ca_file", ca_file)) if not v
+    ]
+    if missing:
+        raise RunbookError(
+            f"target external needs {', '.join(missing)}: set it (runbook run --{missing[0].replace('_', '-')})"
+        )
+    if bool(client_cert) != bool(client_key):
+        raise RunbookError("client_cert and client_key go together: set both or neither")
+    for name, value in (("ca_file", ca_file), ("client_cert", client_cert), ("client_key", client_key)):
+        if value and not Path(value).is_file():
+            raise RunbookError(f"{name} {value} is not a file: give the path of the PEM file")
+    files = TlsClientFiles(ca_file, client_cert or None, client_key or None)
+    return Endpoint(redis_host, int(redis_port), server_name or redis_host, files, external=True)
+
+
 # --------------------------------------------------------------------------- rediss:// URLs
 
 
@@ -464,17 +532,22 @@ class SnippetRun:
     output: str
 
 
-def run_snippet(snippet: Snippet, *, node_dir: Path | str | None = None, timeout: float = 30.0) -> SnippetRun:
+def run_snippet(
+    snippet: Snippet, *, node_dir: Path | str | None = None, timeout: float = 30.0, skip_reason: str = ""
+) -> SnippetRun:
     """Run ``snippet`` exactly as printed: shell with bash, Python with this interpreter, JavaScript with
     node in ``node_dir`` (a folder where ``npm install ioredis`` was run). Starts a process.
 
-    ``ran`` is False (with the reason in ``output``) when the tool is not available here.
+    ``ran`` is False (with the reason in ``output``) when the tool is not available here, or when
+    ``skip_reason`` is given (see :func:`redis_py_skip_reason`).
     """
     import shutil
     import subprocess
     import sys
     import tempfile
 
+    if skip_reason:
+        return SnippetRun(snippet.tool, False, False, f"not run: {skip_reason}")
     cwd: str | None = None
     if snippet.language == "shell":
         argv = ["bash", "-c", snippet.text]
@@ -504,10 +577,42 @@ def run_snippet(snippet: Snippet, *, node_dir: Path | str | None = None, timeout
     return SnippetRun(snippet.tool, True, ok, shown)
 
 
-def common_mistakes(host: str, port: int, files: TlsClientFiles) -> list[CheckResult]:
+def redis_py_skip_reason(host: str, port: int, files: TlsClientFiles, server_name: str = "") -> str:
+    """Why redis-py cannot verify this server, or "" when it can. Opens at most one connection.
+
+    redis-py (7.4) verifies the certificate for the host it connects to and has no SNI / server-name
+    option: reached by an address its certificate does not name (``server_name`` differs), a verified
+    redis-py connection is impossible. Any other failure returns "" so that redis-py reports it itself.
+    """
+    import socket
+
+    if not server_name or server_name == host:
+        return ""
+    try:
+        with (
+            socket.create_connection((host, port), timeout=5) as raw,
+            tls_context(files).wrap_socket(raw, server_hostname=host),
+        ):
+            return ""
+    except ssl.SSLCertVerificationError as exc:
+        if "mismatch" not in str(exc) and "doesn't match" not in str(exc):
+            return ""
+    except OSError:
+        return ""
+    return (
+        f"redis-py verifies the certificate for the host it connects to ({host}), which the certificate "
+        f"does not name, and has no server-name option: connect by a name it carries ({server_name})"
+    )
+
+
+def common_mistakes(
+    host: str, port: int, files: TlsClientFiles, *, skip_reason: str = ""
+) -> list[CheckResult]:
     """Prove, live, that the redis-py mistakes of common guides fail (each ``pass`` = fails as documented).
 
-    Side effects: connections to the server, and one key ``runbook:mistakes`` written.
+    Side effects: connections to the server, and one key ``runbook:mistakes`` written. With
+    ``skip_reason`` (see :func:`redis_py_skip_reason`) the check that needs a verified connection is
+    a ``skip`` and nothing is written.
     """
     results = []
     try:
@@ -530,6 +635,9 @@ def common_mistakes(host: str, port: int, files: TlsClientFiles) -> list[CheckRe
         )
     finally:
         pool.disconnect()
+    if skip_reason:
+        results.append(CheckResult("decode_responses beside connection_pool=", "skip", skip_reason))
+        return results
     raw_pool = redis_pool(host, port, files, decode_responses=False)
     try:
         r = redis.Redis(connection_pool=raw_pool, decode_responses=True)

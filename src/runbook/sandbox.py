@@ -25,7 +25,7 @@ from typing import Any
 import redis
 
 from runbook import config, workdir
-from runbook.client import TlsClientFiles, redis_client
+from runbook.client import Endpoint, TlsClientFiles, redis_client
 from runbook.errors import RunbookError
 from runbook.pki import PkiPaths
 from runbook.results import CheckResult, as_dicts
@@ -123,6 +123,10 @@ class Sandbox:
         """A mutual-TLS redis-py client to ``node`` (default: the primary)."""
         target = node or self.primary
         return redis_client("localhost", target.port, self.client_files(client))
+
+    def endpoint(self, client: str | None = "redis-client") -> Endpoint:
+        """The primary as a notebook's target (``localhost``, verified for ``localhost``)."""
+        return Endpoint("localhost", self.primary.port, "localhost", self.client_files(client))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -704,8 +708,18 @@ def handshake(
     )
 
 
-def server_version(host: str, port: int, files: TlsClientFiles) -> str:
-    """``redis_version`` from INFO server over mutual TLS ("" when it cannot be read)."""
+def server_version(host: str, port: int, files: TlsClientFiles, *, server_name: str | None = None) -> str:
+    """``redis_version`` from INFO server over mutual TLS ("" when it cannot be read).
+
+    With ``server_name`` the certificate is verified for that name (SNI), not for ``host``.
+    """
+    if server_name is not None:
+        try:
+            reply = tls_command(host, port, files, "INFO", "server", server_name=server_name)
+        except OSError:
+            return ""
+        found = re.search(rb"redis_version:([^\r\n]+)", reply)
+        return found.group(1).decode() if found else ""
     try:
         client = redis_client(host, port, files, socket_timeout=3.0)
         info: dict[str, Any] = command(client, "INFO", "server")
@@ -726,14 +740,18 @@ def plaintext_answers(host: str, port: int, timeout: float = 3.0) -> bool:
     return reply.startswith((b"+PONG", b"-NOAUTH", b"-"))
 
 
-def tls_answers(host: str, port: int, files: TlsClientFiles, timeout: float = 3.0) -> bool:
-    """True when a TLS ``PING`` with ``files`` (with or without a client certificate) gets PONG."""
+def tls_answers(
+    host: str, port: int, files: TlsClientFiles, timeout: float = 3.0, *, server_name: str = "localhost"
+) -> bool:
+    """True when a TLS ``PING`` with ``files`` (with or without a client certificate) gets PONG.
+
+    The server's certificate is verified for ``server_name`` (sent as SNI)."""
     from runbook.client import tls_context
 
     try:
         with (
             socket.create_connection((host, port), timeout=timeout) as raw,
-            tls_context(files).wrap_socket(raw, server_hostname="localhost") as tls,
+            tls_context(files).wrap_socket(raw, server_hostname=server_name) as tls,
         ):
             tls.sendall(b"PING\r\n")
             reply = tls.recv(64)
@@ -743,12 +761,19 @@ def tls_answers(host: str, port: int, files: TlsClientFiles, timeout: float = 3.
 
 
 def verify_endpoint(
-    host: str, port: int, files: TlsClientFiles, *, name: str = "", plaintext_port: int | None = None
+    host: str,
+    port: int,
+    files: TlsClientFiles,
+    *,
+    name: str = "",
+    plaintext_port: int | None = None,
+    server_name: str = "localhost",
 ) -> list[CheckResult]:
     """Real connections to one server: mutual-TLS PING answers, a client without a certificate is
-    refused, plaintext is refused on the TLS port (and on ``plaintext_port`` when given)."""
+    refused, plaintext is refused on the TLS port (and on ``plaintext_port`` when given).
+    TLS connections verify the certificate for ``server_name``."""
     suffix = f":{name}" if name else ""
-    ok = tls_answers(host, port, files)
+    ok = tls_answers(host, port, files, server_name=server_name)
     results = [
         CheckResult(
             f"tls-ping{suffix}",
@@ -757,7 +782,7 @@ def verify_endpoint(
             "" if ok else "check the TLS port, the certificates and the server log",
         )
     ]
-    let_in = tls_answers(host, port, TlsClientFiles(files.ca))
+    let_in = tls_answers(host, port, TlsClientFiles(files.ca), server_name=server_name)
     results.append(
         CheckResult(
             f"mutual-tls-enforced{suffix}",
@@ -788,6 +813,104 @@ def verify_endpoint(
             )
         )
     return results
+
+
+def tls_command(
+    host: str, port: int, files: TlsClientFiles, *args: str, server_name: str, timeout: float = 5.0
+) -> bytes:
+    """Send one command over mutual TLS, verified for ``server_name`` (SNI); the raw RESP reply.
+
+    For a server reached by an address its certificate does not name (redis-py verifies the host it
+    connects to). Opens one connection; raises OSError (ssl.SSLError) when the handshake fails.
+    """
+    from runbook.client import tls_context
+
+    payload = f"*{len(args)}\r\n".encode() + b"".join(
+        f"${len(a.encode())}\r\n".encode() + a.encode() + b"\r\n" for a in args
+    )
+    chunks: list[bytes] = []
+    with (
+        socket.create_connection((host, port), timeout=timeout) as raw,
+        tls_context(files).wrap_socket(raw, server_hostname=server_name) as tls,
+    ):
+        tls.sendall(payload)
+        while True:
+            chunk = tls.recv(65536)
+            chunks.append(chunk)
+            data = b"".join(chunks)
+            if not chunk or _resp_complete(data):
+                return data
+
+
+def _resp_complete(data: bytes) -> bool:
+    """True when ``data`` holds one whole RESP reply (simple, error, integer, bulk, flat array)."""
+    if not data.endswith(b"\r\n"):
+        return False
+    if data[:1] in (b"+", b"-", b":"):
+        return True
+    if data[:1] == b"$":
+        head, _, rest = data.partition(b"\r\n")
+        size = int(head[1:])
+        return size < 0 or len(rest) >= size + 2
+    if data[:1] == b"*":
+        head, _, rest = data.partition(b"\r\n")
+        count = int(head[1:])
+        return count <= 0 or rest.count(b"\r\n") >= 2 * count
+    return True
+
+
+def plaintext_port_check(
+    host: str, port: int, files: TlsClientFiles, *, server_name: str, name: str = ""
+) -> CheckResult:
+    """``CONFIG GET port`` over mutual TLS: pass when 0 (no plaintext listener). Opens one connection.
+
+    A server that refuses ``CONFIG`` (renamed or ACL-restricted, as on managed services) gives a
+    ``skip``: the plaintext port cannot be told from the client side without it.
+    """
+    check_id = f"plaintext-port-closed:{name}" if name else "plaintext-port-closed"
+    try:
+        reply = tls_command(host, port, files, "CONFIG", "GET", "port", server_name=server_name)
+    except OSError as exc:
+        return CheckResult(
+            check_id, "skip", f"CONFIG GET port failed ({' '.join(str(exc).split())}): cannot tell"
+        )
+    lines = reply.split(b"\r\n")
+    if reply.startswith(b"-") or len(lines) < 5:
+        why = lines[0][1:].decode(errors="replace") if reply.startswith(b"-") else "no port in the reply"
+        return CheckResult(
+            check_id, "skip", f"CONFIG GET port refused ({why}): cannot tell the plaintext port"
+        )
+    value = lines[4].decode(errors="replace")
+    if value == "0":
+        return CheckResult(check_id, "pass", "CONFIG GET port is 0: no plaintext listener")
+    return CheckResult(check_id, "fail", f"plaintext port {value} is open", "set port 0")
+
+
+def verify_external(endpoint: Endpoint) -> list[CheckResult]:
+    """Verify an external server with real connections only (nothing is started, stopped or changed):
+    mutual-TLS PING, a client without a certificate refused, plaintext refused on the TLS port,
+    and the plaintext port closed when ``CONFIG GET port`` is allowed (else a ``skip``)."""
+    ep = endpoint
+    results = verify_endpoint(ep.host, ep.port, ep.files, name="target", server_name=ep.server_name)
+    return [
+        *results,
+        plaintext_port_check(ep.host, ep.port, ep.files, server_name=ep.server_name, name="target"),
+    ]
+
+
+def handshake_rows(hs: HandshakeDetails, expected_serial: str | None = None) -> list[tuple[str, object]]:
+    """Rows for a handshake table; the last row compares the serial with ``expected_serial`` when
+    given (the sandbox's own certificate), else states that the chain and the name were verified."""
+    rows: list[tuple[str, object]] = [
+        ("protocol", hs.protocol),
+        ("cipher", hs.cipher),
+        ("server certificate", hs.server_subject),
+        ("issued by", hs.server_issuer),
+        ("names", ", ".join(hs.server_sans)),
+    ]
+    if expected_serial is not None:
+        return [*rows, ("serial is redis-server.crt's", hs.server_serial == expected_serial)]
+    return [*rows, ("chain and name verified (strict)", True)]
 
 
 def verify(box: Sandbox) -> list[CheckResult]:

@@ -1,0 +1,148 @@
+"""Notebooks 02 and 03 under ``--target external``: against a redis-server the test starts itself.
+
+The server has its own PKI (``pki create``) and config (``config render``), is started with
+``subprocess`` (not ``sandbox``), and must be the very same process, still answering, after the run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from runbook import cli, pipeline, sandbox
+from runbook.client import TlsClientFiles
+from runbook.pki import PkiPaths
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class External:
+    proc: subprocess.Popen[bytes]
+    port: int
+    pki: PkiPaths
+    server_name: str
+
+    @property
+    def files(self) -> TlsClientFiles:
+        return TlsClientFiles(str(self.pki.ca_cert), str(self.pki.client_cert()), str(self.pki.client_key()))
+
+    def info(self) -> dict[str, str]:
+        reply = sandbox.tls_command(
+            "127.0.0.1", self.port, self.files, "INFO", "server", server_name=self.server_name
+        )
+        lines = reply.decode().split("\r\n")
+        return dict(line.split(":", 1) for line in lines if ":" in line and not line.startswith("#"))
+
+
+@pytest.fixture(params=["localhost", "redis.test"])
+def external_redis(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[External]:
+    """An operator's Redis: PKI and config from the runbook CLI, started outside any work dir.
+
+    ``localhost``: the default PKI (it also names 127.0.0.1); ``redis.test``: a certificate naming only
+    redis.test, so every probe must verify it for ``server_name`` while connecting to 127.0.0.1.
+    """
+    name: str = request.param
+    home = tmp_path / "operator"
+    home.mkdir()
+    port = sandbox.free_port()
+    names = [] if name == "localhost" else ["--hostname", name, "--no-local-names"]
+    assert cli.main(["pki", "create", "--dir", str(home / "pki"), *names]) == 0
+    conf = home / "redis.conf"
+    assert (
+        cli.main(["config", "render", "--dir", str(home / "pki"), "--tls-port", str(port), "-o", str(conf)])
+        == 0
+    )
+    proc = subprocess.Popen(
+        [sandbox.redis_server_binary(), str(conf), "--dir", str(home), "--logfile", str(home / "redis.log")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    server = External(proc, port, PkiPaths(home / "pki"), name)
+    deadline = time.monotonic() + 10
+    while not sandbox.tls_answers("127.0.0.1", port, server.files, 0.5, server_name=name):
+        assert proc.poll() is None and time.monotonic() < deadline, (home / "redis.log").read_text()
+        time.sleep(0.05)
+    yield server
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_02_and_03_run_against_an_external_server_and_start_nothing(
+    external_redis: External, tmp_path: Path
+) -> None:
+    before = external_redis.info()
+    work, out = tmp_path / "work", tmp_path / "out"
+    pki = external_redis.pki
+    summary = pipeline.run(
+        only=["01", "02", "03"],
+        target="external",
+        connection={
+            "redis_host": "127.0.0.1",
+            "redis_port": external_redis.port,
+            "server_name": external_redis.server_name,
+            "ca_file": str(pki.ca_cert),
+            "client_cert": str(pki.client_cert()),
+            "client_key": str(pki.client_key()),
+        },
+        output_dir=out,
+        work=work,
+        notebooks=ROOT / "notebooks",
+        progress=False,
+    )
+    assert summary.ok, summary.failure_line()
+    assert [(n.name, n.status) for n in summary.notebooks] == [
+        ("01_certificates", "passed"),
+        ("02_server_config", "passed"),
+        ("03_client_checks", "passed"),
+    ]
+    assert sandbox.status(work) is None and not (work / "sandbox").exists(), "no sandbox may be started"
+
+    after = external_redis.info()
+    assert external_redis.proc.poll() is None, "the external server must not be stopped"
+    assert after["process_id"] == before["process_id"] == str(external_redis.proc.pid)
+    assert after["run_id"] == before["run_id"], "the external server must not be restarted"
+
+    address = f"127.0.0.1:{external_redis.port}"
+    records = {n.name: n.record for n in summary.notebooks if n.record}
+    for name in ("02_server_config", "03_client_checks"):
+        ev = records[name]["evidence"]
+        assert ev["target"] == address, name
+        assert ev["mutual_tls_enforced"] is True and ev["plaintext_refused"] is True, name
+        assert ev["topology"] == "external" and ev["redis_version"] == after["redis_version"], name
+    verdict = {v["id"]: v for v in records["02_server_config"]["verdict"]}
+    assert verdict["server"]["status"] == "skip" and "nothing started" in verdict["server"]["detail"]
+    checks = {c["id"]: c["status"] for c in records["02_server_config"]["evidence"]["checks"]}
+    assert checks == {
+        "tls-ping:target": "pass",
+        "mutual-tls-enforced:target": "pass",
+        "plaintext-refused:target": "pass",
+        "plaintext-port-closed:target": "pass",
+    }
+    # 03 used the operator's files (its own CA), not the work dir's PKI that notebook 01 created
+    executed = json.loads((out / "03_client_checks.ipynb").read_text())
+    snippet_out = "".join(
+        "".join(o.get("text", ""))
+        for c in executed["cells"]
+        if c["cell_type"] == "code" and "SNIPPETS =" in "".join(c["source"])
+        for o in c["outputs"]
+    )
+    assert f"--cacert {pki.ca_cert}" in snippet_out and f"--key {pki.client_key()}" in snippet_out
+    assert f"ca: fs.readFileSync({json.dumps(str(pki.ca_cert))})" in snippet_out, "ioredis uses ca_file"
+    assert f"key: fs.readFileSync({json.dumps(str(pki.client_key()))})" in snippet_out
+    assert str(work / "pki") not in snippet_out
+    assert summary.evidence["target"] == address
+    snippets = {v["id"]: v for v in records["03_client_checks"]["verdict"]}["snippets"]["detail"]
+    if external_redis.server_name == "localhost":  # redis-cli, openssl, redis-py client and pool ran
+        assert snippets == "4 of 5 ran and answered"
+    else:  # redis-py cannot verify a certificate that does not name 127.0.0.1: not run, and says why
+        assert snippets == "2 of 5 ran and answered"
+        assert "has no server-name option" in json.dumps(executed)
