@@ -25,24 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # --------------------------------------------------------------------------- unit: no server
 
 
-def test_external_endpoint_validates_and_defaults_the_server_name(session_work: Path) -> None:
-    paths = pki.PkiPaths(session_work / "pki")
-    ca, cert, key = str(paths.ca_cert), str(paths.client_cert()), str(paths.client_key())
-    ep = client.external_endpoint("127.0.0.1", 6390, "", ca, cert, key)
-    assert ep.server_name == "127.0.0.1" and ep.address == "127.0.0.1:6390"
-    assert ep.files == TlsClientFiles(ca, cert, key)
-    assert client.external_endpoint("::1", 6390, "localhost", ca).address == "[::1]:6390"
-    assert client.external_endpoint("h", 1, "", ca).files.cert is None
-    for args, words in [
-        (("", 6390, "", ca), "--redis-host"),
-        (("h", 0, "", ca), "--redis-port"),
-        (("h", 6390, "", "/nonexistent/ca.crt"), "--ca-file"),
-        (("h", 6390, "", ca, cert, ""), "go together"),
-    ]:
-        with pytest.raises(RunbookError, match=words):
-            client.external_endpoint(*args)  # type: ignore[arg-type]
-
-
 def test_issuing_pki_needs_ca_key_beside_the_ca_file(session_work: Path, tmp_path: Path) -> None:
     paths = pki.PkiPaths(session_work / "pki")
     assert rotation.issuing_pki(paths.ca_cert) == paths.root.resolve()
@@ -237,7 +219,8 @@ def test_04_05_06_follow_the_contract_against_an_independent_server(
 def test_apply_external_rotates_a_server_that_reads_the_paths(independent_server: Server) -> None:
     srv = independent_server
     old, pid = srv.serial(), srv.process_id()
-    ep = client.external_endpoint(
+    ep = client.target_endpoint(
+        "external",
         "127.0.0.1",
         srv.port,
         "localhost",

@@ -125,59 +125,6 @@ def redis_pool(
 
 
 @dataclass(frozen=True)
-class ExternalEndpoint:
-    """A Redis the operator runs (``--target external``): where it listens and how to connect.
-
-    ``server_name`` is the name verified in its certificate (``redis_host`` when not given).
-    """
-
-    host: str
-    port: int
-    files: TlsClientFiles
-    server_name: str
-
-    @property
-    def address(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-
-def external_endpoint(
-    redis_host: str,
-    redis_port: int,
-    server_name: str = "",
-    ca_file: str = "",
-    client_cert: str = "",
-    client_key: str = "",
-) -> ExternalEndpoint:
-    """The notebook parameters of the target contract (README) as an :class:`ExternalEndpoint`.
-
-    Validates only (reads no file content, connects to nothing): the host, a TLS port 1-65535,
-    an existing CA file, and the client certificate and key together.
-    """
-    if not redis_host:
-        raise RunbookError(
-            "target external needs redis_host: pass --redis-host (or redis_host in the params file)"
-        )
-    if not 0 < int(redis_port) < 65536:
-        raise RunbookError(
-            f"redis_port {redis_port} is not a TCP port: pass --redis-port, the server's TLS port"
-        )
-    if not ca_file or not Path(ca_file).is_file():
-        raise RunbookError(
-            f"CA file {ca_file!r} not found: pass --ca-file, the CA that signed the server certificate"
-        )
-    if bool(client_cert) != bool(client_key):
-        raise RunbookError(
-            "client_cert and client_key go together: pass both (--client-cert, --client-key) or neither"
-        )
-    for path in (client_cert, client_key):
-        if path and not Path(path).is_file():
-            raise RunbookError(f"{path} not found: pass the client certificate and key the server accepts")
-    files = TlsClientFiles(ca_file, client_cert or None, client_key or None)
-    return ExternalEndpoint(redis_host, int(redis_port), files, server_name or redis_host)
-
-
-@dataclass(frozen=True)
 class HandshakeInfo:
     """What a completed TLS handshake negotiated (what ``openssl s_client`` would show)."""
 
@@ -330,9 +277,14 @@ def target_endpoint(
         )
     if bool(client_cert) != bool(client_key):
         raise RunbookError("client_cert and client_key go together: set both or neither")
+    if not 0 < int(redis_port) < 65536:
+        raise RunbookError(
+            f"redis_port {redis_port} is not a TCP port: pass --redis-port, the server's TLS port"
+        )
     for name, value in (("ca_file", ca_file), ("client_cert", client_cert), ("client_key", client_key)):
         if value and not Path(value).is_file():
-            raise RunbookError(f"{name} {value} is not a file: give the path of the PEM file")
+            flag = name.replace("_", "-")
+            raise RunbookError(f"{name} {value} is not a file: pass the PEM file's path with --{flag}")
     files = TlsClientFiles(ca_file, client_cert or None, client_key or None)
     return Endpoint(redis_host, int(redis_port), server_name or redis_host, files, external=True)
 

@@ -32,7 +32,7 @@ from typing import Any
 from cryptography import x509
 
 from runbook import pki
-from runbook.client import TlsClientFiles, tls_context
+from runbook.client import Endpoint, TlsClientFiles, tls_context
 from runbook.errors import RunbookError
 from runbook.results import CheckResult
 
@@ -1144,8 +1144,8 @@ def toolkit_sandbox(box: Any, pki_dir: Path | str) -> Toolkit:
     )  # fmt: skip
 
 
-def toolkit_external(endpoint: Any, out_dir: Path | str, timeout: float = 3.0) -> Toolkit:
-    """The toolkit pointed at an external Redis (:class:`runbook.client.ExternalEndpoint`).
+def toolkit_external(endpoint: Endpoint, out_dir: Path | str, timeout: float = 3.0) -> Toolkit:
+    """The toolkit pointed at an external Redis (:class:`runbook.client.Endpoint`).
 
     Connects once to fetch the certificate the server presents (step 2 verifies it) and writes
     it, public PEM only, to ``<out_dir>/served-server.crt``. Starts nothing.
