@@ -880,6 +880,22 @@ def _current_cert(
     return min(served, key=lambda c: c.not_valid_after_utc)
 
 
+def _stop_after_preflight(report: RotationReport, checks: list[CheckResult], dry_run: bool) -> bool:
+    """Record the preflight; True when the rotation stops here (refused, or a dry run that is planned)."""
+    report.steps += checks
+    if not all_ok(checks):
+        report.status, report.ok = "refused", False
+        report.add(
+            "preflight", "fail", "refused before anything was touched", "fix the new certificate and retry"
+        )
+        return True
+    report.add("preflight", "pass", f"{len(checks)} checks passed")
+    if dry_run:
+        report.status = "planned"
+        return True
+    return False
+
+
 def _managed(node: NodeTarget, served: x509.Certificate) -> bool:
     """True when the server reads files we can see: the file at its cert path is what it presents."""
     if not node.cert_file or not node.key_file:
@@ -1025,16 +1041,7 @@ def _rotate_server(
             PlanStep("verify", node.name, "fresh handshake presents the new serial; old connection alive")
         )
     report.plan.insert(0, PlanStep("backup", str(paths.root / "backups"), "every file above, byte for byte"))
-    report.steps += checks
-    if not all_ok(checks):
-        report.status, report.ok = "refused", False
-        report.add(
-            "preflight", "fail", "refused before anything was touched", "fix the new certificate and retry"
-        )
-        return report
-    report.add("preflight", "pass", f"{len(checks)} checks passed")
-    if dry_run:
-        report.status = "planned"
+    if _stop_after_preflight(report, checks, dry_run):
         return report
     if external:
         ext_writes = [w for nw in work if nw.node in external for w in nw.writes]
@@ -1108,16 +1115,7 @@ def _rotate_client(
     report.plan += [
         PlanStep("verify", n.name, f"a fresh mutual-TLS connection as {name} answers PING") for n in targets
     ]
-    report.steps += checks
-    if not all_ok(checks):
-        report.status, report.ok = "refused", False
-        report.add(
-            "preflight", "fail", "refused before anything was touched", "fix the new certificate and retry"
-        )
-        return report
-    report.add("preflight", "pass", f"{len(checks)} checks passed")
-    if dry_run:
-        report.status = "planned"
+    if _stop_after_preflight(report, checks, dry_run):
         return report
     rot = _Rotation(report, paths, tls, targets, server_hostname, fault, relink=False)
     try:
