@@ -58,54 +58,13 @@ def main() -> None:
             warm = [timed(full) for _ in range(RUNS)]
             light = [timed(no_scan) for _ in range(RUNS)]
             scans = [timed(scan_only) for _ in range(RUNS)]
+            check_cmd = [sys.executable, "-m", "runbook", "check", "--host", "localhost", "--port", str(port)]
+            check_cmd += ["--ca", files.ca, "--cert", str(files.cert), "--key", str(files.key), "--json"]
             cli = [
-                timed(
-                    lambda: subprocess.run(
-                        [
-                            sys.executable,
-                            "-m",
-                            "runbook",
-                            "check",
-                            "--host",
-                            "localhost",
-                            "--port",
-                            str(port),
-                            "--ca",
-                            files.ca,
-                            "--cert",
-                            str(files.cert),
-                            "--key",
-                            str(files.key),
-                            "--json",
-                        ],
-                        capture_output=True,
-                        check=True,
-                    )
-                )
-                for _ in range(3)
+                timed(lambda: subprocess.run(check_cmd, capture_output=True, check=True)) for _ in range(3)
             ]
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "runbook",
-                    "check",
-                    "--host",
-                    "localhost",
-                    "--port",
-                    str(port),
-                    "--ca",
-                    files.ca,
-                    "--cert",
-                    str(files.cert),
-                    "--key",
-                    str(files.key),
-                    "--json",
-                ],
-                capture_output=True,
-                check=True,
-            )
+            subprocess.run(check_cmd, capture_output=True, check=True)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
             print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")

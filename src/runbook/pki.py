@@ -167,6 +167,15 @@ class Issued:
     def cert_pem(self) -> bytes:
         return self.cert.public_bytes(serialization.Encoding.PEM)
 
+    def planned_writes(
+        self, cert_path: Path, key_path: Path, passphrase: bytes | None = None
+    ) -> list[files.PlannedWrite]:
+        """The certificate (0644) and its key (0600 from the first byte) as writes for :func:`files.write_all`."""
+        return [
+            files.PlannedWrite(cert_path, self.cert_pem(), files.PUBLIC),
+            files.PlannedWrite(key_path, self.key_pem(passphrase), files.PRIVATE),
+        ]
+
     def key_pem(self, passphrase: bytes | None = None) -> bytes:
         algorithm: serialization.KeySerializationEncryption = (
             serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
@@ -720,10 +729,7 @@ def create_pki(pki_dir: Path | str, spec: PkiSpec | None = None, *, force: bool 
         if not force and paths.ca_key.exists():
             raise RunbookError(f"{paths.ca_key} exists without ca.crt: restore ca.crt or pass --force")
         ca = make_ca(spec.key_type, spec.ca_days)
-        plan += [
-            files.PlannedWrite(paths.ca_cert, ca.cert_pem(), files.PUBLIC),
-            files.PlannedWrite(paths.ca_key, ca.key_pem(spec.ca_passphrase), files.PRIVATE),
-        ]
+        plan += ca.planned_writes(paths.ca_cert, paths.ca_key, spec.ca_passphrase)
         fresh_ca = True
     else:
         ca_cert = load_cert(paths.ca_cert)
@@ -773,10 +779,7 @@ def create_pki(pki_dir: Path | str, spec: PkiSpec | None = None, *, force: bool 
             key_type=spec.key_type,
             days=spec.days,
         )
-        plan += [
-            files.PlannedWrite(paths.server_cert, server.cert_pem(), files.PUBLIC),
-            files.PlannedWrite(paths.server_key, server.key_pem(spec.server_key_passphrase), files.PRIVATE),
-        ]
+        plan += server.planned_writes(paths.server_cert, paths.server_key, spec.server_key_passphrase)
     for name in dict.fromkeys(spec.clients):
         crt, key_path = paths.client_cert(name), paths.client_key(name)
         if leaf_fits(crt, key_path, [name], []):
@@ -785,10 +788,7 @@ def create_pki(pki_dir: Path | str, spec: PkiSpec | None = None, *, force: bool 
         client = make_leaf(
             ca, name, purpose="client", hostnames=[name], key_type=spec.key_type, days=spec.days
         )
-        plan += [
-            files.PlannedWrite(crt, client.cert_pem(), files.PUBLIC),
-            files.PlannedWrite(key_path, client.key_pem(), files.PRIVATE),
-        ]
+        plan += client.planned_writes(crt, key_path)
 
     backup_dir = None
     if plan:

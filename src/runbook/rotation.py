@@ -1014,10 +1014,7 @@ def _rotate_server(
                 client_trust=client_trust,
                 server_trust=server_trust,
             )
-            writes += [
-                files.PlannedWrite(link_cert_path, link.cert_pem(), files.PUBLIC),
-                files.PlannedWrite(node.local(node.client_key_file), link.key_pem(), files.PRIVATE),
-            ]
+            writes += link.planned_writes(link_cert_path, node.local(node.client_key_file))
             settings += [
                 ("tls-client-cert-file", node.client_cert_file),
                 ("tls-client-key-file", node.client_key_file),
@@ -1181,12 +1178,7 @@ def _probe_client(ca: pki.Issued, root: Path) -> Iterator[TlsClientFiles]:
     leaf = pki.make_leaf(ca, "rotation-probe", purpose="client", hostnames=["rotation-probe"], days=1)
     with tempfile.TemporaryDirectory(prefix=".probe-", dir=root) as tmp:
         cert, key = Path(tmp) / "probe.crt", Path(tmp) / "probe.key"
-        files.write_all(
-            [
-                files.PlannedWrite(cert, leaf.cert_pem()),
-                files.PlannedWrite(key, leaf.key_pem(), files.PRIVATE),
-            ]
-        )
+        files.write_all(leaf.planned_writes(cert, key))
         yield TlsClientFiles(str(root / pki.CA_CERT), str(cert), str(key))
 
 
@@ -1368,10 +1360,7 @@ def _ca_reissue(
             client_trust=new_only,
             server_trust=new_only,
         )
-        client_writes += [
-            files.PlannedWrite(paths.client_cert(client_name), issued.cert_pem(), files.PUBLIC),
-            files.PlannedWrite(paths.client_key(client_name), issued.key_pem(), files.PRIVATE),
-        ]
+        client_writes += issued.planned_writes(paths.client_cert(client_name), paths.client_key(client_name))
     work: list[_NodeWork] = []
     issued_for: dict[Path, pki.Issued] = {}
     for node in targets:
@@ -1391,19 +1380,13 @@ def _ca_reissue(
             names=[server_hostname or node.host],
             old=served,
         )
-        writes = [
-            files.PlannedWrite(cert_path, leaf.cert_pem(), files.PUBLIC),
-            files.PlannedWrite(node.local(node.key_file).resolve(), leaf.key_pem(), files.PRIVATE),
-        ]
+        writes = leaf.planned_writes(cert_path, node.local(node.key_file).resolve())
         settings = [("tls-cert-file", node.cert_file), ("tls-key-file", node.key_file)]
         if node.client_cert_file and node.client_key_file:
             link = reissue_like(pki.load_cert(node.local(node.client_cert_file)), ca, days=days)
-            writes += [
-                files.PlannedWrite(
-                    node.local(node.client_cert_file).resolve(), link.cert_pem(), files.PUBLIC
-                ),
-                files.PlannedWrite(node.local(node.client_key_file).resolve(), link.key_pem(), files.PRIVATE),
-            ]
+            writes += link.planned_writes(
+                node.local(node.client_cert_file).resolve(), node.local(node.client_key_file).resolve()
+            )
             settings += [
                 ("tls-client-cert-file", node.client_cert_file),
                 ("tls-client-key-file", node.client_key_file),
@@ -1537,12 +1520,7 @@ def drill_material(kind: str, pki_dir: Path | str, out_dir: Path | str) -> tuple
         )
     out = files.ensure_private_dir(Path(out_dir))
     cert, key = out / f"{kind}.crt", out / f"{kind}.key"
-    files.write_all(
-        [
-            files.PlannedWrite(cert, issued.cert_pem()),
-            files.PlannedWrite(key, issued.key_pem(), files.PRIVATE),
-        ]
-    )
+    files.write_all(issued.planned_writes(cert, key))
     return cert, key
 
 
