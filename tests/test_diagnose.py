@@ -299,3 +299,26 @@ def test_context_spellings() -> None:
     line = "1:M 28 Nov 2026 16:37:00.000 # Error accepting a client connection: error:0A0000C7:SSL routines::peer did not return a certificate"
     assert diagnose.diagnose(eof, {"server_log": [line]}).cause == "client-cert-missing"
     assert diagnose.diagnose(eof, {"log": line}).cause == "client-cert-missing"
+
+
+def test_wrong_passphrase_that_decodes_to_garbage_is_still_a_passphrase_problem(tmp_path: Path) -> None:
+    """About 1 in 256 wrong passphrases pass the padding check and OpenSSL's decoder then says
+    "unsupported"; the encrypted key file named in the log tells it from an unreadable file."""
+    from runbook import pki
+
+    issued = pki.make_leaf(pki.make_ca(), "localhost", purpose="server", hostnames=["localhost"])
+    (tmp_path / "encrypted.key").write_bytes(issued.key_pem(b"right"))
+    (tmp_path / "plain.key").write_bytes(b"not a key at all\n")
+    line = "Failed to load private key: {}: error:1E08010C:DECODER routines::unsupported"
+    enc_log = [line.format("encrypted.key")]
+    assert diagnose.failed_key_is_encrypted(enc_log, tmp_path)
+    assert not diagnose.failed_key_is_encrypted([line.format("plain.key")], tmp_path)
+    assert not diagnose.failed_key_is_encrypted([line.format("missing.key")], tmp_path)
+    assert not diagnose.failed_key_is_encrypted(enc_log, tmp_path / "elsewhere")
+    assert diagnose.failed_key_is_encrypted([line.format(tmp_path / "encrypted.key")], Path("/"))
+    refused = ConnectionRefusedError(111, "Connection refused")
+    assert (
+        diagnose.diagnose(refused, {"log": enc_log, "server_key_encrypted": True}).cause
+        == "server-key-passphrase"
+    )
+    assert diagnose.diagnose(refused, {"log": [line.format("plain.key")]}).cause == "server-file-unreadable"

@@ -266,6 +266,12 @@ SIGNATURES: tuple[Signature, ...] = (
             r"Failed to load private key.*(bad decrypt|interrupted or cancelled|bad password|wrong password|decryption failed)"
         ],
     ),
+    # a wrong passphrase that decoded to garbage (about 1 in 256): the key file is an encrypted PEM
+    _sig(
+        "server-key-passphrase",
+        log=[r"Failed to load private key.*DECODER routines"],
+        server_key_encrypted=True,
+    ),
     _sig("server-key-mismatch", log=[r"key values mismatch|private key does not match|KEY_VALUES_MISMATCH"]),
     _sig(
         "server-file-unreadable",
@@ -865,7 +871,36 @@ def diagnose_endpoint(
         elif not outcome.ok:
             log = _wait_new_lines(log_path, before)  # read before the probes add their own lines
     _gather(host, port, spec, timeout, outcome)
-    return diagnose(outcome, {"log": log})
+    context: dict[str, Any] = {"log": log}
+    if log_path is not None and failed_key_is_encrypted(log, log_path.parent):
+        context["server_key_encrypted"] = True
+    return diagnose(outcome, context)
+
+
+_FAILED_KEY = re.compile(r"Failed to load private key: (\S+?): ")
+
+
+def failed_key_is_encrypted(log: Sequence[str], base: Path) -> bool:
+    """True when the server log names a private key it failed to load and that file is an encrypted PEM.
+
+    With a wrong ``tls-key-file-pass`` OpenSSL usually says "bad decrypt", but about one time in 256
+    the wrong key happens to pass the padding check and the decoder reports "unsupported" instead;
+    the file itself then tells a passphrase problem from an unreadable or foreign file.
+    """
+    for line in log:
+        match = _FAILED_KEY.search(line)
+        if not match:
+            continue
+        path = Path(match.group(1))
+        path = path if path.is_absolute() else base / path
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(128)
+        except OSError:
+            continue
+        if b"ENCRYPTED PRIVATE KEY" in head or b"Proc-Type: 4,ENCRYPTED" in head:
+            return True
+    return False
 
 
 def _link_failure_evident(
