@@ -12,7 +12,7 @@ import shutil
 import ssl
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,27 +46,6 @@ def _replace_server(paths: pki.PkiPaths, issued: pki.Issued) -> None:
 
 def _ca(paths: pki.PkiPaths) -> pki.Issued:
     return pki.Issued(pki.load_cert(paths.ca_cert), pki.load_key(paths.ca_key))
-
-
-@pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[Callable[..., sandbox.Node]]:
-    """Start redis-server nodes with edited base directives; stop them all afterwards."""
-    started: list[sandbox.Node] = []
-
-    def start(paths: pki.PkiPaths, wait: bool = True, **directives: str) -> sandbox.Node:
-        """``wait=False`` for servers a verified PING cannot reach (wrong name, expired, lax CA)."""
-        node_dir = tmp_path / f"node{len(started)}"
-        conf = sandbox.base_conf(node_dir, paths, sandbox.free_port())
-        conf.update({k.replace("_", "-"): v for k, v in directives.items()})
-        node = sandbox.start_node(f"n{len(started)}", "primary", node_dir, conf, paths, wait=wait)
-        started.append(node)
-        if not wait:
-            _wait_tls(node.port)
-        return node
-
-    yield start
-    for node in started:
-        sandbox.stop_node(node)
 
 
 def _statuses(results: list[Any]) -> dict[str, str]:
@@ -255,20 +234,6 @@ def test_server_certificate_expiry(
     _replace_server(paths, leaf)
     node = start_server(paths, wait=False)
     _only(checks.audit("localhost", node.port, TlsClientFiles.from_pki(paths.root)), "cert-expiry", status)
-
-
-def _wait_tls(port: int) -> None:
-    import socket
-    import time
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on {port}")
 
 
 def test_key_strength_flags_rsa_1024(session_work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
