@@ -397,18 +397,40 @@ def test_server_certificate_from_another_ca_fails_handshake_only(
     assert "not issued by --ca" in results[0].fix
 
 
-def test_strict_cipher_policy_fails_cbc_and_the_suggested_fix_passes(
+def test_openssl_default_ciphers_warn_by_default_and_fail_when_strict(
+    session_work: Path, tmp_path: Path, start_server: Callable[..., sandbox.Node]
+) -> None:
+    """OpenSSL's DEFAULT list (a server without tls-ciphers) accepts CBC-mode and non-forward-secret
+    TLS 1.2 suites, which the Mozilla "intermediate" baseline has none of: warn, fail when strict.
+    A warning keeps the CLI exit code 0 and shows as 1 in Prometheus; strict makes it exit 1."""
+    from runbook import cli
+
+    paths = _copy_pki(session_work, tmp_path / "pki")
+    node = start_server(paths, tls_ciphers="DEFAULT")
+    tls_files = TlsClientFiles.from_pki(paths.root)
+    default = checks.audit("localhost", node.port, tls_files)
+    _only(default, "weak-ciphers-refused", "warn")
+    assert "_CBC_" in default[4].detail and "--strict-ciphers" in default[4].fix, default[4]
+    strict = checks.audit("localhost", node.port, tls_files, strict_ciphers=True)
+    _only(strict, "weak-ciphers-refused", "fail")
+    assert "_CBC_" in strict[4].detail
+    prom = tmp_path / "redis_tls.prom"
+    args = ["check", "--host", "localhost", "--port", str(node.port), "--ca", tls_files.ca]
+    args += ["--cert", str(tls_files.cert), "--key", str(tls_files.key), "--prometheus", str(prom)]
+    assert cli.main(args) == 0
+    families = {f.name: f for f in text_string_to_metric_families(prom.read_text())}
+    status = {s.labels["check"]: s.value for s in families["redis_tls_check_status"].samples}
+    assert status["weak-ciphers-refused"] == 1.0 and families["redis_tls_audit_ok"].samples[0].value == 1.0
+    assert cli.main([*args, "--strict-ciphers"]) == 1
+
+
+def test_the_suggested_cipher_fix_and_the_sandbox_preset_pass_the_strict_policy(
     tls_sandbox: sandbox.Sandbox,
     session_work: Path,
     tmp_path: Path,
     start_server: Callable[..., sandbox.Node],
 ) -> None:
     paths = _copy_pki(session_work, tmp_path / "pki")
-    openssl_default = start_server(paths, tls_ciphers="DEFAULT")  # what a config without tls-ciphers gets
-    default = checks.audit(
-        "localhost", openssl_default.port, TlsClientFiles.from_pki(paths.root), strict_ciphers=True
-    )
-    assert default[4].status == "fail" and "_CBC_" in default[4].detail
     node = start_server(paths, tls_ciphers='"ECDHE+AESGCM:ECDHE+CHACHA20"')
     fixed = checks.audit("localhost", node.port, TlsClientFiles.from_pki(paths.root), strict_ciphers=True)
     assert fixed[4].status == "pass" and "CBC" not in fixed[4].detail, fixed[4]
