@@ -1,7 +1,7 @@
 """Ready-to-run client code for one endpoint: redis-cli, openssl s_client, redis-py, ioredis.
 
 Each snippet uses its tool's public options only (the redis-py ones the public ``ssl_*`` arguments,
-which also trust the system CA store: see docs/clients.md), names file paths and never key material.
+which also trust the system CA store: see docs/audit-checks.md), names file paths and never key material.
 """
 
 from __future__ import annotations
