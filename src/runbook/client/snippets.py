@@ -57,9 +57,28 @@ def openssl_snippet(host: str, port: int, files: TlsClientFiles, server_name: st
     return Snippet("openssl s_client", "shell", "\n".join(lines), "+PONG")
 
 
+def _redis_py_tls_lines(files: TlsClientFiles) -> str:
+    """The redis-py ``ssl_*`` keyword lines both redis-py snippets share (4-space indented)."""
+    cert_lines = f"    ssl_certfile={files.cert!r},\n    ssl_keyfile={files.key!r},\n" if files.cert else ""
+    return (
+        f"    ssl_ca_certs={files.ca!r},\n"
+        f"{cert_lines}"
+        '    ssl_cert_reqs="required",\n'
+        "    ssl_check_hostname=True,\n"
+        "    ssl_min_version=ssl.TLSVersion.TLSv1_2,\n"
+        "    decode_responses=True,\n"
+    )
+
+
+def _name_note(host: str, server_name: str | None) -> str:
+    """redis-py verifies the host it connects to: a comment when the certificate names another."""
+    if server_name and server_name != host:
+        return "# the certificate must name the host you connect to: " + server_name + "\n"
+    return ""
+
+
 def redis_py_snippet(host: str, port: int, files: TlsClientFiles, server_name: str | None = None) -> Snippet:
     """redis-py client with the ``ssl_*`` arguments that really exist (there is no ``ssl_context=``)."""
-    cert_lines = f"    ssl_certfile={files.cert!r},\n    ssl_keyfile={files.key!r},\n" if files.cert else ""
     text = (
         "import ssl\n\n"
         "import redis\n\n"
@@ -67,17 +86,11 @@ def redis_py_snippet(host: str, port: int, files: TlsClientFiles, server_name: s
         f"    host={host!r},\n"
         f"    port={port},\n"
         "    ssl=True,\n"
-        f"    ssl_ca_certs={files.ca!r},\n"
-        f"{cert_lines}"
-        '    ssl_cert_reqs="required",\n'
-        "    ssl_check_hostname=True,\n"
-        "    ssl_min_version=ssl.TLSVersion.TLSv1_2,\n"
-        "    decode_responses=True,\n"
+        f"{_redis_py_tls_lines(files)}"
         ")\n"
         'print("PONG" if r.ping() else "no answer")\n'
     )
-    if server_name and server_name != host:
-        text = "# the certificate must name the host you connect to: " + server_name + "\n" + text
+    text = _name_note(host, server_name) + text
     return Snippet("redis-py", "python", text, "PONG")
 
 
@@ -85,7 +98,6 @@ def redis_py_pool_snippet(
     host: str, port: int, files: TlsClientFiles, server_name: str | None = None
 ) -> Snippet:
     """A redis-py TLS pool: ``connection_class=SSLConnection``, ``decode_responses`` on the pool."""
-    cert_lines = f"    ssl_certfile={files.cert!r},\n    ssl_keyfile={files.key!r},\n" if files.cert else ""
     text = (
         "import ssl\n\n"
         "import redis\n"
@@ -96,12 +108,7 @@ def redis_py_pool_snippet(
         "    connection_class=SSLConnection,\n"
         f"    host={host!r},\n"
         f"    port={port},\n"
-        f"    ssl_ca_certs={files.ca!r},\n"
-        f"{cert_lines}"
-        '    ssl_cert_reqs="required",\n'
-        "    ssl_check_hostname=True,\n"
-        "    ssl_min_version=ssl.TLSVersion.TLSv1_2,\n"
-        "    decode_responses=True,\n"
+        f"{_redis_py_tls_lines(files)}"
         "    max_connections=10,\n"
         ")\n"
         "r = redis.Redis(connection_pool=pool)\n"
@@ -109,8 +116,7 @@ def redis_py_pool_snippet(
         'assert r.get("runbook:snippet") == "ok"  # str, not bytes: decode_responses is on the pool\n'
         'print("PONG" if r.ping() else "no answer")\n'
     )
-    if server_name and server_name != host:
-        text = "# the certificate must name the host you connect to: " + server_name + "\n" + text
+    text = _name_note(host, server_name) + text
     return Snippet("redis-py pool", "python", text, "PONG")
 
 
