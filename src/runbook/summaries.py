@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from runbook.client import SnippetRun
     from runbook.diagnose import Diagnosis, Handshake, Toolkit
     from runbook.drills import DrillResult
+    from runbook.rotation import RotationReport
     from runbook.sandbox import HandshakeDetails
     from runbook.steps import DrillOutcome, RotationOutcome, RotationSetup
     from runbook.targets import ServerStep
@@ -222,7 +223,7 @@ def toolkit_identity(tk: Toolkit, topology: str) -> dict[str, Any]:
 def rotation(
     *,
     setup: RotationSetup,
-    plan: Any,
+    plan: RotationReport,
     outcome: RotationOutcome,
     refused: DrillOutcome,
     rolled: DrillOutcome,

@@ -158,7 +158,6 @@ class SandboxTarget(Target):
         self.client_name = client_name
         self._topology = topology
         self.backend = backend
-        self._box: sandbox.Sandbox | None = None
 
     def __repr__(self) -> str:
         return (
@@ -166,9 +165,8 @@ class SandboxTarget(Target):
         )
 
     def sandbox(self) -> sandbox.Sandbox:
-        if self._box is None:
-            self._box = sandbox.ensure(self.work, self._topology, self.backend)
-        return self._box
+        """The healthy sandbox of this topology: reused when it runs, else started (idempotent)."""
+        return sandbox.ensure(self.work, self._topology, self.backend)
 
     def endpoint(self) -> Endpoint:
         return self.sandbox().endpoint(self.client_name)
