@@ -207,7 +207,7 @@ def _troubleshooting(
         summaries.NO_CLIENT_CERT: Diagnosis(cause, "refused", [], "send a certificate"),
     }
     return summaries.troubleshooting(
-        identity={"redis_version": "7.0.15", "target": "localhost:6379", "topology": "standalone"},
+        identity={"redis_version": "7.0.15", "target": "localhost:6379"}, topology="standalone",
         dates=[PASS], chain=[PASS], hs=hs, protocols=protocols, ciphers={"ECDHE-ECDSA-AES128-GCM-SHA256": True},
         diagnoses=diagnoses, drills=drills, drills_skipped="drills need the local sandbox: run with target=sandbox",
     )  # fmt: skip
@@ -225,6 +225,7 @@ def test_troubleshooting_pass_with_drills_and_skip_without() -> None:
         "TLSv1.1",
     ]
     assert ev["ciphers_accepted"] == ["TLS_AES_256_GCM_SHA384", "ECDHE-ECDSA-AES128-GCM-SHA256"]
+    assert ev["topology"] == "standalone" and ev["redis_version"] == "7.0.15"
     assert ev["mutual_tls_enforced"] is True and ev["drills"][0] == {
         "name": "expired", "expected": "cert-expired", "cause": "cert-expired", "ok": True,
     }  # fmt: skip

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from runbook.bench import BenchReport
     from runbook.checks import AuditReport, Refusal
     from runbook.client import SnippetRun
-    from runbook.diagnose import Diagnosis, Handshake, Toolkit
+    from runbook.diagnose import Diagnosis, Handshake
     from runbook.drills import DrillResult
     from runbook.rotation import RotationReport
     from runbook.sandbox import HandshakeDetails
@@ -169,6 +169,7 @@ NO_CLIENT_CERT = "without a client certificate"
 def troubleshooting(
     *,
     identity: Mapping[str, Any],
+    topology: str,
     dates: Sequence[CheckResult],
     chain: Sequence[CheckResult],
     hs: Handshake,
@@ -202,7 +203,8 @@ def troubleshooting(
         *drill_checks,
     ]  # fmt: skip
     evidence = {
-        **identity,  # redis_version, target (host:port), topology
+        **identity,  # redis_version, target (host:port): Toolkit.identity()
+        "topology": topology,
         "protocols_accepted": [k for k, v in protocols.items() if v],
         "protocols_refused": [k for k, v in protocols.items() if not v],
         "ciphers_accepted": [hs.cipher, *(k for k, v in ciphers.items() if v)],
@@ -210,11 +212,6 @@ def troubleshooting(
         "drills": [{"name": r.name, "expected": r.expected, "cause": r.cause, "ok": r.ok} for r in results],
     }
     return Summary("04_troubleshooting", verdict, evidence)
-
-
-def toolkit_identity(tk: Toolkit, topology: str) -> dict[str, Any]:
-    """``redis_version``, ``target``, ``topology`` for notebook 04's evidence (asks an external server)."""
-    return {**tk.identity(), "topology": topology}
 
 
 # --------------------------------------------------------------------------- 05
@@ -275,6 +272,5 @@ __all__ = [
     "performance",
     "rotation",
     "server_config",
-    "toolkit_identity",
     "troubleshooting",
 ]
