@@ -208,7 +208,7 @@ def _lint_issuers(conf: ParsedConfig, add: Add, pairs: dict[str, Pair], cas: lis
         return
     for directive, role in (("tls-cert-file", "server"), ("tls-client-cert-file", "client")):
         cert = pairs[role].cert
-        if cert is not None and not any(pki._signed_by(cert, ca) for ca in cas):
+        if cert is not None and not any(pki.signed_by(cert, ca) for ca in cas):
             add(
                 "error" if linked else "warn",
                 directive,
