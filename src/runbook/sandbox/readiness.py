@@ -49,6 +49,14 @@ def log_message(line: str) -> str:
     return match.group(1) if match else line.strip()
 
 
+def _raise_if_exited(node: Node, proc: subprocess.Popen[bytes] | None) -> None:
+    """Raise with the server's own reason (its last log line) once its process has exited."""
+    exited = proc.poll() is not None if proc is not None else not pid_alive(node.pid)
+    if exited:
+        reason = next((ln for ln in reversed(log_tail(node)) if ln.strip()), "no log written")
+        raise RunbookError(f"redis-server {node.name} exited at start: {log_message(reason)}")
+
+
 def wait_ready(
     node: Node, pki: PkiPaths, *, timeout: float = 10.0, proc: subprocess.Popen[bytes] | None = None
 ) -> None:
@@ -57,10 +65,7 @@ def wait_ready(
     files = TlsClientFiles.from_pki(pki.root)
     last = ""
     while time.monotonic() < deadline:
-        exited = proc.poll() is not None if proc is not None else not pid_alive(node.pid)
-        if exited:
-            reason = next((ln for ln in reversed(log_tail(node)) if ln.strip()), "no log written")
-            raise RunbookError(f"redis-server {node.name} exited at start: {log_message(reason)}")
+        _raise_if_exited(node, proc)
         if tls_answers("localhost", node.port, files, timeout=1.0):  # raw socket: no client retries
             return
         last = "no PONG yet"
@@ -82,10 +87,7 @@ def wait_ready_plaintext(
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
-        exited = proc.poll() is not None if proc is not None else not pid_alive(node.pid)
-        if exited:
-            reason = next((ln for ln in reversed(log_tail(node)) if ln.strip()), "no log written")
-            raise RunbookError(f"redis-server {node.name} exited at start: {log_message(reason)}")
+        _raise_if_exited(node, proc)
         try:
             client = redis.Redis(host=node.host, port=node.plaintext_port, socket_timeout=1.0)
             if client.ping():
