@@ -240,7 +240,7 @@ def test_key_strength_flags_rsa_1024(session_work: Path, monkeypatch: pytest.Mon
     """Redis linked to this OpenSSL (Debian SECLEVEL=2) refuses to load an RSA-1024 certificate at
     start, so no live server can present one here: the classification is tested on a real cert."""
     paths = pki.PkiPaths(workdir.pki_dir(session_work))
-    monkeypatch.setattr(pki, "generate_key", lambda _kt: rsa.generate_private_key(65537, 1024))
+    monkeypatch.setattr(pki.builders, "generate_key", lambda _kt: rsa.generate_private_key(65537, 1024))
     weak = pki.make_leaf(
         _ca(paths), "localhost", purpose="server", hostnames=["localhost"], key_type="rsa-2048"
     )
