@@ -274,6 +274,36 @@ def test_replica_topology_rotates_node_by_node_with_links_up(fresh_work: Path) -
         sandbox.stop_node(primary)
 
 
+def test_ca_reissue_preflights_link_certificates_like_server_rotation(fresh_work: Path) -> None:
+    """A link certificate that fails the leaf preflight (no clientAuth) is refused by both rotations."""
+    pki_root = fresh_work / "pki"
+    pki.create_pki(pki_root, pki.PkiSpec())
+    folder = _node_files(pki_root, fresh_work / "node" / "tls", link=False)
+    ca = pki.Issued(pki.load_cert(pki_root / "ca.crt"), pki.load_key(pki_root / "ca.key"))
+    bad_link = pki.make_leaf(ca, "node-link", purpose="server", hostnames=["node-link"])  # serverAuth only
+    files.write_all(bad_link.planned_writes(folder / "link.crt", folder / "link.key"))
+    link_conf = {
+        "tls-client-cert-file": str(folder / "link.crt"),
+        "tls-client-key-file": str(folder / "link.key"),
+    }
+    node = _start(pki_root, fresh_work / "node", folder, **link_conf)
+    watched = [folder / n for n in ("redis-server.crt", "redis-server.key", "link.crt", "link.key")]
+    try:
+        before = _digest(watched)
+        server = rotation.rotate("server", pki_root, [("127.0.0.1", node.port)])
+        assert server.status == "refused"
+        assert {s.id: s.status for s in server.steps}[f"preflight:127.0.0.1:{node.port}:link-eku"] == "fail"
+        report = rotation.rotate("ca", pki_root, [("127.0.0.1", node.port)])
+        ids = {s.id: s.status for s in report.steps}
+        assert report.status == "refused" and not report.ok, report.status
+        assert ids[f"reissue:preflight:127.0.0.1:{node.port}:link-eku"] == "fail"
+        assert ids[f"reissue:preflight:127.0.0.1:{node.port}:link-key-match"] == "pass"
+        assert [p.kind for p in report.phases] == ["ca:bundle", "ca:reissue"]
+        assert _digest(watched) == before  # nothing of the node's leaf or link files was touched
+    finally:
+        sandbox.stop_node(node)
+
+
 def test_external_target_gets_deploy_commands_then_verifies(
     fresh_work: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -29,7 +29,7 @@ from runbook.loadgen import read_reply_line, resp_command
 from runbook.results import CheckResult, all_ok
 from runbook.rotation.apply import _client_verify, _NodeWork, _Rotation
 from runbook.rotation.issuing import _ca_encrypted, _load_ca, reissue_like
-from runbook.rotation.preflight import preflight_leaf
+from runbook.rotation.preflight import _preflight_link, preflight_leaf
 from runbook.rotation.report import CA_PHASES, Fault, PlanStep, RotationReport
 from runbook.rotation.targets import (
     NodeTarget,
@@ -334,7 +334,11 @@ def _reissue_node(
     issued_for: dict[Path, pki.Issued],
     checks: list[CheckResult],
 ) -> _NodeWork:
-    """The node's server (and outgoing-link) certificate re-issued from the new CA, preflighted into ``checks``."""
+    """The node's server (and outgoing-link) certificate re-issued from the new CA, preflighted into ``checks``.
+
+    The link certificate gets the same leaf preflight as in a server rotation (it is a client of
+    the other servers, so it must chain to the new CA and carry clientAuth).
+    """
     served = served_certificate(node.host, node.port, tls(), server_hostname or node.host)
     cert_path = node.local(node.cert_file).resolve()
     leaf = issued_for.get(cert_path) or reissue_like(served, ca, days=days)
@@ -355,6 +359,7 @@ def _reissue_node(
     settings = _server_settings(node)
     if node.client_cert_file and node.client_key_file:
         link = reissue_like(pki.load_cert(node.local(node.client_cert_file)), ca, days=days)
+        checks += _preflight_link(node, link, client_trust=new_only, server_trust=new_only)
         writes += link.planned_writes(
             node.local(node.client_cert_file).resolve(), node.local(node.client_key_file).resolve()
         )
