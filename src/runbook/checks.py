@@ -15,7 +15,8 @@ make a server that accepts them look correct. A probe counts as refused only whe
 answers with the ``protocol_version`` alert: a server that got past version negotiation and failed
 later (for example because its own security level has no usable cipher) has the old protocol
 enabled. Weak TLS 1.2 cipher suites are enumerated with sslyze (one handshake per suite, in
-parallel with the other probes). Side effects: network connections to the target only.
+parallel with the other probes): NULL/anonymous/EXPORT/RC4/(3)DES fail, CBC-mode and
+non-forward-secret suites warn (fail with ``strict_ciphers``). Side effects: network connections to the target only.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ WRONG_NAME = "wrong-name.invalid"
 _NO_CHECK_TIME = 0x200000  # X509_V_FLAG_NO_CHECK_TIME: dates are cert-expiry's concern
 _LENIENT_CIPHERS = "DEFAULT:@SECLEVEL=0"
 _WEAK_MARKERS = ("NULL", "EXPORT", "RC4", "RC2", "DES", "IDEA", "MD5", "anon")
+_CIPHER_FIX = (
+    'remove them: tls-ciphers "ECDHE+AESGCM:ECDHE+CHACHA20" (never add @SECLEVEL=0, NULL, aNULL, RC4, '
+    "3DES or EXPORT)"
+)
 
 
 # --------------------------------------------------------------------------- result types
@@ -334,8 +339,8 @@ def is_legacy_cipher(name: str) -> bool:
 def is_weak_cipher(name: str) -> bool:
     """True for suites that give no or broken protection: NULL, anonymous, EXPORT, RC4, (3)DES, MD5, ...
 
-    CBC and non-forward-secret suites are not counted: OpenSSL's default list (what a correct
-    server without ``tls-ciphers`` accepts) still includes them.
+    CBC and non-forward-secret suites are not counted (see :func:`is_legacy_cipher`: a warning,
+    a failure under ``strict_ciphers``): OpenSSL's default list still includes them.
     """
     return any(marker in name for marker in _WEAK_MARKERS)
 
@@ -438,8 +443,9 @@ def run_audit(
     """Audit the TLS endpoint ``host:port`` with ``files`` (CA, client cert/key). Touches the network only.
 
     Returns every check of :data:`CHECK_IDS`, in that order, plus evidence for summaries.
-    ``strict_ciphers`` also fails CBC-mode and non-forward-secret TLS 1.2 suites (which OpenSSL's
-    default list, and so a server without ``tls-ciphers``, still accepts). ``username``/``password``
+    CBC-mode and non-forward-secret TLS 1.2 suites (which OpenSSL's default list, and so a server
+    without ``tls-ciphers``, still accepts; the Mozilla "intermediate" baseline has neither) make
+    ``weak-ciphers-refused`` a ``warn``, a ``fail`` with ``strict_ciphers``. ``username``/``password``
     authenticate PING and CONFIG GET on servers with ``requirepass`` or ACL users (never logged).
     """
     started = time.perf_counter()
@@ -618,22 +624,26 @@ def run_audit(
                 evidence["ciphers_accepted"] = accepted_suites
                 weak = [c for c in accepted_suites if is_weak_cipher(c)]
                 legacy = [c for c in accepted_suites if is_legacy_cipher(c) and c not in weak]
-                if strict_ciphers:
-                    weak += legacy
-                if weak:
+                if weak or (legacy and strict_ciphers):
+                    shown = weak + legacy if strict_ciphers else weak
                     add(
                         "weak-ciphers-refused",
                         "fail",
-                        f"weak TLS 1.2 suites accepted: {', '.join(weak)}",
-                        'remove them: tls-ciphers "ECDHE+AESGCM:ECDHE+CHACHA20" (never add @SECLEVEL=0, '
-                        "NULL, aNULL, RC4, 3DES or EXPORT)",
+                        f"weak TLS 1.2 suites accepted: {', '.join(shown)}",
+                        _CIPHER_FIX,
                     )
                 elif errors and not accepted_suites:
                     add("weak-ciphers-refused", "warn", f"sslyze scan incomplete: {errors[0]}", "re-run")
+                elif legacy:
+                    add(
+                        "weak-ciphers-refused",
+                        "warn",
+                        f"{len(legacy)} CBC-mode or non-forward-secret TLS 1.2 suites accepted (the Mozilla "
+                        f"intermediate baseline has none): {', '.join(legacy)}",
+                        _CIPHER_FIX + "; --strict-ciphers fails them",
+                    )
                 else:
                     detail = f"{len(accepted_suites)} TLS 1.2 suites accepted, none weak (sslyze)"
-                    if legacy:
-                        detail += f"; {len(legacy)} CBC or non-forward-secret (fail them with strict_ciphers)"
                     if errors:
                         detail += f"; {len(errors)} suites could not be tested ({errors[0]})"
                     if not accepted_suites:

@@ -6,17 +6,23 @@ What common guides get wrong, and what this module does instead:
 * ``ConnectionPool(ssl=True)`` fails at the first connection: a TLS pool needs
   ``connection_class=SSLConnection`` with the ``ssl_*`` arguments on the pool.
 * ``decode_responses`` given beside ``connection_pool=`` is ignored: set it on the pool.
+* redis-py's ``SSLConnection`` trusts the system CA store besides ``ssl_ca_certs`` and reloads it
+  on every connect: the runbook's own clients use :class:`ContextSSLConnection` (one context that
+  trusts only the given CA) and can verify a ``server_hostname`` other than the host.
 """
 
 from __future__ import annotations
 
+import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import redis
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.connection import SSLConnection
+from redis.retry import Retry
 
 from runbook.errors import RunbookError
 from runbook.pki import DEFAULT_CLIENT, PkiPaths
@@ -80,26 +86,81 @@ def ssl_kwargs(files: TlsClientFiles, *, check_hostname: bool = True, strict: bo
     return kwargs
 
 
+class ContextSSLConnection(SSLConnection):
+    """A redis-py TLS connection that wraps every socket with one prebuilt ``ssl.SSLContext``.
+
+    redis-py's own ``SSLConnection`` builds a context on every connect with
+    ``ssl.create_default_context()``: it loads the system CA store each time (tens of ms) and so
+    trusts every public CA besides ``ssl_ca_certs``. This class trusts exactly what ``ssl_context``
+    trusts (:func:`tls_context`: the given CA only) and loads nothing per connect.
+
+    ``server_hostname`` is the name sent as SNI and checked against the certificate while the
+    socket goes to ``host`` (redis-py has no such option; default: ``host``). The ``ssl_*``
+    arguments of ``SSLConnection`` are refused: the context carries all of that.
+    """
+
+    def __init__(
+        self, *, ssl_context: ssl.SSLContext, server_hostname: str | None = None, **kwargs: Any
+    ) -> None:
+        ignored = sorted(k for k in kwargs if k.startswith("ssl_"))
+        if ignored:
+            raise TypeError(f"ContextSSLConnection takes ssl_context= only, not {', '.join(ignored)}")
+        super().__init__(**kwargs)
+        self.ssl_context = ssl_context
+        self.server_hostname = server_hostname
+        self.check_hostname = ssl_context.check_hostname
+        self.cert_reqs = ssl_context.verify_mode
+
+    def _wrap_socket_with_ssl(self, sock: socket.socket) -> ssl.SSLSocket:
+        return self.ssl_context.wrap_socket(sock, server_hostname=self.server_hostname or self.host)
+
+
+def _context_pool(
+    host: str,
+    port: int,
+    files: TlsClientFiles,
+    server_hostname: str | None,
+    socket_timeout: float,
+    **kwargs: Any,
+) -> redis.ConnectionPool:
+    """A pool of :class:`ContextSSLConnection` sharing one :func:`tls_context` (built here, once)."""
+    return redis.ConnectionPool(
+        connection_class=ContextSSLConnection,
+        ssl_context=tls_context(files),
+        server_hostname=server_hostname,
+        host=host,
+        port=port,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+        **kwargs,
+    )
+
+
 def redis_client(
     host: str,
     port: int,
     files: TlsClientFiles,
     *,
+    server_hostname: str | None = None,
     decode_responses: bool = True,
     socket_timeout: float = 5.0,
+    single_connection_client: bool = False,
     **extra: Any,
 ) -> redis.Redis:
-    """A redis-py client over TLS (``ssl=True`` plus the ``ssl_*`` arguments)."""
-    return redis.Redis(
-        host=host,
-        port=port,
-        ssl=True,
-        decode_responses=decode_responses,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=socket_timeout,
-        **ssl_kwargs(files),
-        **extra,
+    """A redis-py client over TLS that trusts only ``files.ca`` (its context is built once, here).
+
+    Connects to ``host`` and verifies the certificate for ``server_hostname`` (default: ``host``).
+    ``extra`` goes to the connections (``retry=``, ``username=``, ...); without ``retry=`` a failed
+    connect is retried as ``redis.Redis`` does by default (3 times, exponential backoff with jitter).
+    Closing the client closes its pool.
+    """
+    extra.setdefault("retry", Retry(ExponentialWithJitterBackoff(base=1, cap=10), 3))
+    pool = _context_pool(
+        host, port, files, server_hostname, socket_timeout, decode_responses=decode_responses, **extra
     )
+    client = redis.Redis(connection_pool=pool, single_connection_client=single_connection_client)
+    client.auto_close_connection_pool = True  # the pool is this client's own, as in Redis.from_pool
+    return client
 
 
 def redis_pool(
@@ -107,20 +168,24 @@ def redis_pool(
     port: int,
     files: TlsClientFiles,
     *,
+    server_hostname: str | None = None,
     decode_responses: bool = True,
     max_connections: int = 50,
     socket_timeout: float = 5.0,
 ) -> redis.ConnectionPool:
-    """A TLS connection pool: ``connection_class=SSLConnection``, ``decode_responses`` on the pool."""
-    return redis.ConnectionPool(
-        connection_class=SSLConnection,
-        host=host,
-        port=port,
+    """A TLS connection pool trusting only ``files.ca``: one context for all its connections.
+
+    ``connection_class=ContextSSLConnection`` and ``decode_responses`` on the pool (beside
+    ``connection_pool=`` redis-py ignores it). ``server_hostname`` as in :func:`redis_client`.
+    """
+    return _context_pool(
+        host,
+        port,
+        files,
+        server_hostname,
+        socket_timeout,
         decode_responses=decode_responses,
         max_connections=max_connections,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=socket_timeout,
-        **ssl_kwargs(files),
     )
 
 
@@ -536,8 +601,6 @@ def redis_py_skip_reason(host: str, port: int, files: TlsClientFiles, server_nam
     option: reached by an address its certificate does not name (``server_name`` differs), a verified
     redis-py connection is impossible. Any other failure returns "" so that redis-py reports it itself.
     """
-    import socket
-
     if not server_name or server_name == host:
         return ""
     try:
