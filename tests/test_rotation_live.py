@@ -7,10 +7,11 @@ real ``CONFIG SET`` calls and every verification is a real mutual-TLS handshake.
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ import redis
 
 from runbook import cli, files, loadgen, pki, rotation, sandbox
 from runbook.client import TlsClientFiles, redis_client
+from runbook.errors import RunbookError
 
 pytestmark = pytest.mark.integration
 
@@ -302,6 +304,38 @@ def test_ca_reissue_preflights_link_certificates_like_server_rotation(fresh_work
         assert _digest(watched) == before  # nothing of the node's leaf or link files was touched
     finally:
         sandbox.stop_node(node)
+
+
+NAME_ONLY = "redis.example.internal"  # a name that resolves nowhere: only the certificate carries it
+
+
+def test_server_hostname_is_verified_while_connecting_to_the_host(
+    fresh_work: Path, start_server: Callable[..., sandbox.Node]
+) -> None:
+    """A server on 127.0.0.1 whose certificate names only redis.example.internal: discover and rotate it."""
+    with pytest.raises(OSError):
+        socket.getaddrinfo(NAME_ONLY, None)  # else connecting to the name could pass by accident
+    pki_root = fresh_work / "pki"
+    pki.create_pki(pki_root, pki.PkiSpec())
+    ca = pki.Issued(pki.load_cert(pki_root / "ca.crt"), pki.load_key(pki_root / "ca.key"))
+    leaf = pki.make_leaf(ca, NAME_ONLY, purpose="server", hostnames=[NAME_ONLY])
+    files.write_all(leaf.planned_writes(pki_root / "redis-server.crt", pki_root / "redis-server.key"))
+    node = start_server(pki.PkiPaths(pki_root), wait=False)
+    tls = TlsClientFiles.from_pki(pki_root)
+    found = rotation.discover_node("127.0.0.1", node.port, tls, server_hostname=NAME_ONLY)
+    assert (found.host, found.mode, Path(found.cert_file)) == (
+        "127.0.0.1",
+        "standalone",
+        pki_root / "redis-server.crt",
+    )
+    with pytest.raises(RunbookError, match="certificate verify failed"):  # the name is really checked
+        rotation.discover_node("127.0.0.1", node.port, tls)
+    report = rotation.rotate("server", pki_root, [found], server_hostname=NAME_ONLY)
+    assert report.ok and report.status == "rotated", [s for s in report.steps if s.status == "fail"]
+    served = rotation.served_certificate("127.0.0.1", node.port, tls, NAME_ONLY)
+    assert rotation.serial_of(served) == report.new_serial != report.old_serial
+    checks = rotation.verify_served("127.0.0.1", node.port, pki_root, server_hostname=NAME_ONLY)
+    assert [c.status for c in checks] == ["pass", "pass"], checks
 
 
 def test_external_target_gets_deploy_commands_then_verifies(

@@ -311,7 +311,7 @@ def _client_verify(
 ) -> bool:
     """A fresh mutual-TLS connection with ``tls`` gets PING answered (the server accepts the client)."""
     try:
-        c = redis_client(server_hostname or node.host, node.port, tls)
+        c = redis_client(node.host, node.port, tls, server_hostname=server_hostname)
         c.ping()
         c.close()
         report.add(

@@ -48,7 +48,7 @@ def verify_served(
         )
     ]
     try:
-        c = redis_client(server_hostname or host, port, tls)
+        c = redis_client(host, port, tls, server_hostname=server_hostname)
         c.ping()
         c.close()
         results.append(CheckResult("mutual-tls-ping", "pass", "PING answered over mutual TLS"))

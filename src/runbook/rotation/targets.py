@@ -50,8 +50,14 @@ class NodeTarget:
 
 
 def _admin(node: NodeTarget, tls: TlsClientFiles, server_hostname: str | None = None) -> redis.Redis:
+    """One connection to ``node.host`` whose certificate is verified for ``server_hostname``. Connects."""
     return redis_client(
-        server_hostname or node.host, node.port, tls, socket_timeout=5.0, single_connection_client=True
+        node.host,
+        node.port,
+        tls,
+        server_hostname=server_hostname,
+        socket_timeout=5.0,
+        single_connection_client=True,
     )
 
 
@@ -108,7 +114,13 @@ def discover_node(
     is verified against.
     """
     node = NodeTarget(name or f"{host}:{port}", host, port)
-    client = _admin(node, tls, server_hostname)
+    try:
+        client = _admin(node, tls, server_hostname)
+    except (redis.RedisError, OSError) as exc:
+        raise RunbookError(
+            f"cannot connect to {host}:{port} over mutual TLS ({' '.join(str(exc).split())}): "
+            "check the address, the server name, the CA and the client certificate"
+        ) from None
     try:
         server = _info(client, "server")
         node.mode = str(server.get("redis_mode", "standalone"))
