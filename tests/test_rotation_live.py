@@ -330,8 +330,13 @@ def test_server_hostname_is_verified_while_connecting_to_the_host(
     )
     with pytest.raises(RunbookError, match="certificate verify failed"):  # the name is really checked
         rotation.discover_node("127.0.0.1", node.port, tls)
-    report = rotation.rotate("server", pki_root, [found], server_hostname=NAME_ONLY)
+    load = loadgen.LoadGen("127.0.0.1", node.port, tls, server_hostname=NAME_ONLY, max_seconds=20)
+    with load:  # pooled and reconnecting clients verify the name too, while connecting to the address
+        report = rotation.rotate("server", pki_root, [found], server_hostname=NAME_ONLY)
     assert report.ok and report.status == "rotated", [s for s in report.steps if s.status == "fail"]
+    stats = load.totals()
+    assert stats.ok and stats.failed_commands == 0 and stats.reconnects > 0, stats.errors
+    assert load.server_total() == stats.commands
     served = rotation.served_certificate("127.0.0.1", node.port, tls, NAME_ONLY)
     assert rotation.serial_of(served) == report.new_serial != report.old_serial
     checks = rotation.verify_served("127.0.0.1", node.port, pki_root, server_hostname=NAME_ONLY)
