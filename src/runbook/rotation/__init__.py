@@ -36,24 +36,17 @@ Where each part lives (imports flow down this list, never up):
 - :mod:`.targets`: :class:`NodeTarget`, :func:`discover_node`, :func:`served_certificate`;
 - :mod:`.issuing`: :func:`reissue_like`, loading the CA and supplied material;
 - :mod:`.preflight`: :func:`preflight_leaf` and the gate that stops a refused rotation or dry run;
+- :mod:`.verify`: what verified means (served certificate, old connection, links, cluster);
 - :mod:`.apply`: backup, atomic swap, the one ``CONFIG SET`` reload, verify, rollback;
 - :mod:`.commands`: deploy commands for an external server, the Sentinel restart procedure;
-- :mod:`.server_cert`, :mod:`.client_cert`, :mod:`.ca`: the three kinds of rotation;
+- :mod:`.server_cert`, :mod:`.client_cert`, :mod:`.ca` (+ :mod:`.ca_phases`): the three kinds;
 - :mod:`.run`: :func:`rotate`, the entry point;
 - :mod:`.external`: notebook 05's external target and verdicts; :mod:`.drills`: bad material.
 """
 
-from runbook.rotation.apply import (
-    LINK_TIMEOUT,
-    _client_verify,
-    _Failed,
-    _NodeWork,
-    _Rotation,
-    _wait_link_up,
-    reload_tls,
-)
-from runbook.rotation.ca import (
-    _PHASE_TEXT,
+from runbook.rotation.apply import _Failed, _NodeWork, _Rotation, reload_tls
+from runbook.rotation.ca import _PHASE_TEXT, _rotate_ca, ca_state
+from runbook.rotation.ca_phases import (
     _accepted,
     _ca_bundle,
     _ca_files,
@@ -62,8 +55,6 @@ from runbook.rotation.ca import (
     _ca_retire,
     _pem,
     _probe_client,
-    _rotate_ca,
-    ca_state,
 )
 from runbook.rotation.client_cert import _rotate_client
 from runbook.rotation.commands import _cli, deploy_commands, sentinel_procedure
@@ -112,6 +103,7 @@ from runbook.rotation.targets import (
     serial_of,
     served_certificate,
 )
+from runbook.rotation.verify import LINK_TIMEOUT, _client_verify, _Verifier, _wait_link_up
 
 __all__ = [
     "CA_PHASES",
@@ -154,6 +146,7 @@ __all__ += [
     "_Failed",
     "_NodeWork",
     "_Rotation",
+    "_Verifier",
     "_accepted",
     "_admin",
     "_ca_bundle",

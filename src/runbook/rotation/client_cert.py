@@ -14,11 +14,12 @@ from cryptography import x509
 
 from runbook import files, pki
 from runbook.client import TlsClientFiles
-from runbook.rotation.apply import _client_verify, _NodeWork, _Rotation
+from runbook.rotation.apply import _NodeWork, _Rotation
 from runbook.rotation.issuing import _load_ca, _load_supplied, reissue_like
 from runbook.rotation.preflight import _stop_after_preflight, _trust_of, preflight_leaf
 from runbook.rotation.report import Fault, PlanStep, RotationReport
 from runbook.rotation.targets import NodeTarget, serial_of
+from runbook.rotation.verify import _client_verify
 
 
 def _rotate_client(
