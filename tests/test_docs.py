@@ -246,7 +246,8 @@ def test_architecture_module_map_names_only_real_modules() -> None:
     section = re.split(r"\n#{2,} ", (DOCS / "architecture.md").read_text().split("## Module map", 1)[1])[0]
     named = re.findall(r"^\| `(\w+(?:\.py|/))` \|", section, re.M)
     assert named
-    real = {p.name for p in PACKAGE.glob("*.py")} | {f"{p.parent.name}/" for p in PACKAGE.glob("*/__init__.py")}
+    files = {p.name for p in PACKAGE.glob("*.py")}
+    real = files | {f"{p.parent.name}/" for p in PACKAGE.glob("*/__init__.py")}
     stale = sorted(set(named) - real)
     assert not stale, f"docs/architecture.md names modules that do not exist (a file or a package?): {stale}"
 
@@ -261,5 +262,7 @@ def test_inside_tables_name_every_module_of_their_package() -> None:
             continue  # described in prose (cli/)
         tables += 1
         files = {p.stem for p in (PACKAGE / pkg).glob("*.py")} - {"__init__"}
-        assert named == files, f"Inside `{pkg}/`: missing {sorted(files - named)}, stale {sorted(named - files)}"
+        assert named == files, (
+            f"Inside `{pkg}/`: missing {sorted(files - named)}, stale {sorted(named - files)}"
+        )
     assert tables >= 8

@@ -29,7 +29,13 @@ from runbook.pipeline.params import Plan, declared_parameters, load_params, para
 from runbook.pipeline.report import write_html_report
 from runbook.pipeline.runner import run
 from runbook.pipeline.summary import SUMMARY_VERSION, NotebookRun, RunSummary
-from runbook.pipeline.target import COMMON_PARAMETERS, CONNECTION_PARAMETERS, TARGETS, RunTarget, resolve_target
+from runbook.pipeline.target import (
+    COMMON_PARAMETERS,
+    CONNECTION_PARAMETERS,
+    TARGETS,
+    RunTarget,
+    resolve_target,
+)
 
 _failing_line = failing_line  # the name tests used before the split
 
