@@ -16,6 +16,9 @@ One type, two kinds, the same interface, so notebook cells never branch on the t
 (docs/external-target.md); the parameters are validated by :func:`runbook.client.target_endpoint`. An
 :class:`ExternalTarget` refuses to start a sandbox (:meth:`ExternalTarget.sandbox` raises): the
 contract the pipeline enforces with ``TargetContractError``.
+
+The pipeline's :class:`runbook.pipeline.RunTarget` is the other side of that contract: the run's
+validated connection parameters, from which each notebook builds its :class:`Target` here.
 """
 
 from __future__ import annotations
