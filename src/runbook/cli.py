@@ -684,6 +684,13 @@ def _add_bench(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 # --------------------------------------------------------------------------- entry point
 
+
+def _add_watch(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from runbook.watch.cli import register
+
+    register(sub)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [
     _add_pki,
     _add_run,
@@ -696,6 +703,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [
     _add_diagnose,
     _add_drill,
     _add_bench,
+    _add_watch,
 ]
 
 
