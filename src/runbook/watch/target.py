@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
+
 from runbook import rotation
 from runbook.client import TlsClientFiles
 from runbook.errors import RunbookError
@@ -85,9 +87,15 @@ def discover(target: WatchTarget, origin: dict[str, str] | None = None) -> NodeF
     ``origin``: the paths recorded before a rollback pointed the server at the watcher's copies
     (the server then reports the state-dir copies; the watcher keeps watching the operator's files).
     """
-    node = rotation.discover_node(
-        target.host, target.port, target.tls, name=target.label, server_hostname=target.server_name
-    )
+    try:
+        node = rotation.discover_node(
+            target.host, target.port, target.tls, name=target.label, server_hostname=target.server_name
+        )
+    except (redis.RedisError, OSError) as exc:  # discover_node's client connects before its own try
+        raise RunbookError(
+            f"cannot reach {target.label} ({' '.join(str(exc).split())[:160]}): "
+            "check --host/--port and that redis-server runs"
+        ) from None
     if node.mode == "sentinel":
         raise RunbookError(
             f"{target.label} is a Sentinel: it cannot reload TLS files at runtime, restart it instead "
