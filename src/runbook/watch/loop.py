@@ -28,6 +28,7 @@ from cryptography import x509
 
 from runbook import pki, rotation
 from runbook.errors import RunbookError
+from runbook.results import CheckResult
 from runbook.watch import consistency, fileset, metrics, reload
 from runbook.watch.observer import Waker
 from runbook.watch.report import NodeStatus, WatchEvent, WatchReport
@@ -228,14 +229,19 @@ class Watcher:
                 n, ("unreachable",), "unreachable", "fail", str(exc), "the watcher retries every interval"
             )
             return
-        checks = consistency.check(
-            snap,
-            served=served,
-            client_trust=pki.load_certs(Path(t.tls.ca)),
-            name=t.hostname,
-            needs_client_auth=files.node.role == "slave" or files.node.mode == "cluster",
-            client_cert=pki.load_cert(Path(t.tls.cert)) if t.tls.cert else None,
-        )
+        try:
+            checks = consistency.check(
+                snap,
+                served=served,
+                client_trust=pki.load_certs(Path(t.tls.ca)),
+                name=t.hostname,
+                needs_client_auth=files.node.role == "slave" or files.node.mode == "cluster",
+                client_cert=pki.load_cert(Path(t.tls.cert)) if t.tls.cert else None,
+            )
+        except RunbookError as exc:  # the clients' CA or the watcher's certificate became unreadable
+            checks = [
+                CheckResult("client-files", "fail", str(exc), "restore the files given with --ca/--cert")
+            ]
         bad = next((c for c in checks if c.status == "fail"), None)
         if bad is not None:
             n.failed, n.status.state = snap.key, "refused"

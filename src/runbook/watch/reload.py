@@ -80,7 +80,12 @@ def apply(
 ) -> Outcome:
     """Reload ``target`` onto its own files and verify it presents ``expect``; roll back on failure."""
     out = Outcome("reloaded")
-    client = admin(target)
+    try:
+        client = admin(target)
+    except (redis.RedisError, OSError) as exc:
+        out.result = "failed"
+        out.add("connect", False, f"cannot connect to reload: {_line(exc)}", "retried when the files change")
+        return out
     try:
         if before_reload is not None:
             before_reload(target)  # drills and tests: something changes between the check and the reload
@@ -139,7 +144,11 @@ def _links(
     if files.node.role == "slave":
         ok = _relink(out, client, target, prefix) and ok
     for replica in replicas:
-        rc = admin(replica)
+        try:
+            rc = admin(replica)
+        except (redis.RedisError, OSError) as exc:
+            ok = out.add(f"{prefix}:{replica.label}:replication", False, _line(exc), "is the replica up?")
+            continue
         try:
             ok = _relink(out, rc, replica, prefix) and ok
         finally:
