@@ -372,3 +372,48 @@ def test_replica_pair_is_reloaded_one_node_at_a_time_with_the_link_up(tmp_path: 
         if replica is not None:
             sandbox.stop_node(replica)
         sandbox.stop_node(primary)
+
+
+def test_cluster_sharing_one_set_is_reloaded_node_by_node_and_stays_ok(tmp_path: Path) -> None:
+    site = make_site(tmp_path)  # its server is not part of the cluster; its files are shared by it
+    sandbox.stop_node(site.node)
+    link = {
+        "tls-client-cert-file": str(site.pki / "redis-client.crt"),
+        "tls-client-key-file": str(site.pki / "redis-client.key"),
+    }
+    nodes: list[sandbox.Node] = []
+    try:
+        for i in range(3):
+            folder = tmp_path / f"c{i}"
+            nodes.append(start_server(
+                site.pki, folder, site.live / "redis-server.crt", site.live / "redis-server.key", site.live / "ca.crt",
+                **{"cluster-enabled": "yes", "cluster-config-file": str(folder / "nodes.conf"),
+                   "cluster-port": str(sandbox.free_port()), "tls-cluster": "yes", **link},
+            ))  # fmt: skip
+        first = site.client(nodes[0].port)
+        for n in nodes[1:]:
+            bus = site.config("cluster-port", n.port)
+            first.execute_command("CLUSTER", "MEET", "127.0.0.1", str(n.port), bus)
+        first.execute_command("CLUSTER", "ADDSLOTSRANGE", "0", "16383")
+        first.close()
+        deadline = time.monotonic() + 30
+        while not all(
+            "cluster_state:ok" in str(site.client(n.port).execute_command("CLUSTER", "INFO")) for n in nodes
+        ):
+            assert time.monotonic() < deadline, "the test cluster did not form"
+            time.sleep(0.2)
+        targets = [WatchTarget("127.0.0.1", n.port, site.tls, group="cluster") for n in nodes]
+        cert, key, new = site.renew()
+        with Running(targets, state_dir=tmp_path / "state") as w:
+            w.wait("watching", 3)
+            write("replace", cert, site.live / "redis-server.crt", key, site.live / "redis-server.key")
+            events = w.wait("reloaded", 3)
+        assert sorted(e.node for e in events) == sorted(t.label for t in targets)
+        assert not _fails(w) and not w.of("refused")
+        assert {site.serial(n.port) for n in nodes} == {new}
+        for n in nodes:
+            assert "cluster_state:ok" in str(site.client(n.port).execute_command("CLUSTER", "INFO"))
+            assert site.config_sets(n.port) == 1  # one CONFIG SET per node
+    finally:
+        for n in nodes:
+            sandbox.stop_node(n)
