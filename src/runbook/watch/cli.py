@@ -26,7 +26,7 @@ SYNOPSIS = (
 )
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> argparse.ArgumentParser:
+def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add the ``watch`` command to a subparsers object."""
     p: argparse.ArgumentParser = sub.add_parser(
         "watch",
@@ -67,7 +67,6 @@ def register(sub: argparse._SubParsersAction[Any]) -> argparse.ArgumentParser:
     p.add_argument("--poll", action="store_true", help="poll every --interval instead of inotify")
     p.add_argument("--json", action="store_true", help="JSON lines of events (--once: one JSON report)")
     p.set_defaults(func=cmd_watch)
-    return p
 
 
 def _client_files(a: argparse.Namespace) -> Any:
