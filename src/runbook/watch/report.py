@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # node states; the first ones are healthy
-HEALTHY = ("ok", "settling", "reloaded")
+HEALTHY = ("ok", "settling")
 STATES = (*HEALTHY, "refused", "missing", "rolled-back", "failed", "unreachable")
 
 
