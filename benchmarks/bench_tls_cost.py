@@ -5,7 +5,7 @@ Usage::
     .venv/bin/python benchmarks/bench_tls_cost.py [--profile full|quick] [--json FILE] [--plot FILE]
 
 It starts its own loopback redis-servers (see ``runbook.bench``) in a temporary work dir and
-stops them. The figures it prints are what the README quotes; they are compared with the
+stops them. The figures it prints are what docs/figures.md quotes; they are compared with the
 targets of the issue (ECDSA P-256 >= 4x RSA-4096 new connections; resumed >= 2x full
 handshakes; the runbook's settings no slower than the guide's on every workload) and each
 target is reported as met or not met: a benchmark states what it saw, it does not fail a build.

@@ -1,5 +1,5 @@
 """Every generated client snippet runs as printed against the real TLS sandbox, and the redis-py
-mistakes of common guides fail the way the README says."""
+mistakes of common guides fail the way docs/audit-checks.md says."""
 
 from __future__ import annotations
 

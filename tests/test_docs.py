@@ -175,6 +175,19 @@ def test_audit_checks_page_lists_exactly_the_check_ids() -> None:
     assert f"## The {len(CHECK_IDS)} checks" in (DOCS / "audit-checks.md").read_text()
 
 
+def test_weak_ciphers_row_names_warn_and_strict_ciphers() -> None:
+    """CBC-mode and non-forward-secret suites warn by default and fail with ``--strict-ciphers``."""
+    rows = [
+        line
+        for line in (DOCS / "audit-checks.md").read_text().splitlines()
+        if line.startswith("| `weak-ciphers-refused` |")
+    ]
+    assert len(rows) == 1, "docs/audit-checks.md: one weak-ciphers-refused row expected"
+    assert "`warn`" in rows[0] and "--strict-ciphers" in rows[0], rows[0]
+    check = _subparsers(PARSER)["check"]
+    assert "--strict-ciphers" in _options(check)
+
+
 def test_diagnose_page_lists_exactly_the_cause_ids() -> None:
     from runbook.diagnose import CAUSE_INFO
 
@@ -231,7 +244,25 @@ def test_architecture_names_every_module() -> None:
 
 def test_architecture_module_map_names_only_real_modules() -> None:
     section = re.split(r"\n#{2,} ", (DOCS / "architecture.md").read_text().split("## Module map", 1)[1])[0]
-    named = re.findall(r"^\| `(\w+)(?:\.py|/)` \|", section, re.M)
+    named = re.findall(r"^\| `(\w+(?:\.py|/))` \|", section, re.M)
     assert named
-    stale = sorted(set(named) - _top_level_modules())
-    assert not stale, f"docs/architecture.md names modules that do not exist: {stale}"
+    files = {p.name for p in PACKAGE.glob("*.py")}
+    real = files | {f"{p.parent.name}/" for p in PACKAGE.glob("*/__init__.py")}
+    stale = sorted(set(named) - real)
+    assert not stale, f"docs/architecture.md names modules that do not exist (a file or a package?): {stale}"
+
+
+def test_inside_tables_name_every_module_of_their_package() -> None:
+    """Each "Inside `pkg/`" table lists exactly the modules of that package (``__init__`` aside)."""
+    text = (DOCS / "architecture.md").read_text()
+    tables = 0
+    for pkg, body in re.findall(r"^### Inside `(\w+)/`\n(.*?)(?=^#{2,3} |\Z)", text, re.M | re.S):
+        named = set(re.findall(r"^\| `(\w+)\.py` \|", body, re.M))
+        if not named:
+            continue  # described in prose (cli/)
+        tables += 1
+        files = {p.stem for p in (PACKAGE / pkg).glob("*.py")} - {"__init__"}
+        assert named == files, (
+            f"Inside `{pkg}/`: missing {sorted(files - named)}, stale {sorted(named - files)}"
+        )
+    assert tables >= 8

@@ -1,4 +1,4 @@
-"""Notebooks 04, 05 and 06 under ``--target external`` (the target contract in README).
+"""Notebooks 04, 05 and 06 under ``--target external`` (the contract in docs/external-target.md).
 
 Unit tests for the package helpers the notebooks use, then integration tests against an
 independent redis-server: PKI from ``runbook pki create``, config from ``runbook config render``,

@@ -108,8 +108,8 @@ def test_external_target_checks(tmp_path: Path) -> None:
         pipeline.resolve_target("external", {}, {**base, "client_cert": ca})
     with pytest.raises(RunbookError, match="not found"):
         pipeline.resolve_target("external", {}, {**base, "ca_file": str(tmp_path / "missing.crt")})
-    assert pipeline.resolve_target(None, {}, {}) == pipeline.Target()
-    assert pipeline.Target().parameters() == {"target": "sandbox"}
+    assert pipeline.resolve_target(None, {}, {}) == pipeline.RunTarget()
+    assert pipeline.RunTarget().parameters() == {"target": "sandbox"}
 
 
 def test_examples_are_valid_params_files(tmp_path: Path) -> None:
@@ -255,7 +255,7 @@ def test_cli_bad_target_choice_exits_2(capsys: pytest.CaptureFixture[str]) -> No
 
 def test_docs_document_every_summary_field() -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "summary-json.md").read_text()
-    summary = pipeline.RunSummary("t", "w", "o", target=pipeline.Target().parameters())
+    summary = pipeline.RunSummary("t", "w", "o", target=pipeline.RunTarget().parameters())
     fields = [
         *summary.to_dict(),
         *pipeline.NotebookRun("n", "passed", 0.0, "").__dict__,

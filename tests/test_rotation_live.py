@@ -100,7 +100,7 @@ def test_server_rotation_under_load_drops_nothing(fresh_work: Path) -> None:
             )
             window = load.window(mark)
         totals = load.totals()
-        print(f"rotation window: {window.summary()}; whole run: {totals.summary()}")  # figures for the README
+        print(f"rotation window: {window.summary()}; whole run: {totals.summary()}")  # for docs/figures.md
         assert report.ok and report.status == "rotated", [s for s in report.steps if s.status == "fail"]
         assert window.commands >= 50_000, window.summary()
         assert window.failed_commands == 0 and window.failed_reconnects == 0, window.errors

@@ -13,9 +13,12 @@ One type, two kinds, the same interface, so notebook cells never branch on the t
   live verification, the toolkit of notebook 04), each one method with the same name on both kinds.
 
 :func:`from_params` builds it from the common notebook parameters of the external-target contract
-(README); the parameters are validated by :func:`runbook.client.target_endpoint`. An
+(docs/external-target.md); the parameters are validated by :func:`runbook.client.target_endpoint`. An
 :class:`ExternalTarget` refuses to start a sandbox (:meth:`ExternalTarget.sandbox` raises): the
 contract the pipeline enforces with ``TargetContractError``.
+
+The pipeline's :class:`runbook.pipeline.RunTarget` is the other side of that contract: the run's
+validated connection parameters, from which each notebook builds its :class:`Target` here.
 """
 
 from __future__ import annotations
@@ -302,7 +305,7 @@ def from_params(
     topology: str = "standalone",
     backend: str = "binary",
 ) -> Target:
-    """The target from a notebook's common parameters (README, external-target contract).
+    """The target from a notebook's common parameters (the external-target contract, docs/external-target.md).
 
     Checks the parameters only; starts and connects to nothing. ``client_name``, ``topology`` and
     ``backend`` choose the sandbox's client certificate and servers (the external target has its

@@ -134,7 +134,7 @@ def cost_rows(report: BenchReport) -> list[dict[str, Any]]:
 
 
 def figures(report: BenchReport) -> dict[str, Any]:
-    """The headline figures, as plain numbers (what the README and the summary record quote)."""
+    """The headline figures, as plain numbers (what docs/figures.md and the summary record quote)."""
     return {
         "tls_throughput_loss_pct": {
             r["workload"]: round(r["throughput_loss_pct"], 1) for r in cost_rows(report)

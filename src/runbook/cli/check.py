@@ -57,7 +57,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument(
         "--strict-ciphers",
         action="store_true",
-        help="also fail CBC-mode and non-forward-secret TLS 1.2 suites",
+        help="fail (not warn) CBC-mode and non-forward-secret TLS 1.2 suites",
     )
     p.add_argument("--json", action="store_true", help='print {"target", "ok", "checks": [...]}')
     p.add_argument("--prometheus", metavar="FILE", help="write node_exporter textfile metrics (atomic)")

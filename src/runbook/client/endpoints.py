@@ -49,7 +49,7 @@ def target_endpoint(
     client_cert: str = "",
     client_key: str = "",
 ) -> Endpoint | None:
-    """The external target from the notebook parameters of the README contract; None for the sandbox.
+    """The external target from the notebook parameters (docs/external-target.md); None for the sandbox.
 
     Checks the parameters only (opens no connection): host, port and an existing CA file are
     required, ``client_cert`` and ``client_key`` go together, ``server_name`` defaults to the host.

@@ -13,7 +13,7 @@ docs/summary-json.md), ``logs/run.log``, the sandbox Redis logs, and optionally 
 (nbconvert, code hidden). It stops at the first failing notebook, and finally scans everything it
 wrote for private key material and passphrases (:mod:`runbook.hygiene`).
 
-Modules, lowest first: ``discovery`` (which notebooks), ``target`` (sandbox or external),
+Modules, lowest first: ``discovery`` (which notebooks), ``target`` (:class:`RunTarget`: sandbox or external),
 ``params`` (params YAML, declared parameters, the validated :class:`Plan`), ``kernel`` (how
 kernels are started), ``summary`` (:class:`RunSummary`, evidence, run log), ``report``
 (report.html), ``scan`` (secret scan hand-off), ``execute`` (one notebook; refresh in place),
@@ -29,7 +29,13 @@ from runbook.pipeline.params import Plan, declared_parameters, load_params, para
 from runbook.pipeline.report import write_html_report
 from runbook.pipeline.runner import run
 from runbook.pipeline.summary import SUMMARY_VERSION, NotebookRun, RunSummary
-from runbook.pipeline.target import COMMON_PARAMETERS, CONNECTION_PARAMETERS, TARGETS, Target, resolve_target
+from runbook.pipeline.target import (
+    COMMON_PARAMETERS,
+    CONNECTION_PARAMETERS,
+    TARGETS,
+    RunTarget,
+    resolve_target,
+)
 
 _failing_line = failing_line  # the name tests used before the split
 
@@ -43,7 +49,7 @@ __all__ = [
     "NotebookRun",
     "Plan",
     "RunSummary",
-    "Target",
+    "RunTarget",
     "declared_parameters",
     "discover",
     "error_info",

@@ -12,7 +12,7 @@ import yaml
 from runbook import workdir
 from runbook.errors import RunbookError
 from runbook.pipeline.discovery import discover
-from runbook.pipeline.target import COMMON_PARAMETERS, PATH_PARAMETERS, Target, resolve_target
+from runbook.pipeline.target import COMMON_PARAMETERS, PATH_PARAMETERS, RunTarget, resolve_target
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),
@@ -103,7 +103,7 @@ def params_for(
 class Plan:
     """A validated run: the notebooks and the exact parameters each one receives."""
 
-    target: Target
+    target: RunTarget
     work: Path
     steps: list[tuple[Path, dict[str, Any]]]
 

@@ -1,4 +1,10 @@
-"""What the notebooks run against: the sandbox, or an external Redis given by host, port and files."""
+"""What a whole run points at: the sandbox, or an external Redis given by host, port and files.
+
+:class:`RunTarget` is the run's connection parameters, validated before any notebook starts (from
+``--target``, the params YAML and the ``--redis-*`` options) and handed to every notebook that
+declares them. Inside a notebook those parameters become a :class:`runbook.targets.Target`
+(``SandboxTarget`` / ``ExternalTarget``), the object the notebook's steps work against.
+"""
 
 from __future__ import annotations
 
@@ -19,8 +25,8 @@ PATH_PARAMETERS = ("ca_file", "client_cert", "client_key")
 
 
 @dataclass(frozen=True)
-class Target:
-    """What the notebooks run against. ``external``: nothing is started or stopped."""
+class RunTarget:
+    """What a run points at, as the notebooks' common parameters. ``external``: nothing is started or stopped."""
 
     kind: str = "sandbox"
     redis_host: str = ""
@@ -45,7 +51,7 @@ class Target:
         return {k: v for k, v in asdict(self).items() if k != "kind"} | {"target": self.kind}
 
 
-def resolve_target(kind: str | None, common: Mapping[str, Any], overrides: Mapping[str, Any]) -> Target:
+def resolve_target(kind: str | None, common: Mapping[str, Any], overrides: Mapping[str, Any]) -> RunTarget:
     """The target from ``--target`` / the YAML ``target`` key and the connection parameters.
 
     ``external`` needs ``redis_host``, ``redis_port`` and an existing ``ca_file``; ``client_cert``
@@ -62,7 +68,7 @@ def resolve_target(kind: str | None, common: Mapping[str, Any], overrides: Mappi
             raise RunbookError(
                 f"{', '.join(sorted(given))} only apply to --target external: remove them or add --target external"
             )
-        return Target()
+        return RunTarget()
     missing = [k for k in ("redis_host", "redis_port", "ca_file") if not given.get(k)]
     if missing:
         raise RunbookError(
@@ -84,7 +90,7 @@ def resolve_target(kind: str | None, common: Mapping[str, Any], overrides: Mappi
                 raise RunbookError(f"{key} {path} not found: give the path of an existing PEM file")
             paths[key] = str(path)
     host = str(given["redis_host"])
-    return Target(
+    return RunTarget(
         "external",
         host,
         port,
