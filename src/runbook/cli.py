@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook import display
+from runbook.cli_fleet import register as _add_fleet
 from runbook.errors import RunbookError
 from runbook.results import CheckResult, all_ok, as_dicts
 
@@ -696,6 +697,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [
     _add_diagnose,
     _add_drill,
     _add_bench,
+    _add_fleet,
 ]
 
 
