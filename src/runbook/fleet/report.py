@@ -283,3 +283,84 @@ def expiry_timeline(report: FleetReport, *, now: dt.datetime | None = None) -> A
     ax.axvline(0, color="black", linewidth=0.8)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- the notebook's summary
+
+
+def verdict(audit: FleetReport, plan: FleetReport, rotation: FleetReport) -> list[CheckResult]:
+    """Notebook 07's verdict: the audit, the rolling plan, and the rotation (``skip`` when only planned)."""
+    units = sum(len(w) for w in plan.plan)
+    rotated = CheckResult(
+        "rolling-rotation",
+        "pass" if rotation.ok else "fail",
+        rotation.summary_line(),
+        ""
+        if rotation.ok
+        else f"the run stopped at {rotation.stopped_at}: read its table (it was rolled back)",
+    )
+    if rotation.dry_run and rotation.ok:
+        rotated = CheckResult(
+            "rolling-rotation", "skip", "planned and preflighted only (external target, apply_external=False)"
+        )
+    return [
+        CheckResult(
+            "fleet-audit",
+            "pass" if audit.ok else "fail",
+            audit.summary_line(),
+            "" if audit.ok else "each failing row names its fix; the node's own table has the details",
+        ),
+        CheckResult(
+            "rolling-plan",
+            "pass" if plan.ok else "fail",
+            f"{units} rotation units in {len(plan.plan)} waves, replicas before primaries, one node per group at a time",
+            "" if plan.ok else "fix the nodes that block the plan (their status says why)",
+        ),
+        rotated,
+    ]
+
+
+def evidence(audit: FleetReport, rotation: FleetReport) -> dict[str, Any]:
+    """Summary-record evidence (docs/summary-json.md): per-node facts and the rotations done."""
+    flags = [n.evidence for n in audit.nodes if n.evidence]
+    found: dict[str, Any] = {
+        "fleet_nodes": [
+            {
+                "node": n.name,
+                "target": n.target,
+                "role": n.role,
+                "group": n.group,
+                "status": n.status,
+                "serial": n.serial,
+                "not_after": n.not_after,
+            }
+            for n in audit.nodes
+        ],
+        "fleet_rotation": [
+            {
+                "node": n.name,
+                "target": n.target,
+                "status": n.status,
+                "old_serial": n.serial,
+                "new_serial": n.new_serial,
+            }
+            for n in rotation.nodes
+        ],
+        "rotation": [
+            {
+                "kind": "server",
+                "old_serial": n.serial,
+                "new_serial": n.new_serial,
+                "ok": True,
+                "rolled_back": False,
+                "status": n.status,
+                "node": n.name,
+            }
+            for n in rotation.nodes
+            if n.status == "rotated"
+        ],
+    }
+    if flags:
+        found["mutual_tls_enforced"] = all(bool(f.get("mutual_tls_enforced")) for f in flags)
+        found["plaintext_refused"] = all(bool(f.get("plaintext_refused")) for f in flags)
+    return found

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from runbook import pki, rotation, sandbox, workdir
+from runbook import display, pki, rotation, sandbox, workdir
 from runbook.client import target_endpoint
 from runbook.errors import RunbookError
 from runbook.inventory import FleetNode, Inventory, load, select
@@ -42,6 +42,13 @@ class FleetTarget:
     @property
     def label(self) -> str:
         return "sandbox fleet" if self.kind == "sandbox" else Path(self.inventory.path).name
+
+    def table(self) -> display.Table:
+        """The nodes as the run sees them: name, host:port, role, group, the name in the certificate."""
+        rows = [[n.name, n.target, n.role, n.group, n.server_name] for n in self.nodes]
+        return display.Table(
+            ["node", "target", "role", "group", "server name"], rows, f"{self.label}: {len(rows)} nodes"
+        )
 
     def stop(self) -> list[int]:
         """Stop the sandboxes :func:`prepare` started (none for ``external``). Idempotent."""
