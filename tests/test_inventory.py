@@ -304,3 +304,19 @@ def test_limit_patterns(files: Path, pattern: str | None, expected: list[str]) -
 def test_bad_limit(files: Path, pattern: str, message: str) -> None:
     with pytest.raises(RunbookError, match=message.replace("[", r"\[")):
         inventory.select(_nodes(files), pattern)
+
+
+@pytest.mark.skipif(not ANSIBLE_INVENTORY, reason="ansible-core not installed (pip install -e .[dev])")
+def test_reads_what_ansible_inventory_list_yaml_writes(files: Path, tmp_path: Path) -> None:
+    """`ansible-inventory --list --yaml` resolves group_vars/host_vars folders: its output reads as it is."""
+    src = _write(files, "hosts", ANSIBLE_INI.replace("redis_port=6390", ""))
+    (files / "host_vars").mkdir()
+    (files / "host_vars" / "sess1.yml").write_text("redis_port: 6390\n")  # only in a host_vars folder
+    (tmp_path / "ansible.cfg").write_text("[defaults]\n")
+    env = {**os.environ, "ANSIBLE_CONFIG": str(tmp_path / "ansible.cfg"), "ANSIBLE_HOME": str(tmp_path / "h"),
+           "ANSIBLE_LOCAL_TEMP": str(tmp_path / "t")}  # fmt: skip
+    flat = subprocess.run(
+        [ANSIBLE_INVENTORY or "", "-i", str(src), "--list", "--yaml"],
+        capture_output=True, text=True, env=env, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    assert _facts(inventory.load(_write(files, "flat.yml", flat))) == EXPECTED
