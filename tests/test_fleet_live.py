@@ -212,3 +212,27 @@ def test_cli_dry_run_prints_the_plan(
     assert cli.main(["fleet", "rotate", "--inventory", str(path), "--dry-run", "--limit", "good-*"]) == 0
     out = capsys.readouterr().out
     assert "rolling rotation plan" in out and "good-1" in out and "planned" in out
+
+
+def test_parallel_rotation_runs_independent_groups_side_by_side(tmp_path: Path) -> None:
+    """Two nodes of different groups with their own PKI folders: one wave, both rotated at once."""
+    servers, extra = {}, []
+    for name in ("east", "west"):
+        pki.create_pki(tmp_path / name / "pki", pki.PkiSpec())
+        servers[name] = _start(tmp_path / name / "pki", tmp_path / name / "node")
+        extra.append({"name": name, "host": "127.0.0.1", "port": servers[name].port, "group": name,
+                      "ca": f"{name}/pki/ca.crt", "cert": f"{name}/pki/redis-client.crt",
+                      "key": f"{name}/pki/redis-client.key", "pki_dir": f"{name}/pki"})  # fmt: skip
+    try:
+        path = tmp_path / "inv.yml"
+        path.write_text(yaml.safe_dump({"nodes": extra}))
+        report = fleet.rotate(inventory.load(path).nodes, parallel=2)
+        assert report.plan == [[["east"], ["west"]]]
+        assert [(n.name, n.status) for n in report.nodes] == [("east", "rotated"), ("west", "rotated")]
+        for name in ("east", "west"):
+            served = rotation.served_certificate("127.0.0.1", servers[name].port,
+                                                 TlsClientFiles.from_pki(tmp_path / name / "pki"), "localhost")  # fmt: skip
+            assert rotation.serial_of(served) == report.node(name).new_serial
+    finally:
+        for node in servers.values():
+            sandbox.stop_node(node)

@@ -77,3 +77,12 @@ def test_one_shared_pki_folder_means_one_unit_at_a_time() -> None:
 def test_parallel_must_be_positive() -> None:
     with pytest.raises(ValueError):
         plan.waves(_units(), 0)
+
+
+def test_cli_default_parallel_is_the_executor_default() -> None:
+    from runbook import cli
+    from runbook.fleet import run
+
+    args = cli.build_parser().parse_args(["fleet", "audit", "--inventory", "x"])
+    assert args.parallel == run.DEFAULT_PARALLEL
+    assert cli.build_parser().parse_args(["fleet", "rotate", "--inventory", "x"]).parallel == 1

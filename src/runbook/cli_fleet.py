@@ -14,7 +14,8 @@ from typing import Any
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
-def _common(p: argparse.ArgumentParser, parallel_default: int) -> None:
+def add_inventory_options(p: argparse.ArgumentParser, parallel_default: int) -> None:
+    """The options every fleet subcommand shares (inventory, selection, bound, outputs)."""
     p.add_argument("--inventory", required=True, help="runbook fleet YAML or Ansible inventory (YAML or INI)")
     p.add_argument(
         "--limit", metavar="PATTERN", help="hosts/groups, globs, !exclude, &intersect (comma-separated)"
@@ -33,24 +34,28 @@ def _common(p: argparse.ArgumentParser, parallel_default: int) -> None:
     )
 
 
-def register(subparsers: Any) -> None:
-    """Add ``fleet`` and its subcommands to the CLI's subparsers."""
+def register(subparsers: Any) -> Any:
+    """Add ``fleet`` and its subcommands to the CLI's subparsers; returns the ``fleet`` subcommand set.
+
+    Further fleet subcommands (``fleet watch``, from the watch module) are added to the returned
+    set with :func:`add_inventory_options` and read their nodes with :func:`selected_nodes`.
+    """
     DEFAULT_PARALLEL = 8  # runbook.fleet.run.DEFAULT_PARALLEL (not imported: keeps `runbook --help` light)
 
     p = subparsers.add_parser("fleet", help="audit, diagnose or rotate every server of an inventory")
     s = p.add_subparsers(dest="fleet_command", required=True)
     a = s.add_parser("audit", help="the live TLS audit of every node, in parallel")
-    _common(a, DEFAULT_PARALLEL)
+    add_inventory_options(a, DEFAULT_PARALLEL)
     a.add_argument("--warn-days", type=int, default=30, help="warn when a certificate expires sooner")
     a.add_argument("--timeout", type=float, default=3.0, help="seconds per connection (default 3)")
     a.add_argument("--no-cipher-scan", action="store_true", help="skip the sslyze TLS 1.2 cipher enumeration")
     a.set_defaults(func=_cmd_audit)
     d = s.add_parser("diagnose", help="why TLS to each node fails (cause and fix), in parallel")
-    _common(d, DEFAULT_PARALLEL)
+    add_inventory_options(d, DEFAULT_PARALLEL)
     d.add_argument("--timeout", type=float, default=3.0, help="seconds per connection (default 3)")
     d.set_defaults(func=_cmd_diagnose)
     r = s.add_parser("rotate", help="rolling server-certificate rotation; stops at the first failure")
-    _common(r, 1)
+    add_inventory_options(r, 1)
     r.add_argument("--dir", help="PKI folder (ca.crt, ca.key, client files) for nodes without pki_dir")
     r.add_argument("--dry-run", action="store_true", help="plan and preflight every node: nothing written")
     r.add_argument(
@@ -60,9 +65,11 @@ def register(subparsers: Any) -> None:
         "--days", type=int, default=365, help="validity of the re-issued certificates (default 365)"
     )
     r.set_defaults(func=_cmd_rotate)
+    return s
 
 
-def _nodes(a: argparse.Namespace) -> tuple[str, list[Any]]:
+def selected_nodes(a: argparse.Namespace) -> tuple[str, list[Any]]:
+    """(inventory path, the nodes ``--limit`` selects) for parsed fleet options; RunbookError when bad."""
     from runbook import inventory
 
     inv = inventory.load(a.inventory)
@@ -101,7 +108,7 @@ def _cmd_audit(a: argparse.Namespace) -> int:
 
     if a.warn_days < 0:
         raise RunbookError(f"--warn-days must be 0 or more, got {a.warn_days}")
-    path, nodes = _nodes(a)
+    path, nodes = selected_nodes(a)
     report, audits = run.audit(
         nodes, parallel=a.parallel, warn_days=a.warn_days, timeout=a.timeout,
         scan_ciphers=not a.no_cipher_scan, inventory=path, limit=a.limit,
@@ -112,7 +119,7 @@ def _cmd_audit(a: argparse.Namespace) -> int:
 def _cmd_diagnose(a: argparse.Namespace) -> int:
     from runbook.fleet import run
 
-    path, nodes = _nodes(a)
+    path, nodes = selected_nodes(a)
     return _finish(
         a, run.diagnose_fleet(nodes, parallel=a.parallel, timeout=a.timeout, inventory=path, limit=a.limit)
     )
@@ -121,7 +128,7 @@ def _cmd_diagnose(a: argparse.Namespace) -> int:
 def _cmd_rotate(a: argparse.Namespace) -> int:
     from runbook.fleet import run
 
-    path, nodes = _nodes(a)
+    path, nodes = selected_nodes(a)
     report = run.rotate(
         nodes, pki_dir=a.dir, parallel=a.parallel, dry_run=a.dry_run,
         if_expiring_within=a.if_expiring_within, days=a.days, inventory=path, limit=a.limit,
