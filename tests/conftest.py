@@ -7,7 +7,9 @@ started by `runbook.sandbox`, and readiness is a real mutual-TLS PING.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+import socket
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -46,3 +48,39 @@ def tls_sandbox(session_work: Path) -> Iterator[sandbox.Sandbox]:
 def fresh_work(tmp_path: Path) -> Path:
     """An empty work dir for tests that build their own PKI or sandbox."""
     return tmp_path / "work"
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., sandbox.Node]]:
+    """Start redis-server nodes on a PKI with edited base directives; stop them all afterwards.
+
+    ``start(paths, wait=True, **directives)``: directive names with ``_`` for ``-``.
+    """
+    started: list[sandbox.Node] = []
+
+    def start(paths: pki.PkiPaths, wait: bool = True, **directives: str) -> sandbox.Node:
+        """``wait=False`` for servers a verified PING cannot reach (wrong name, expired, lax CA)."""
+        node_dir = tmp_path / f"node{len(started)}"
+        conf = sandbox.base_conf(node_dir, paths, sandbox.free_port())
+        conf.update({k.replace("_", "-"): v for k, v in directives.items()})
+        node = sandbox.start_node(f"n{len(started)}", "primary", node_dir, conf, paths, wait=wait)
+        started.append(node)
+        if not wait:
+            wait_tls(node.port)
+        return node
+
+    yield start
+    for node in started:
+        sandbox.stop_node(node)
+
+
+def wait_tls(port: int) -> None:
+    """Block until something accepts TCP connections on 127.0.0.1:``port`` (10 s at most)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {port}")

@@ -77,6 +77,16 @@ def test_checks_pass_on_a_plausible_report() -> None:
     }
 
 
+def test_checks_come_in_the_documented_order_with_a_fix_only_when_not_passing() -> None:
+    for report in (
+        _report(),
+        _report(ecdsa_ms=9.0, pooled=6.0, per_command=5.0, guide_ops=200.0, guide_us=20.0),
+    ):
+        found = bench.checks(report)
+        assert [c.id for c in found] == list(bench.CHECK_IDS)
+        assert all((c.status == "pass") == (c.fix == "") for c in found)
+
+
 def test_checks_fail_when_ecdsa_is_not_cheaper_than_rsa4096() -> None:
     assert _status(_report(ecdsa_ms=9.0, rsa4096_ms=10.0))["ecdsa-vs-rsa4096"] == "fail"
 

@@ -12,7 +12,7 @@ import shutil
 import ssl
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,27 +46,6 @@ def _replace_server(paths: pki.PkiPaths, issued: pki.Issued) -> None:
 
 def _ca(paths: pki.PkiPaths) -> pki.Issued:
     return pki.Issued(pki.load_cert(paths.ca_cert), pki.load_key(paths.ca_key))
-
-
-@pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[Callable[..., sandbox.Node]]:
-    """Start redis-server nodes with edited base directives; stop them all afterwards."""
-    started: list[sandbox.Node] = []
-
-    def start(paths: pki.PkiPaths, wait: bool = True, **directives: str) -> sandbox.Node:
-        """``wait=False`` for servers a verified PING cannot reach (wrong name, expired, lax CA)."""
-        node_dir = tmp_path / f"node{len(started)}"
-        conf = sandbox.base_conf(node_dir, paths, sandbox.free_port())
-        conf.update({k.replace("_", "-"): v for k, v in directives.items()})
-        node = sandbox.start_node(f"n{len(started)}", "primary", node_dir, conf, paths, wait=wait)
-        started.append(node)
-        if not wait:
-            _wait_tls(node.port)
-        return node
-
-    yield start
-    for node in started:
-        sandbox.stop_node(node)
 
 
 def _statuses(results: list[Any]) -> dict[str, str]:
@@ -257,25 +236,11 @@ def test_server_certificate_expiry(
     _only(checks.audit("localhost", node.port, TlsClientFiles.from_pki(paths.root)), "cert-expiry", status)
 
 
-def _wait_tls(port: int) -> None:
-    import socket
-    import time
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on {port}")
-
-
 def test_key_strength_flags_rsa_1024(session_work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Redis linked to this OpenSSL (Debian SECLEVEL=2) refuses to load an RSA-1024 certificate at
     start, so no live server can present one here: the classification is tested on a real cert."""
     paths = pki.PkiPaths(workdir.pki_dir(session_work))
-    monkeypatch.setattr(pki, "generate_key", lambda _kt: rsa.generate_private_key(65537, 1024))
+    monkeypatch.setattr(pki.builders, "generate_key", lambda _kt: rsa.generate_private_key(65537, 1024))
     weak = pki.make_leaf(
         _ca(paths), "localhost", purpose="server", hostnames=["localhost"], key_type="rsa-2048"
     )
@@ -432,18 +397,40 @@ def test_server_certificate_from_another_ca_fails_handshake_only(
     assert "not issued by --ca" in results[0].fix
 
 
-def test_strict_cipher_policy_fails_cbc_and_the_suggested_fix_passes(
+def test_openssl_default_ciphers_warn_by_default_and_fail_when_strict(
+    session_work: Path, tmp_path: Path, start_server: Callable[..., sandbox.Node]
+) -> None:
+    """OpenSSL's DEFAULT list (a server without tls-ciphers) accepts CBC-mode and non-forward-secret
+    TLS 1.2 suites, which the Mozilla "intermediate" baseline has none of: warn, fail when strict.
+    A warning keeps the CLI exit code 0 and shows as 1 in Prometheus; strict makes it exit 1."""
+    from runbook import cli
+
+    paths = _copy_pki(session_work, tmp_path / "pki")
+    node = start_server(paths, tls_ciphers="DEFAULT")
+    tls_files = TlsClientFiles.from_pki(paths.root)
+    default = checks.audit("localhost", node.port, tls_files)
+    _only(default, "weak-ciphers-refused", "warn")
+    assert "_CBC_" in default[4].detail and "--strict-ciphers" in default[4].fix, default[4]
+    strict = checks.audit("localhost", node.port, tls_files, strict_ciphers=True)
+    _only(strict, "weak-ciphers-refused", "fail")
+    assert "_CBC_" in strict[4].detail
+    prom = tmp_path / "redis_tls.prom"
+    args = ["check", "--host", "localhost", "--port", str(node.port), "--ca", tls_files.ca]
+    args += ["--cert", str(tls_files.cert), "--key", str(tls_files.key), "--prometheus", str(prom)]
+    assert cli.main(args) == 0
+    families = {f.name: f for f in text_string_to_metric_families(prom.read_text())}
+    status = {s.labels["check"]: s.value for s in families["redis_tls_check_status"].samples}
+    assert status["weak-ciphers-refused"] == 1.0 and families["redis_tls_audit_ok"].samples[0].value == 1.0
+    assert cli.main([*args, "--strict-ciphers"]) == 1
+
+
+def test_the_suggested_cipher_fix_and_the_sandbox_preset_pass_the_strict_policy(
     tls_sandbox: sandbox.Sandbox,
     session_work: Path,
     tmp_path: Path,
     start_server: Callable[..., sandbox.Node],
 ) -> None:
     paths = _copy_pki(session_work, tmp_path / "pki")
-    openssl_default = start_server(paths, tls_ciphers="DEFAULT")  # what a config without tls-ciphers gets
-    default = checks.audit(
-        "localhost", openssl_default.port, TlsClientFiles.from_pki(paths.root), strict_ciphers=True
-    )
-    assert default[4].status == "fail" and "_CBC_" in default[4].detail
     node = start_server(paths, tls_ciphers='"ECDHE+AESGCM:ECDHE+CHACHA20"')
     fixed = checks.audit("localhost", node.port, TlsClientFiles.from_pki(paths.root), strict_ciphers=True)
     assert fixed[4].status == "pass" and "CBC" not in fixed[4].detail, fixed[4]

@@ -589,7 +589,7 @@ def test_rule_weak_key_and_signature(tmp_path: Path) -> None:
         .sign(key, hashes.SHA256())
     )
     crt, kf = tmp_path / "weak.crt", tmp_path / "weak.key"
-    crt.write_bytes(cert.public_bytes(pki.serialization.Encoding.PEM))
+    crt.write_bytes(pki.Issued(cert, key).cert_pem())
     kf.write_bytes(pki.Issued(cert, key).key_pem())
     kf.chmod(0o600)
     items = {"port": "0", "tls-port": "6390", "tls-cert-file": str(crt), "tls-key-file": str(kf)}

@@ -239,3 +239,27 @@ def test_apply_external_rotates_a_server_that_reads_the_paths(independent_server
     report = rotation.external_rotation(plan, issuer, nodes, apply=True, **kwargs)  # type: ignore[arg-type]
     assert report.status == "rotated", report.steps
     assert srv.serial() == report.new_serial != old and srv.process_id() == pid
+
+
+@pytest.mark.integration
+def test_notebook_05_steps_plan_then_apply_on_an_external_server(
+    independent_server: Server, tmp_path: Path
+) -> None:
+    """runbook.steps as notebook 05 calls them: the plan touches nothing, apply_external rotates in place."""
+    from runbook import steps, targets
+
+    srv = independent_server
+    old, pid = srv.serial(), srv.process_id()
+    conn = _connection(srv)
+    tgt = targets.from_params(tmp_path, "external", **conn)  # type: ignore[arg-type]
+    setup = steps.rotation_setup(tgt)
+    assert setup.external and setup.issuer == srv.pki.root.resolve()
+    dry = steps.rotate_server(setup, setup.plan(), apply_external=False, soak_seconds=0)
+    assert dry.done and dry.report.status == "planned" and srv.serial() == old
+    assert f"CONFIG SET tls-cert-file {srv.pki.server_cert}" in dry.commands_text
+    assert [c.status for c in dry.load_facts] == ["skip"] and dry.window is None
+    done = steps.rotate_server(setup, setup.plan(), apply_external=True, soak_seconds=0)
+    assert done.done and done.report.status == "rotated", done.report.steps
+    assert srv.serial() == done.report.new_serial == rotation.serial_of(done.served) != old
+    assert srv.process_id() == pid, "rotated in place: the same process"
+    assert not (tmp_path / "sandbox").exists()

@@ -20,6 +20,7 @@ from redis.retry import Retry
 from guide_certs import guide_style_ca
 from runbook import pki, sandbox
 from runbook.client import TlsClientFiles, redis_client, tls_context
+from runbook.files import PRIVATE, write_file
 
 pytestmark = pytest.mark.integration
 
@@ -199,8 +200,8 @@ def test_python_313_default_context_accepts_our_ca_and_rejects_the_guides(tmp_pa
             hostnames=["localhost"] if purpose == "server" else [name_],
             ips=["127.0.0.1"] if purpose == "server" else [],
         )
-        pki.files.write_file(guide / f"{name_}.crt", leaf.cert_pem())
-        pki.files.write_file(guide / f"{name_}.key", leaf.key_pem(), pki.files.PRIVATE)
+        write_file(guide / f"{name_}.crt", leaf.cert_pem())
+        write_file(guide / f"{name_}.key", leaf.key_pem(), PRIVATE)
     paths = pki.PkiPaths(guide)
     node_dir = tmp_path / "guide-node"
     node = sandbox.start_node(

@@ -3,7 +3,7 @@
 Modules, one concept each: :mod:`~runbook.fleet.plan` (rolling order: units and waves),
 :mod:`~runbook.fleet.run` (the executor over the one-server code), :mod:`~runbook.fleet.report`
 (per-node results, summary.json, Prometheus, the expiry timeline), :mod:`~runbook.fleet.target`
-(the sandbox fleet or the operator's inventory) (the subcommand is :mod:`runbook.cli_fleet`).
+(the sandbox fleet or the operator's inventory) (the subcommand is :mod:`runbook.cli.fleet`).
 The inventory itself is :mod:`runbook.inventory`.
 """
 

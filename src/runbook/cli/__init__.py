@@ -1,0 +1,64 @@
+"""Command-line front end: ``redis-tls-runbook ...`` or ``python -m runbook ...``.
+
+Thin by design: each command parses arguments, calls one package function and prints its
+result (a table, or JSON with ``--json``). Exit codes everywhere: 0 success, 1 a verification
+failed, 2 usage or input error (a :class:`RunbookError`, printed as one line).
+
+One module per command group, each with ``register(subparsers)``; a new group is one new module
+here plus one entry in :data:`COMMAND_GROUPS` (the order is the order of ``--help``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+from runbook.cli import bench, check, config, diagnose, doctor, drill, fleet, pki, rotate, run, sandbox
+from runbook.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Handler, Parser, Subparsers
+from runbook.errors import RunbookError
+
+__all__ = [
+    "COMMAND_GROUPS",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "Handler",
+    "Parser",
+    "build_parser",
+    "main",
+]
+
+#: The command groups, in ``--help`` order; each is ``register(subparsers)``.
+COMMAND_GROUPS: list[Callable[[Subparsers], None]] = [
+    pki.register,
+    run.register,  # run and notebooks
+    doctor.register,
+    rotate.register,
+    check.register,
+    config.register,
+    sandbox.register,
+    diagnose.register,
+    drill.register,
+    bench.register,
+    fleet.register,
+]
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="redis-tls-runbook", description="Redis TLS runbook: PKI, config, checks, rotation")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for register in COMMAND_GROUPS:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except RunbookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    return code

@@ -1,0 +1,104 @@
+"""A real TLS handshake between Python's client and server stacks in memory, as strict as Python 3.13."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runbook.client.contexts import TlsClientFiles, tls_context
+from runbook.pki import PkiPaths
+from runbook.results import CheckResult
+
+
+@dataclass(frozen=True)
+class HandshakeInfo:
+    """What a completed TLS handshake negotiated (what ``openssl s_client`` would show)."""
+
+    protocol: str
+    cipher: str
+    server_subject: str
+    client_subject: str
+
+
+def memory_handshake(
+    server_cert: str,
+    server_key: str,
+    files: TlsClientFiles,
+    hostname: str = "localhost",
+    *,
+    server_key_password: bytes | None = None,
+) -> HandshakeInfo:
+    """A real TLS handshake between Python's client and server stacks in memory (no sockets).
+
+    The server requires a client certificate; the client checks the hostname with
+    ``VERIFY_X509_STRICT`` (Python 3.13's default), so a certificate that 3.13 would reject
+    fails here. Raises ``ssl.SSLError`` / ``ssl.SSLCertVerificationError`` on failure.
+    """
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    server_ctx.load_cert_chain(server_cert, server_key, password=server_key_password)
+    server_ctx.load_verify_locations(files.ca)
+    server_ctx.verify_mode = ssl.CERT_REQUIRED
+    server_ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+    client_ctx = tls_context(files)
+    c_in, c_out, s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = client_ctx.wrap_bio(c_in, c_out, server_hostname=hostname)
+    server = server_ctx.wrap_bio(s_in, s_out, server_side=True)
+    done = {"client": False, "server": False}
+    for _ in range(20):
+        for name, end, out_bio, peer_in in (("client", client, c_out, s_in), ("server", server, s_out, c_in)):
+            if not done[name]:
+                try:
+                    end.do_handshake()
+                    done[name] = True
+                except ssl.SSLWantReadError:
+                    pass
+            data = out_bio.read()
+            if data:
+                peer_in.write(data)
+        if all(done.values()):
+            break
+    if not all(done.values()):
+        raise ssl.SSLError("handshake did not complete")
+    cipher = client.cipher()
+    peer = client.getpeercert() or {}
+    client_peer = server.getpeercert() or {}
+    return HandshakeInfo(
+        protocol=client.version() or "",
+        cipher=cipher[0] if cipher else "",
+        server_subject=_subject_cn(peer),
+        client_subject=_subject_cn(client_peer),
+    )
+
+
+def _subject_cn(peer: dict[str, Any]) -> str:
+    for rdn in peer.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return ""
+
+
+def handshake_checks(pki_dir: Path | str, hostname: str = "localhost") -> list[CheckResult]:
+    """A strict in-memory mutual-TLS handshake for every client of the PKI, as check results."""
+    paths = PkiPaths(Path(pki_dir))
+    results = []
+    for name in paths.client_names():
+        check = f"strict-handshake:{name}"
+        try:
+            hs = memory_handshake(
+                str(paths.server_cert),
+                str(paths.server_key),
+                TlsClientFiles.from_pki(paths.root, name),
+                hostname,
+            )
+            results.append(
+                CheckResult(check, "pass", f"{hs.protocol} to {hostname}, server {hs.server_subject}")
+            )
+        except (OSError, ValueError) as exc:
+            results.append(
+                CheckResult(check, "fail", " ".join(str(exc).split()), "re-issue with overwrite=True")
+            )
+    return results

@@ -1,0 +1,314 @@
+"""Read-only probes of a Redis endpoint: how the client connects (:class:`ClientSpec`), one attempt
+like a client's (TCP, TLS, ``PING``), and the short extra connections that tell similar failures
+apart (does the port speak TLS or plaintext RESP, which alert the server sends, which certificate
+it presents, ``INFO``). Each opens a connection or a few and changes nothing on the server."""
+
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+
+from runbook.client import TlsClientFiles, tls_context
+from runbook.diagnose.error_text import describe_error
+from runbook.diagnose.results import Outcome
+from runbook.errors import RunbookError
+
+PING = b"*1\r\n$4\r\nPING\r\n"
+TLS_ALERTS = {
+    0: "close notify",
+    10: "unexpected message",
+    20: "bad record mac",
+    40: "handshake failure",
+    42: "bad certificate",
+    43: "unsupported certificate",
+    44: "certificate revoked",
+    45: "certificate expired",
+    46: "certificate unknown",
+    47: "illegal parameter",
+    48: "unknown ca",
+    50: "decode error",
+    51: "decrypt error",
+    70: "protocol version",
+    71: "insufficient security",
+    80: "internal error",
+    86: "inappropriate fallback",
+    109: "missing extension",
+    112: "unrecognized name",
+    116: "certificate required",
+    120: "no application protocol",
+}
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    """How the client connects: trust, identity, name to verify, and protocol limits."""
+
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    server_name: str | None = None
+    tls: bool = True
+    min_version: ssl.TLSVersion | None = None
+    max_version: ssl.TLSVersion | None = None
+    ciphers: str | None = None
+    key_password: str | None = None
+
+    def context(self, *, verify: bool = True) -> ssl.SSLContext:
+        """The client's ``SSLContext`` (built by :func:`runbook.client.tls_context`)."""
+        with warnings.catch_warnings():  # drills offer TLS 1.0/1.1 on purpose
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return self._context(verify)
+
+    def _context(self, verify: bool) -> ssl.SSLContext:
+        minimum = self.min_version or ssl.TLSVersion.TLSv1_2
+        if self.max_version is not None and self.max_version < minimum:
+            minimum = self.max_version
+        if self.ca:
+            ctx = tls_context(
+                TlsClientFiles(self.ca), check_hostname=verify, minimum=minimum, maximum=self.max_version
+            )
+        else:
+            ctx = ssl.create_default_context()
+            ctx.minimum_version = minimum
+            if self.max_version is not None:
+                ctx.maximum_version = self.max_version
+        if self.ciphers:
+            ctx.set_ciphers(self.ciphers)
+        if not verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if self.cert:
+            ctx.load_cert_chain(self.cert, self.key, password=self.key_password)
+        return ctx
+
+
+def versions_bad(spec: ClientSpec) -> bool:
+    """True when the client's version range has nothing OpenSSL's default policy allows (TLS < 1.2)."""
+    return spec.max_version is not None and spec.max_version < ssl.TLSVersion.TLSv1_2
+
+
+def _recv_reply(sock: socket.socket | ssl.SSLSocket) -> bytes:
+    data = b""
+    while not data.endswith(b"\r\n"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            if data:
+                break
+            raise ConnectionResetError("Connection closed by server")
+        data += chunk
+    return data
+
+
+def resp_command(sock: ssl.SSLSocket, *args: str) -> str:
+    """Send one command and read one reply (simple, error, bulk or flat array) as text."""
+    payload = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
+    sock.sendall(payload.encode())
+    data = _recv_reply(sock)
+    if data[:1] == b"$":
+        size = int(data[1 : data.index(b"\r\n")])
+        head = data.index(b"\r\n") + 2
+        while len(data) < head + max(size, 0) + 2:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return data[head : head + max(size, 0)].decode(errors="replace")
+    if data[:1] == b"*":
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            items = data.split(b"\r\n")
+            count = int(items[0][1:])
+            if count <= 0 or len(items) >= 1 + 2 * count + 1:
+                return " ".join(i.decode(errors="replace") for i in items[2 : 2 * count + 1 : 2])
+            data += sock.recv(65536)
+        return ""
+    return data.decode(errors="replace").strip()
+
+
+def probe_resp(host: str, port: int, timeout: float) -> bool:
+    """Does the port answer a plaintext RESP PING (any RESP reply)? Opens one connection."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.sendall(PING)
+            data = s.recv(64)
+    except OSError:
+        return False
+    return data[:1] in (b"+", b"-", b"$", b"*", b":")
+
+
+def probe_tls(host: str, port: int, timeout: float) -> bool:
+    """Does the port answer a TLS ClientHello with a ServerHello? Opens one connection."""
+    info = probe_hello(host, port, timeout, ClientSpec(tls=True))
+    return info == "server hello"
+
+
+def probe_hello(host: str, port: int, timeout: float, spec: ClientSpec) -> str:
+    """Send the client's ClientHello and classify the first record the server returns.
+
+    Returns ``"server hello"``, ``"alert <description>"``, ``"plaintext"``, ``"closed"`` or ``"timeout"``.
+    """
+    try:
+        ctx = spec.context(verify=False)
+    except (ssl.SSLError, OSError, ValueError):
+        ctx = ClientSpec(tls=True).context(verify=False)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname=spec.server_name or host)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    except ssl.SSLError as exc:
+        return f"local error {describe_error(exc)}"
+    hello = outgoing.read()
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.sendall(hello)
+            head = b""
+            while len(head) < 7:
+                chunk = s.recv(7 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+    except TimeoutError:
+        return "timeout"
+    except OSError:
+        return "closed"
+    if not head:
+        return "closed"
+    if head[0] == 22:
+        return "server hello"
+    if head[0] == 21 and len(head) >= 7:
+        return f"alert {TLS_ALERTS.get(head[6], str(head[6]))}"
+    if head[:1] in (b"+", b"-", b"$", b"*", b":"):
+        return "plaintext"
+    return "closed"
+
+
+def peer_certificate(host: str, port: int, timeout: float, spec: ClientSpec) -> x509.Certificate | None:
+    """The certificate the server presents (fetched without verifying it). Opens one connection."""
+    try:
+        ctx = ClientSpec(tls=True, cert=spec.cert, key=spec.key, key_password=spec.key_password).context(
+            verify=False
+        )
+        with (
+            socket.create_connection((host, port), timeout=timeout) as raw,
+            ctx.wrap_socket(raw, server_hostname=spec.server_name or host) as tls,
+        ):
+            der = tls.getpeercert(binary_form=True)
+    except (OSError, ValueError):
+        return None
+    return x509.load_der_x509_certificate(der) if der else None
+
+
+def listen_for_alert(host: str, port: int, timeout: float, spec: ClientSpec) -> str:
+    """Handshake, then only read: TLS 1.3 servers send their verdict on our certificate now."""
+    try:
+        with (
+            socket.create_connection((host, port), timeout=timeout) as raw,
+            spec.context().wrap_socket(raw, server_hostname=spec.server_name or host) as tls,
+        ):
+            tls.settimeout(min(timeout, 1.5))
+            tls.recv(1)
+    except ssl.SSLError as exc:
+        text = describe_error(exc)
+        match = re.search(r"alert ([a-z ]+)", text)
+        return match.group(1).strip() if match else ""
+    except OSError:
+        return ""
+    return ""
+
+
+def attempt(host: str, port: int, spec: ClientSpec, timeout: float = 3.0) -> Outcome:
+    """Connect like a client: TCP, then TLS (unless ``spec.tls`` is False), then ``PING``.
+
+    Opens one connection and closes it; records how far it got. Changes nothing on the server.
+    """
+    facts: dict[str, Any] = {"tls": spec.tls, "client_cert": bool(spec.cert)}
+    try:
+        raw = socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        return Outcome(exc, "connect", facts=facts)
+    with raw:
+        if not spec.tls:
+            try:
+                raw.sendall(PING)
+                reply = _recv_reply(raw).decode(errors="replace").strip()
+            except OSError as exc:
+                return Outcome(exc, "command", facts=facts)
+            if reply.startswith(("+", "-NOAUTH", "-WRONGPASS")):
+                return Outcome(None, "done", reply, facts=facts)
+            return Outcome(ConnectionError(f"unexpected reply {reply[:60]!r}"), "command", reply, facts=facts)
+        try:
+            ctx = spec.context()
+        except (ssl.SSLError, OSError) as exc:
+            return Outcome(exc, "handshake", facts=facts)
+        try:
+            tls = ctx.wrap_socket(raw, server_hostname=spec.server_name or host)
+        except (ssl.SSLError, OSError) as exc:
+            return Outcome(exc, "handshake", facts=facts)
+        with tls:
+            facts["protocol"] = tls.version() or ""
+            facts["cipher"] = (tls.cipher() or ("",))[0]
+            try:
+                tls.sendall(PING)
+                reply = _recv_reply(tls).decode(errors="replace").strip()
+            except (ssl.SSLError, OSError) as exc:
+                return Outcome(exc, "command", facts=facts)
+            if not reply.startswith(("+", "-NOAUTH", "-WRONGPASS")):
+                return Outcome(
+                    ConnectionError(f"unexpected reply {reply[:60]!r}"), "command", reply, facts=facts
+                )
+            outcome = Outcome(None, "done", reply, facts=facts)
+            if reply.startswith("+"):
+                _links(tls, outcome)
+            return outcome
+
+
+def _links(tls: ssl.SSLSocket, outcome: Outcome) -> None:
+    """Replication / cluster links of a node we are connected to (read-only commands)."""
+    try:
+        info = resp_command(tls, "INFO", "replication")
+        fields = dict(ln.split(":", 1) for ln in info.splitlines() if ":" in ln)
+        if fields.get("role") == "slave":
+            outcome.facts["role"] = "replica"
+            link = "up" if fields.get("master_link_status") == "up" else "down"
+            if link == "down" and fields.get("master_sync_in_progress") == "1":
+                link = "syncing"  # TLS worked: the primary is transferring the data set
+            outcome.facts["link"] = link
+        cluster = resp_command(tls, "INFO", "cluster")
+        if "cluster_enabled:1" in cluster:
+            outcome.facts["role"] = outcome.facts.get("role", "cluster-node")
+            nodes = resp_command(tls, "CLUSTER", "NODES")
+            peers = [ln for ln in nodes.splitlines() if ln.strip() and "myself" not in ln]
+            down = [ln for ln in peers if re.search(r"handshake|fail|noaddr|disconnected", ln)]
+            if down:
+                outcome.facts["link"] = "down"
+        client_cert = resp_command(tls, "CONFIG", "GET", "tls-client-cert-file").split(" ")
+        outcome.facts["tls_client_cert_file"] = client_cert[1] if len(client_cert) > 1 else ""
+        setting = "tls-cluster" if outcome.facts.get("role") == "cluster-node" else "tls-replication"
+        outcome.facts["link_tls"] = resp_command(tls, "CONFIG", "GET", setting).endswith(" yes")
+    except (OSError, ValueError, IndexError):
+        return
+
+
+def server_version(host: str, port: int, spec: ClientSpec, timeout: float = 3.0) -> str:
+    """``redis_version`` from ``INFO server`` over one verified TLS connection. Read-only."""
+    try:
+        with (
+            socket.create_connection((host, port), timeout=timeout) as raw,
+            spec.context().wrap_socket(raw, server_hostname=spec.server_name or host) as tls,
+        ):
+            info = resp_command(tls, "INFO", "server")
+    except (OSError, ValueError) as exc:
+        raise RunbookError(f"INFO server on {host}:{port} failed ({exc}): check the client files") from None
+    found = re.search(r"^redis_version:(\S+)", info, re.MULTILINE)
+    if not found:
+        raise RunbookError(f"{host}:{port} did not report redis_version: the client must be allowed INFO")
+    return found.group(1)

@@ -1,0 +1,160 @@
+"""Notebook 04's toolkit target: where the toolkit steps point (the sandbox primary or an external
+Redis), and the steps that take it: certificate dates, chains, and the two diagnoses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runbook import pki
+from runbook.client import Endpoint, TlsClientFiles
+from runbook.diagnose.endpoint import diagnose_endpoint
+from runbook.diagnose.probes import ClientSpec, peer_certificate, server_version
+from runbook.diagnose.results import Diagnosis
+from runbook.errors import RunbookError
+from runbook.results import CheckResult
+
+DRILLS_NEED_SANDBOX = "drills need the local sandbox: run with target=sandbox"
+
+
+@dataclass(frozen=True)
+class Toolkit:
+    """Where the toolkit steps of notebook 04 point: the sandbox primary or an external Redis.
+
+    ``server_cert`` is a file holding the server certificate to check (the sandbox's own file, or,
+    for an external server, the certificate it presented, saved as public PEM); ``client_cert`` is
+    ``None`` when the client has no certificate.
+    """
+
+    target: str
+    host: str
+    port: int
+    spec: ClientSpec
+    ca_file: Path
+    server_cert: Path
+    client_cert: Path | None
+    server_name: str
+    topology: str
+    log_path: Path | None
+    prerequisites: list[list[str]]
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def cert_files(self) -> list[Path]:
+        """The certificates whose dates step 1 checks: CA, server, client (when there is one)."""
+        return [self.ca_file, self.server_cert, *([self.client_cert] if self.client_cert else [])]
+
+    def identity(self) -> dict[str, Any]:
+        """``redis_version``, ``target`` and (sandbox) ``topology`` evidence. Asks an external server."""
+        if self.target == "external":
+            return {"redis_version": server_version(self.host, self.port, self.spec), "target": self.address}
+        from runbook import sandbox
+
+        version = ".".join(map(str, sandbox.redis_server_version()))
+        return {"redis_version": version, "target": self.address, "topology": self.topology}
+
+    def log_hint(self, work: Path | str) -> str:
+        """Where this server's log is, as a line for the notebook (relative to the work dir)."""
+        if self.log_path is not None:
+            return f"sandbox log: {self.log_path.relative_to(Path(work))}"
+        return "server log: on the Redis host (`CONFIG GET logfile`; often /var/log/redis/redis-server.log)"
+
+
+def toolkit_sandbox(box: Any, pki_dir: Path | str) -> Toolkit:
+    """The toolkit pointed at the primary of a running sandbox (:class:`runbook.sandbox.Sandbox`)."""
+    paths = pki.PkiPaths(Path(pki_dir))
+    files = TlsClientFiles.from_pki(paths.root)
+    spec = ClientSpec(ca=files.ca, cert=files.cert, key=files.key)
+    node = box.primary
+    return Toolkit(
+        "sandbox", "localhost", node.port, spec, paths.ca_cert, paths.server_cert, paths.client_cert(),
+        "localhost", box.topology, node.log_path,
+        [["PKI", "ca.crt, redis-server.crt, redis-client.crt present"],
+         ["sandbox", f"{box.topology}, {len(box.nodes)} node(s), healthy"]],
+    )  # fmt: skip
+
+
+def toolkit_external(endpoint: Endpoint, out_dir: Path | str, timeout: float = 3.0) -> Toolkit:
+    """The toolkit pointed at an external Redis (:class:`runbook.client.Endpoint`).
+
+    Connects once to fetch the certificate the server presents (step 2 verifies it) and writes
+    it, public PEM only, to ``<out_dir>/served-server.crt``. Starts nothing.
+    """
+    from cryptography.hazmat.primitives import serialization
+
+    from runbook import files as _files
+
+    files = endpoint.files
+    spec = ClientSpec(ca=files.ca, cert=files.cert, key=files.key, server_name=endpoint.server_name)
+    served = peer_certificate(endpoint.host, endpoint.port, timeout, spec)
+    if served is None:
+        d = diagnose_endpoint(
+            endpoint.host, endpoint.port, files=files, server_name=endpoint.server_name, timeout=timeout
+        )
+        raise RunbookError(f"no verified TLS handshake with {endpoint.address}: {d.cause}: {d.fix}")
+    path = Path(out_dir) / "served-server.crt"
+    _files.write_file(path, served.public_bytes(serialization.Encoding.PEM), _files.PUBLIC)
+    client = Path(files.cert) if files.cert else None
+    return Toolkit(
+        "external", endpoint.host, endpoint.port, spec, Path(files.ca), path, client,
+        endpoint.server_name, "", None,
+        [["target", f"external Redis at {endpoint.address}, certificate name {endpoint.server_name}"],
+         ["client files", "CA" + (" + client certificate" if client else " only (no client certificate)")]],
+    )  # fmt: skip
+
+
+def date_checks(paths: Sequence[Path | str]) -> list[CheckResult]:
+    """Step 1: one ``dates:<file>`` result per certificate file (fail when outside its validity)."""
+    out = []
+    for p in paths:
+        c = pki.inspect(p)
+        ok = c.days_left > 0
+        out.append(
+            CheckResult(
+                f"dates:{c.path.rsplit('/', 1)[-1]}",
+                "pass" if ok else "fail",
+                f"{c.subject}; EKU {', '.join(c.eku) or '-'}; {c.days_left} days left",
+                "" if ok else "rotate it (notebook 05)",
+            )
+        )
+    return out
+
+
+def chain_checks(tk: Toolkit) -> list[CheckResult]:
+    """Step 2: the server certificate (for ``tk.server_name``) and the client's chain to the CA file."""
+    ca = pki.load_certs(tk.ca_file)
+    detail = f"chains to {tk.ca_file.name} with the right purpose"
+    checks: list[tuple[str, Any]] = [
+        ("chain:server", lambda: pki.verify_server_cert(pki.load_cert(tk.server_cert), ca, tk.server_name))
+    ]
+    if tk.client_cert is not None:
+        client = tk.client_cert
+        checks.append(("chain:client", lambda: pki.verify_client_cert(pki.load_cert(client), ca)))
+    out = []
+    for check, verify in checks:
+        try:
+            verify()
+            out.append(CheckResult(check, "pass", detail))
+        except RunbookError as exc:
+            out.append(CheckResult(check, "fail", str(exc), "re-issue it (notebook 01)"))
+    if tk.client_cert is None:
+        out.append(CheckResult("chain:client", "skip", "no client certificate given (client_cert)"))
+    return out
+
+
+def toolkit_diagnoses(tk: Toolkit, work: Path | str | None = None) -> dict[str, Diagnosis]:
+    """Step 6: the client as configured, then the same client without a certificate. Read-only."""
+    name = tk.server_name if tk.target == "external" else None
+    return {
+        "with the client certificate": diagnose_endpoint(
+            tk.host, tk.port, ca=tk.spec.ca, cert=tk.spec.cert, key=tk.spec.key, server_name=name, work=work
+        ),
+        "without a client certificate": diagnose_endpoint(
+            tk.host, tk.port, ca=tk.spec.ca, server_name=name, work=work
+        ),
+    }

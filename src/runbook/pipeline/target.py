@@ -1,0 +1,95 @@
+"""What the notebooks run against: the sandbox, or an external Redis given by host, port and files."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from runbook.errors import RunbookError
+
+TARGETS = ("sandbox", "external")
+#: Connection parameters of the target; notebooks that declare them receive them.
+CONNECTION_PARAMETERS = ("redis_host", "redis_port", "server_name", "ca_file", "client_cert", "client_key")
+#: Parameters the pipeline itself gives every notebook that declares them.
+COMMON_PARAMETERS = ("target", *CONNECTION_PARAMETERS)
+#: Connection parameters that name files (resolved to absolute paths).
+PATH_PARAMETERS = ("ca_file", "client_cert", "client_key")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the notebooks run against. ``external``: nothing is started or stopped."""
+
+    kind: str = "sandbox"
+    redis_host: str = ""
+    redis_port: int = 0
+    server_name: str = ""
+    ca_file: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+
+    @property
+    def endpoint(self) -> str | None:
+        """``host:port`` of an external target (IPv6 in brackets); None for the sandbox."""
+        if self.kind != "external":
+            return None
+        host = f"[{self.redis_host}]" if ":" in self.redis_host else self.redis_host
+        return f"{host}:{self.redis_port}"
+
+    def parameters(self) -> dict[str, Any]:
+        """The common parameters notebooks receive (sandbox: only ``target``)."""
+        if self.kind != "external":
+            return {"target": self.kind}
+        return {k: v for k, v in asdict(self).items() if k != "kind"} | {"target": self.kind}
+
+
+def resolve_target(kind: str | None, common: Mapping[str, Any], overrides: Mapping[str, Any]) -> Target:
+    """The target from ``--target`` / the YAML ``target`` key and the connection parameters.
+
+    ``external`` needs ``redis_host``, ``redis_port`` and an existing ``ca_file``; ``client_cert``
+    and ``client_key`` go together; ``server_name`` defaults to ``redis_host``. The sandbox takes
+    no connection parameters (the notebooks find the sandbox in the work dir).
+    """
+    given = {k: common[k] for k in CONNECTION_PARAMETERS if common.get(k) not in (None, "", 0)}
+    given.update({k: v for k, v in overrides.items() if v not in (None, "", 0)})
+    chosen = kind or str(common.get("target") or "sandbox")
+    if chosen not in TARGETS:
+        raise RunbookError(f"unknown target {chosen!r}: choose sandbox or external")
+    if chosen == "sandbox":
+        if given:
+            raise RunbookError(
+                f"{', '.join(sorted(given))} only apply to --target external: remove them or add --target external"
+            )
+        return Target()
+    missing = [k for k in ("redis_host", "redis_port", "ca_file") if not given.get(k)]
+    if missing:
+        raise RunbookError(
+            f"--target external needs {', '.join(missing)}: pass --{missing[0].replace('_', '-')} or set it in the params file"
+        )
+    try:
+        port = int(given["redis_port"])
+    except (TypeError, ValueError):
+        port = 0
+    if not 0 < port < 65536:
+        raise RunbookError(f"redis_port {given['redis_port']!r} is not a TCP port: give 1-65535")
+    if bool(given.get("client_cert")) != bool(given.get("client_key")):
+        raise RunbookError("client_cert and client_key go together: give both (mutual TLS) or neither")
+    paths = {}
+    for key in PATH_PARAMETERS:
+        if given.get(key):
+            path = Path(str(given[key])).expanduser().resolve()
+            if not path.is_file():
+                raise RunbookError(f"{key} {path} not found: give the path of an existing PEM file")
+            paths[key] = str(path)
+    host = str(given["redis_host"])
+    return Target(
+        "external",
+        host,
+        port,
+        str(given.get("server_name") or host),
+        paths["ca_file"],
+        paths.get("client_cert", ""),
+        paths.get("client_key", ""),
+    )

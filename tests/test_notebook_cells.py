@@ -1,0 +1,62 @@
+"""Notebooks 01-06 read like pages: short code cells, no branching on the target inside them.
+
+The sandbox/external difference lives in ``runbook.targets`` (and ``runbook.steps``); a cell calls
+one step and renders its result. The parameters cell is exempt (one line per parameter).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from pipeline_runs import committed_notebooks
+
+MAX_LINES = 12
+#: Names a cell would test to branch on the target (the parameter, or flags derived from it).
+TARGET_TEST = re.compile(r"\b(target|EXTERNAL|EXT|TGT\.kind|TGT\.may_start_servers|box)\b")
+PAGES = [p for p in committed_notebooks() if p.stem[:2] in {"01", "02", "03", "04", "05", "06"}]
+
+
+def code_cells(path: Path) -> list[tuple[int, str]]:
+    nb = nbformat.read(path, as_version=4)
+    return [
+        (i, c.source)
+        for i, c in enumerate(nb.cells, 1)
+        if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])
+    ]
+
+
+def target_branches(source: str) -> list[str]:
+    """Lines that branch (``if``/``else``, conditional expressions) on the target."""
+    return [
+        line.strip()
+        for line in source.splitlines()
+        if re.search(r"\bif\b|\belse\b", line) and TARGET_TEST.search(line.split("#", 1)[0])
+    ]
+
+
+@pytest.mark.parametrize("path", PAGES, ids=[p.stem for p in PAGES])
+def test_code_cells_are_short(path: Path) -> None:
+    long = {i: len(s.splitlines()) for i, s in code_cells(path) if len(s.splitlines()) > MAX_LINES}
+    assert not long, (
+        f"{path.name}: cells {long} have more than {MAX_LINES} lines: move the logic into src/runbook"
+    )
+
+
+@pytest.mark.parametrize("path", PAGES, ids=[p.stem for p in PAGES])
+def test_no_cell_branches_on_the_target(path: Path) -> None:
+    found = {i: b for i, s in code_cells(path) if (b := target_branches(s))}
+    assert not found, (
+        f"{path.name}: cells branch on the target {found}: let runbook.targets carry the difference"
+    )
+
+
+def test_the_checks_can_fail() -> None:
+    assert target_branches("EP = EXT or box.endpoint(client)\nif EXTERNAL:\n    x = 1") == ["if EXTERNAL:"]
+    assert target_branches('x = None if target == "external" else 1') == [
+        'x = None if target == "external" else 1'
+    ]
+    assert target_branches("rows = [r for r in results if r.ok]  # target: sandbox") == []
