@@ -18,6 +18,7 @@ import yaml
 
 from runbook import cli, fleet, inventory, pki, rotation, sandbox
 from runbook.client import TlsClientFiles
+from runbook.errors import RunbookError
 
 pytestmark = pytest.mark.integration
 
@@ -236,3 +237,32 @@ def test_parallel_rotation_runs_independent_groups_side_by_side(tmp_path: Path) 
     finally:
         for node in servers.values():
             sandbox.stop_node(node)
+
+
+def test_external_target_starts_nothing_and_only_plans(
+    lab: tuple[Path, dict[str, sandbox.Node]], tmp_path: Path
+) -> None:
+    """Notebook 07 under target=external: one node from the connection parameters, nothing started."""
+    root, servers = lab
+    theirs = tmp_path / "operator"
+    theirs.mkdir()
+    for name in ("ca.crt", "redis-client.crt", "redis-client.key"):  # the operator's files: no ca.key
+        shutil.copy2(root / "pki" / name, theirs / name)
+    work = tmp_path / "work"
+    target = fleet.prepare(
+        target="external", work_dir=work, redis_host="127.0.0.1", redis_port=servers["good-1"].port,
+        server_name="localhost", ca_file=str(theirs / "ca.crt"), client_cert=str(theirs / "redis-client.crt"),
+        client_key=str(theirs / "redis-client.key"),
+    )  # fmt: skip
+    assert [n.target for n in target.nodes] == [
+        f"127.0.0.1:{servers['good-1'].port}"
+    ] and target.rotation_dry_run
+    audit, _ = fleet.audit(target.nodes, scan_ciphers=False)
+    plan = target.rotate(dry_run=True)
+    rotated = target.rotate()
+    assert audit.ok and plan.ok and rotated.ok
+    assert rotated.nodes[0].status == "skipped" and "no PKI folder" in rotated.nodes[0].detail
+    assert [v.status for v in fleet.verdict(audit, plan, rotated)] == ["pass", "pass", "skip"]
+    assert target.stop() == [] and not (work / "sandbox").exists() and not (work / "fleet" / "cache").exists()
+    with pytest.raises(RunbookError, match="inventory applies to target=external"):
+        fleet.prepare(target="sandbox", inventory="x.yml", work_dir=work)

@@ -27,7 +27,7 @@ from runbook.results import CheckResult
 OK_STATUSES: dict[str, frozenset[str]] = {
     "audit": frozenset({"pass"}),
     "diagnose": frozenset({"pass"}),
-    "rotate": frozenset({"rotated", "pending", "planned", "not-due"}),
+    "rotate": frozenset({"rotated", "pending", "planned", "not-due", "skipped"}),
 }
 #: Every per-node status, with its meaning (docs/fleet.md has the same list).
 STATUSES: dict[str, str] = {
@@ -43,6 +43,7 @@ STATUSES: dict[str, str] = {
     "refused": "preflight refused the new certificate: nothing touched",
     "rolled-back": "the reload or verification failed: backup restored, old certificate served again",
     "failed": "the rotation stopped with an error before or during the swap (rolled back by the rotation)",
+    "skipped": "not rotated here: no PKI folder (ca.crt + ca.key) to issue from (notebook 07, external target)",
     "not-started": "not rotated because the run stopped (an earlier failure or a node that blocks the plan)",
     "conflict": "cannot be rotated safely with the others as given (shared staging folder, mixed settings)",
     "unsupported": "Sentinel: cannot reload TLS at runtime; restart procedure printed",
@@ -54,6 +55,7 @@ _MARK = {
     "not-due": "skip",
     "pending": "warn",
     "not-started": "skip",
+    "skipped": "skip",
 }
 
 
@@ -299,7 +301,9 @@ def verdict(audit: FleetReport, plan: FleetReport, rotation: FleetReport) -> lis
         if rotation.ok
         else f"the run stopped at {rotation.stopped_at}: read its table (it was rolled back)",
     )
-    if rotation.dry_run and rotation.ok:
+    if rotation.ok and rotation.nodes and all(n.status == "skipped" for n in rotation.nodes):
+        rotated = CheckResult("rolling-rotation", "skip", rotation.nodes[0].detail, rotation.nodes[0].fix)
+    elif rotation.dry_run and rotation.ok:
         rotated = CheckResult(
             "rolling-rotation", "skip", "planned and preflighted only (external target, apply_external=False)"
         )

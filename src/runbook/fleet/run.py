@@ -272,11 +272,29 @@ def _share_keys(found: Sequence[_Discovered]) -> tuple[dict[str, str], list[Node
 
 
 def plan_rotation(
-    nodes: Sequence[FleetNode], *, pki_dir: Path | str | None = None, parallel: int = 1
-) -> tuple[list[list[_plan.Unit]], dict[str, _Discovered], list[NodeResult]]:
-    """Read every node (read-only) and plan the rolling rotation: (waves, discovered, blockers)."""
+    nodes: Sequence[FleetNode],
+    *,
+    pki_dir: Path | str | None = None,
+    parallel: int = 1,
+    skip_without_pki: bool = False,
+) -> tuple[list[list[_plan.Unit]], dict[str, _Discovered], list[NodeResult], list[NodeResult]]:
+    """Read every node (read-only) and plan the rolling rotation: (waves, discovered, blockers, skipped).
+
+    A node without a PKI folder is a RunbookError, or ``skipped`` with ``skip_without_pki``.
+    """
     ordered = _plan.rolling_order(nodes)
-    pkis = {n.name: _pki_for(n, pki_dir) for n in ordered}
+    pkis: dict[str, Path] = {}
+    skipped: list[NodeResult] = []
+    for n in ordered:
+        try:
+            pkis[n.name] = _pki_for(n, pki_dir)
+        except RunbookError as exc:
+            if not skip_without_pki:
+                raise
+            skipped.append(
+                NodeResult.of(n, "skipped", str(exc), "rotate it where its CA (ca.crt + ca.key) is")
+            )
+    ordered = [n for n in ordered if n.name in pkis]
     work_parallel = max(1, min(DEFAULT_PARALLEL, len(ordered)))
     with ThreadPoolExecutor(max_workers=work_parallel, thread_name_prefix="fleet-discover") as pool:
         found = list(pool.map(lambda n: _discover(n, pkis[n.name]), ordered))
@@ -285,7 +303,7 @@ def plan_rotation(
     shares, conflicts = _share_keys(usable)
     blockers += conflicts
     plan_units = _plan.units([d.node for d in usable], shares, {d.node.name: str(d.pki_dir) for d in usable})
-    return _plan.waves(plan_units, parallel), {d.node.name: d for d in found}, blockers
+    return _plan.waves(plan_units, parallel), {d.node.name: d for d in found}, blockers, skipped
 
 
 def rotate(
@@ -299,18 +317,22 @@ def rotate(
     inventory: str = "",
     limit: str | None = None,
     fault: dict[str, rotation.Fault] | None = None,
+    skip_without_pki: bool = False,
 ) -> FleetReport:
     """Rolling server-certificate rotation over ``nodes``. Writes files and reloads servers (not with ``dry_run``).
 
     ``fault`` maps a node name to a rotation drill (``"reload"``: the real server refuses the
-    reload and the rotation rolls back), to see the run stop there.
+    reload and the rotation rolls back), to see the run stop there. ``skip_without_pki``: a node
+    with no PKI folder to issue from is ``skipped`` instead of a RunbookError (notebook 07, external).
     """
     report = _new_report("rotate", inventory, limit, parallel)
     report.dry_run = dry_run
     t0 = time.perf_counter()
-    scheduled, found, blockers = plan_rotation(nodes, pki_dir=pki_dir, parallel=parallel)
+    scheduled, found, blockers, skipped = plan_rotation(
+        nodes, pki_dir=pki_dir, parallel=parallel, skip_without_pki=skip_without_pki
+    )
     report.plan = [[list(u.nodes) for u in wave] for wave in scheduled]
-    results: dict[str, NodeResult] = {r.name: r for r in blockers}
+    results: dict[str, NodeResult] = {r.name: r for r in [*blockers, *skipped]}
     results.update(
         {name: d.problem for name, d in found.items() if d.problem and d.problem.status == "unsupported"}
     )

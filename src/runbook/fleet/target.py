@@ -21,6 +21,7 @@ import yaml
 from runbook import display, pki, rotation, sandbox, workdir
 from runbook.client import target_endpoint
 from runbook.errors import RunbookError
+from runbook.fleet.report import FleetReport
 from runbook.inventory import FleetNode, Inventory, load, select
 
 TARGETS = ("sandbox", "external")
@@ -48,6 +49,23 @@ class FleetTarget:
         rows = [[n.name, n.target, n.role, n.group, n.server_name] for n in self.nodes]
         return display.Table(
             ["node", "target", "role", "group", "server name"], rows, f"{self.label}: {len(rows)} nodes"
+        )
+
+    def rotate(self, *, dry_run: bool | None = None, parallel: int = 1) -> FleetReport:
+        """The rolling rotation of the nodes (:func:`runbook.fleet.run.rotate`). Writes files, reloads servers.
+
+        A dry run when ``dry_run``, or by default when the target only plans (external without
+        ``apply_external``). Under the external target a node with no PKI folder to issue from is
+        ``skipped`` (the operator's CA key is elsewhere), not an error.
+        """
+        from runbook.fleet import run
+
+        return run.rotate(
+            self.nodes,
+            parallel=parallel,
+            dry_run=self.rotation_dry_run if dry_run is None else dry_run,
+            inventory=self.inventory.path,
+            skip_without_pki=self.kind == "external",
         )
 
     def stop(self) -> list[int]:
