@@ -7,10 +7,11 @@ real ``CONFIG SET`` calls and every verification is a real mutual-TLS handshake.
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ import redis
 
 from runbook import cli, files, loadgen, pki, rotation, sandbox
 from runbook.client import TlsClientFiles, redis_client
+from runbook.errors import RunbookError
 
 pytestmark = pytest.mark.integration
 
@@ -272,6 +274,73 @@ def test_replica_topology_rotates_node_by_node_with_links_up(fresh_work: Path) -
         if replica is not None:
             sandbox.stop_node(replica)
         sandbox.stop_node(primary)
+
+
+def test_ca_reissue_preflights_link_certificates_like_server_rotation(fresh_work: Path) -> None:
+    """A link certificate that fails the leaf preflight (no clientAuth) is refused by both rotations."""
+    pki_root = fresh_work / "pki"
+    pki.create_pki(pki_root, pki.PkiSpec())
+    folder = _node_files(pki_root, fresh_work / "node" / "tls", link=False)
+    ca = pki.Issued(pki.load_cert(pki_root / "ca.crt"), pki.load_key(pki_root / "ca.key"))
+    bad_link = pki.make_leaf(ca, "node-link", purpose="server", hostnames=["node-link"])  # serverAuth only
+    files.write_all(bad_link.planned_writes(folder / "link.crt", folder / "link.key"))
+    link_conf = {
+        "tls-client-cert-file": str(folder / "link.crt"),
+        "tls-client-key-file": str(folder / "link.key"),
+    }
+    node = _start(pki_root, fresh_work / "node", folder, **link_conf)
+    watched = [folder / n for n in ("redis-server.crt", "redis-server.key", "link.crt", "link.key")]
+    try:
+        before = _digest(watched)
+        server = rotation.rotate("server", pki_root, [("127.0.0.1", node.port)])
+        assert server.status == "refused"
+        assert {s.id: s.status for s in server.steps}[f"preflight:127.0.0.1:{node.port}:link-eku"] == "fail"
+        report = rotation.rotate("ca", pki_root, [("127.0.0.1", node.port)])
+        ids = {s.id: s.status for s in report.steps}
+        assert report.status == "refused" and not report.ok, report.status
+        assert ids[f"reissue:preflight:127.0.0.1:{node.port}:link-eku"] == "fail"
+        assert ids[f"reissue:preflight:127.0.0.1:{node.port}:link-key-match"] == "pass"
+        assert [p.kind for p in report.phases] == ["ca:bundle", "ca:reissue"]
+        assert _digest(watched) == before  # nothing of the node's leaf or link files was touched
+    finally:
+        sandbox.stop_node(node)
+
+
+NAME_ONLY = "redis.example.internal"  # a name that resolves nowhere: only the certificate carries it
+
+
+def test_server_hostname_is_verified_while_connecting_to_the_host(
+    fresh_work: Path, start_server: Callable[..., sandbox.Node]
+) -> None:
+    """A server on 127.0.0.1 whose certificate names only redis.example.internal: discover and rotate it."""
+    with pytest.raises(OSError):
+        socket.getaddrinfo(NAME_ONLY, None)  # else connecting to the name could pass by accident
+    pki_root = fresh_work / "pki"
+    pki.create_pki(pki_root, pki.PkiSpec())
+    ca = pki.Issued(pki.load_cert(pki_root / "ca.crt"), pki.load_key(pki_root / "ca.key"))
+    leaf = pki.make_leaf(ca, NAME_ONLY, purpose="server", hostnames=[NAME_ONLY])
+    files.write_all(leaf.planned_writes(pki_root / "redis-server.crt", pki_root / "redis-server.key"))
+    node = start_server(pki.PkiPaths(pki_root), wait=False)
+    tls = TlsClientFiles.from_pki(pki_root)
+    found = rotation.discover_node("127.0.0.1", node.port, tls, server_hostname=NAME_ONLY)
+    assert (found.host, found.mode, Path(found.cert_file)) == (
+        "127.0.0.1",
+        "standalone",
+        pki_root / "redis-server.crt",
+    )
+    with pytest.raises(RunbookError, match="certificate verify failed"):  # the name is really checked
+        rotation.discover_node("127.0.0.1", node.port, tls)
+    load = loadgen.LoadGen("127.0.0.1", node.port, tls, server_hostname=NAME_ONLY, max_seconds=20)
+    with load:  # pooled and reconnecting clients verify the name too, while connecting to the address
+        report = rotation.rotate("server", pki_root, [found], server_hostname=NAME_ONLY)
+    assert report.ok and report.status == "rotated", [s for s in report.steps if s.status == "fail"]
+    stats = load.totals()
+    assert stats.ok and stats.failed_commands == 0 and stats.reconnects > 0, stats.errors
+    assert load.server_total() == stats.commands
+    served = rotation.served_certificate("127.0.0.1", node.port, tls, NAME_ONLY)
+    assert rotation.serial_of(served) == report.new_serial != report.old_serial
+    checks = rotation.verify_served("127.0.0.1", node.port, pki_root, server_hostname=NAME_ONLY)
+    assert [c.status for c in checks] == ["pass", "pass"], checks
 
 
 def test_external_target_gets_deploy_commands_then_verifies(

@@ -223,7 +223,9 @@ class LoadGen:
 
     def server_total(self) -> int:
         """The sum of the workers' ``INCR`` keys as the server holds them (one fresh connection)."""
-        pool = redis_pool(self.host, self.port, self.files, max_connections=1)
+        pool = redis_pool(
+            self.host, self.port, self.files, server_hostname=self.server_hostname, max_connections=1
+        )
         client = redis.Redis(connection_pool=pool)
         try:
             values: list[Any] = list(client.mget(self._keys)) if self._keys else []  # type: ignore[arg-type]
@@ -236,7 +238,12 @@ class LoadGen:
 
     def _pooled_worker(self, key: str) -> None:
         pool = redis_pool(
-            self.host, self.port, self.files, max_connections=1, socket_timeout=self.socket_timeout
+            self.host,
+            self.port,
+            self.files,
+            server_hostname=self.server_hostname,
+            max_connections=1,
+            socket_timeout=self.socket_timeout,
         )
         client = redis.Redis(connection_pool=pool)
         try:
@@ -258,23 +265,9 @@ class LoadGen:
         command = resp_command("INCR", key)
         while not self._done():
             t = time.monotonic()
-            try:
-                # a fresh context per connection: the files are re-read, as a new process would
-                ctx = tls_context(self.files)
-                raw = socket.create_connection((self.host, self.port), timeout=self.socket_timeout)
-                sock = ctx.wrap_socket(raw, server_hostname=self.server_hostname)
-            except (OSError, ValueError) as exc:
-                with self._lock:
-                    self._c.reconnects += 1
-                    self._c.failed_reconnects += 1
-                self._record(0, 1, time.monotonic() - t, f"reconnect: {' '.join(str(exc).split())}")
+            sock = self._fresh_connection(t)
+            if sock is None:
                 continue
-            der = sock.getpeercert(binary_form=True)
-            serial = format(x509.load_der_x509_certificate(der).serial_number, "X") if der else ""
-            with self._lock:
-                self._c.reconnects += 1
-                if serial and serial not in self._c.serials:
-                    self._c.serials[serial] = self._c.reconnects
             try:
                 sock.sendall(command)
                 reply = read_reply_line(sock)
@@ -285,6 +278,27 @@ class LoadGen:
                 self._record(0, 1, time.monotonic() - t, f"command after reconnect: {exc}")
             finally:
                 sock.close()
+
+    def _fresh_connection(self, t: float) -> ssl.SSLSocket | None:
+        """A new mutual-TLS connection (counted as a reconnect, its serial noted); None if it failed."""
+        try:
+            # a fresh context per connection: the files are re-read, as a new process would
+            ctx = tls_context(self.files)
+            raw = socket.create_connection((self.host, self.port), timeout=self.socket_timeout)
+            sock = ctx.wrap_socket(raw, server_hostname=self.server_hostname)
+        except (OSError, ValueError) as exc:
+            with self._lock:
+                self._c.reconnects += 1
+                self._c.failed_reconnects += 1
+            self._record(0, 1, time.monotonic() - t, f"reconnect: {' '.join(str(exc).split())}")
+            return None
+        der = sock.getpeercert(binary_form=True)
+        serial = format(x509.load_der_x509_certificate(der).serial_number, "X") if der else ""
+        with self._lock:
+            self._c.reconnects += 1
+            if serial and serial not in self._c.serials:
+                self._c.serials[serial] = self._c.reconnects
+        return sock
 
 
 def resp_command(*parts: str) -> bytes:

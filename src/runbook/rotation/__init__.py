@@ -1,0 +1,179 @@
+"""Zero-downtime certificate rotation: plan -> preflight -> backup -> swap -> reload -> verify -> rollback.
+
+Redis never re-reads certificate files on its own: it reloads them when ``CONFIG SET`` names a
+TLS file (naming the same path re-reads it), and ``CONFIG SET tls-cert-file A tls-key-file B``
+swaps both in one atomic call (a failed call leaves the old TLS context serving). There is no
+``DEBUG RELOAD-TLS``. Connections opened before a reload keep their session; new handshakes get
+the new certificate.
+
+One rotation works over a list of nodes (:class:`NodeTarget`: host, port, the paths the server
+reads, and the outgoing-link ``tls-client-cert-file``/``tls-client-key-file`` when set), node by
+node, each verified before the next:
+
+1. **plan** every file written and every server command (a dry run stops here, after preflight);
+2. **preflight** the new material: key matches, chains (strict X.509) to the CA that the clients
+   and the server trust, SANs cover every name the old certificate covered and the names clients
+   use, validity window contains now, the right extended key usage. Nothing is touched on failure;
+3. **backup** every file about to change to ``<pki>/backups/<UTC stamp>/``;
+4. **swap**: the new files are staged beside the old and renamed over them (atomic, keys 0600);
+5. **reload** with ONE ``CONFIG SET`` naming the node's TLS files;
+6. **verify**: a fresh strict handshake presents the new serial, a connection opened before the
+   reload still answers on the same connection, replication links come back up (re-linked with
+   the new certificates), a cluster stays ``ok``;
+7. **rollback** when reload or verification fails: the backup is restored byte for byte and every
+   node touched so far is reloaded and shown serving its old certificate again.
+
+A server whose files we cannot see (the certificate it presents is not the file at the path it
+reports) is an *external* target: the new files are written to the PKI directory and the exact
+deploy and reload commands are returned, with :func:`verify_served` to run afterwards. Sentinel
+cannot reload TLS at runtime: :func:`sentinel_procedure` gives the restart procedure.
+The CA rotates in phases: ``bundle`` (old + new CA trusted everywhere), ``reissue`` (leaves from
+the new CA), ``retire`` (the old CA removed), each verified.
+
+Where each part lives (imports flow down this list, never up):
+
+- :mod:`.report`: :class:`PlanStep`, :class:`RotationReport`, plan rows, file digests;
+- :mod:`.targets`: :class:`NodeTarget`, :func:`discover_node`, :func:`served_certificate`;
+- :mod:`.issuing`: :func:`reissue_like`, loading the CA and supplied material;
+- :mod:`.preflight`: :func:`preflight_leaf` and the gate that stops a refused rotation or dry run;
+- :mod:`.verify`: what verified means (served certificate, old connection, links, cluster);
+- :mod:`.apply`: backup, atomic swap, the one ``CONFIG SET`` reload, verify, rollback;
+- :mod:`.commands`: deploy commands for an external server, the Sentinel restart procedure;
+- :mod:`.server_cert`, :mod:`.client_cert`, :mod:`.ca` (+ :mod:`.ca_phases`): the three kinds;
+- :mod:`.run`: :func:`rotate`, the entry point;
+- :mod:`.external`: notebook 05's external target and verdicts; :mod:`.drills`: bad material.
+"""
+
+from runbook.rotation.apply import _Failed, _NodeWork, _Rotation, reload_tls
+from runbook.rotation.ca import _PHASE_TEXT, _rotate_ca, ca_state
+from runbook.rotation.ca_phases import (
+    _accepted,
+    _ca_bundle,
+    _ca_files,
+    _ca_profile_of,
+    _ca_reissue,
+    _ca_retire,
+    _pem,
+    _probe_client,
+)
+from runbook.rotation.client_cert import _rotate_client
+from runbook.rotation.commands import _cli, deploy_commands, sentinel_procedure
+from runbook.rotation.drills import DRILLS, drill_material
+from runbook.rotation.external import (
+    DRILLS_NEED_SANDBOX,
+    LIVE_LOAD_NEEDS_SANDBOX,
+    external_rotation,
+    external_verdict,
+    issuing_pki,
+    rotation_done,
+    skipped_drill,
+    unplanned,
+    verify_served,
+)
+from runbook.rotation.issuing import _ca_encrypted, _load_ca, _load_supplied, reissue_like
+from runbook.rotation.preflight import (
+    _names_of,
+    _preflight_link,
+    _stop_after_preflight,
+    _trust_of,
+    _wildcard_covers,
+    preflight_leaf,
+)
+from runbook.rotation.report import (
+    CA_PHASES,
+    KINDS,
+    Fault,
+    Kind,
+    PlanStep,
+    RotationReport,
+    file_digests,
+    plan_rows,
+)
+from runbook.rotation.run import _current_cert, rotate
+from runbook.rotation.server_cert import _rotate_server, _soak
+from runbook.rotation.targets import (
+    NodeTarget,
+    _admin,
+    _call,
+    _fingerprint,
+    _info,
+    _managed,
+    discover_node,
+    nodes_from_sandbox,
+    serial_of,
+    served_certificate,
+)
+from runbook.rotation.verify import LINK_TIMEOUT, _client_verify, _Verifier, _wait_link_up
+
+__all__ = [
+    "CA_PHASES",
+    "DRILLS",
+    "DRILLS_NEED_SANDBOX",
+    "KINDS",
+    "LINK_TIMEOUT",
+    "LIVE_LOAD_NEEDS_SANDBOX",
+    "Fault",
+    "Kind",
+    "NodeTarget",
+    "PlanStep",
+    "RotationReport",
+    "ca_state",
+    "deploy_commands",
+    "discover_node",
+    "drill_material",
+    "external_rotation",
+    "external_verdict",
+    "file_digests",
+    "issuing_pki",
+    "nodes_from_sandbox",
+    "plan_rows",
+    "preflight_leaf",
+    "reissue_like",
+    "reload_tls",
+    "rotate",
+    "rotation_done",
+    "sentinel_procedure",
+    "serial_of",
+    "served_certificate",
+    "skipped_drill",
+    "unplanned",
+    "verify_served",
+]
+
+# Private helpers that other modules and tests reach as ``rotation._name`` (prefer the submodule).
+__all__ += [
+    "_PHASE_TEXT",
+    "_Failed",
+    "_NodeWork",
+    "_Rotation",
+    "_Verifier",
+    "_accepted",
+    "_admin",
+    "_ca_bundle",
+    "_ca_encrypted",
+    "_ca_files",
+    "_ca_profile_of",
+    "_ca_reissue",
+    "_ca_retire",
+    "_call",
+    "_cli",
+    "_client_verify",
+    "_current_cert",
+    "_fingerprint",
+    "_info",
+    "_load_ca",
+    "_load_supplied",
+    "_managed",
+    "_names_of",
+    "_pem",
+    "_preflight_link",
+    "_probe_client",
+    "_rotate_ca",
+    "_rotate_client",
+    "_rotate_server",
+    "_soak",
+    "_stop_after_preflight",
+    "_trust_of",
+    "_wait_link_up",
+    "_wildcard_covers",
+]

@@ -1,0 +1,102 @@
+"""CA rotation in three verified phases: ``bundle``, ``reissue``, ``retire``.
+
+1. **bundle**: a new CA is created and ``ca.crt`` becomes new CA + old CA on every node and for
+   the clients (reload ``tls-ca-cert-file``); a client certificate from the new CA is accepted and
+   the current (old-CA) certificates still verify both ways;
+2. **reissue**: server, outgoing-link and client certificates are re-issued from the new CA,
+   preflighted against the new CA alone, and reloaded node by node;
+3. **retire**: ``ca.crt`` becomes the new CA only; a client certificate from the old CA is refused.
+
+This module finds the CA's state and runs the phases still to do (:mod:`.ca_phases` holds them);
+each phase backs up, swaps and reloads through :class:`~runbook.rotation.apply._Rotation` and rolls
+back on failure. Writes files, reloads servers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from runbook import pki
+from runbook.client import TlsClientFiles
+from runbook.errors import RunbookError
+from runbook.results import CheckResult
+from runbook.rotation.ca_phases import _ca_bundle, _ca_reissue, _ca_retire
+from runbook.rotation.issuing import _load_ca
+from runbook.rotation.report import CA_PHASES, Fault, PlanStep, RotationReport
+from runbook.rotation.targets import NodeTarget, _managed, serial_of, served_certificate
+
+_PHASE_TEXT = {
+    "bundle": "publish ca.crt = new CA + old CA to servers and clients; reload tls-ca-cert-file",
+    "reissue": "re-issue server, link and client certificates from the new CA; reload node by node",
+    "retire": "ca.crt = new CA only; reload tls-ca-cert-file; old-CA clients are refused",
+}
+
+
+def ca_state(paths: pki.PkiPaths) -> str:
+    """``single`` (one CA), ``bundled`` (new + old trusted, leaves from the old) or ``reissued``."""
+    cas = pki.load_certs(paths.ca_cert)
+    if len(cas) < 2:
+        return "single"
+    return "reissued" if pki._signed_by(pki.load_cert(paths.server_cert), cas[0]) else "bundled"
+
+
+def _rotate_ca(
+    report: RotationReport,
+    paths: pki.PkiPaths,
+    targets: Sequence[NodeTarget],
+    tls: Callable[[], TlsClientFiles],
+    server_hostname: str | None,
+    days: int,
+    dry_run: bool,
+    phase: str,
+    fault: Fault | None,
+    relink: bool,
+) -> RotationReport:
+    state, phases = _phases_to_run(paths, targets, tls, server_hostname, phase)
+    report.plan = [PlanStep(f"phase:{p}", "all nodes", _PHASE_TEXT[p]) for p in phases]
+    if dry_run:
+        report.status = "planned"
+        report.add("plan", "pass", f"CA state {state}: phases {', '.join(phases)}")
+        return report
+    old_ca_key = _load_ca(paths) if state == "single" else None
+    report.ok = True
+    for p in phases:
+        sub = RotationReport(kind=f"ca:{p}", target=report.target, nodes=report.nodes)
+        if p == "bundle":
+            _ca_bundle(sub, paths, targets, tls, server_hostname, days, fault)
+        elif p == "reissue":
+            _ca_reissue(sub, paths, targets, tls, server_hostname, days, fault, relink)
+        else:
+            _ca_retire(sub, paths, targets, tls, server_hostname, old_ca_key)
+        report.phases.append(sub)
+        report.steps += [CheckResult(f"{p}:{r.id}", r.status, r.detail, r.fix) for r in sub.steps]
+        report.backup = sub.backup or report.backup
+        if not sub.ok:
+            report.ok, report.rolled_back = False, sub.rolled_back
+            report.status = "rolled-back" if sub.rolled_back else "refused"
+            return report
+    report.new_serial = serial_of(pki.load_certs(paths.ca_cert)[0])
+    report.status = "rotated" if phases[-1] == "retire" else f"phase {phases[-1]} done"
+    return report
+
+
+def _phases_to_run(
+    paths: pki.PkiPaths,
+    targets: Sequence[NodeTarget],
+    tls: Callable[[], TlsClientFiles],
+    server_hostname: str | None,
+    phase: str,
+) -> tuple[str, list[str]]:
+    """The CA state and the phases to run from it; refuses nodes whose files are not visible here."""
+    for node in targets:
+        served = served_certificate(node.host, node.port, tls(), server_hostname or node.host)
+        if not _managed(node, served) or not node.ca_file:
+            raise RunbookError(
+                f"{node.name} does not read its TLS files from paths visible here: rotate the CA on the Redis host"
+            )
+    state = ca_state(paths)
+    order = {"single": list(CA_PHASES), "bundled": ["reissue", "retire"], "reissued": ["retire"]}[state]
+    phases = order if phase == "all" else [phase]
+    if phases[0] != order[0]:
+        raise RunbookError(f"the CA is in state {state!r}: run phase {order[0]!r} first (or --phase all)")
+    return state, phases

@@ -1,0 +1,79 @@
+"""The new material: a certificate re-issued like the old one, or the files an operator supplies.
+
+In memory; nothing here writes a file. The CA key is read from ``<pki>/ca.key`` (its passphrase
+from the environment when it is encrypted).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from runbook import pki
+from runbook.errors import RunbookError
+
+
+def reissue_like(
+    old: x509.Certificate, ca: pki.Issued, *, days: int = 365, key_type: str | None = None
+) -> pki.Issued:
+    """A new certificate with ``old``'s subject, SANs, key usages and EKUs, a new key, signed by ``ca``.
+
+    In memory; nothing written. Keeps serverAuth+clientAuth when the old one had both (a server
+    certificate also used for replication or cluster links).
+    """
+    pki.validate_days(days, "certificate validity")
+    kt = key_type or pki.key_description(old.public_key())[0]
+    key = pki.generate_key(kt if kt in pki.KEY_TYPES else "ecdsa-p256")
+    start = dt.datetime.now(dt.UTC) - pki.BACKDATE
+    ca_ski = ca.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(old.subject)
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + pki.BACKDATE + dt.timedelta(days=days))
+    )
+    for ext in old.extensions:
+        if isinstance(ext.value, x509.SubjectKeyIdentifier | x509.AuthorityKeyIdentifier):
+            continue
+        builder = builder.add_extension(ext.value, critical=ext.critical)
+    builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+    builder = builder.add_extension(
+        x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), False
+    )
+    return pki.Issued(builder.sign(ca.key, hashes.SHA256()), key)
+
+
+def _load_ca(paths: pki.PkiPaths) -> pki.Issued:
+    cert = pki.load_cert(paths.ca_cert)
+    key = pki.load_key(paths.ca_key, pki.passphrase_from_env(pki.CA_ENV) if _ca_encrypted(paths) else None)
+    if not pki.key_matches(cert, key):
+        raise RunbookError(
+            "ca.key does not match the first certificate of ca.crt: restore the pair from backups/"
+        )
+    return pki.Issued(cert, key)
+
+
+def _ca_encrypted(paths: pki.PkiPaths) -> bool:
+    return paths.ca_key.is_file() and pki.key_is_encrypted(paths.ca_key)
+
+
+def _load_supplied(
+    cert_path: Path, key_path: Path
+) -> tuple[x509.Certificate, bytes, bytes, pki.PrivateKey | None]:
+    cert = pki.load_cert(cert_path)
+    key_pem = Path(key_path).read_bytes() if Path(key_path).is_file() else b""
+    if not key_pem:
+        raise RunbookError(f"key file {key_path} not found: pass the new certificate's key with --key")
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (TypeError, ValueError):
+        raise RunbookError(f"{key_path} is not an unencrypted PEM private key: decrypt it first") from None
+    ok_key = key if isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) else None
+    return cert, Path(cert_path).read_bytes(), key_pem, ok_key

@@ -1,0 +1,166 @@
+"""The entry point: :func:`rotate` checks its arguments, finds the nodes, gates on expiry, dispatches.
+
+Server, client and CA rotations live in :mod:`.server_cert`, :mod:`.client_cert` and :mod:`.ca`;
+a Sentinel is answered with its restart procedure (it cannot reload TLS at runtime).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from cryptography import x509
+
+from runbook import pki
+from runbook.client import TlsClientFiles
+from runbook.errors import RunbookError
+from runbook.rotation.ca import _rotate_ca
+from runbook.rotation.client_cert import _rotate_client
+from runbook.rotation.commands import sentinel_procedure
+from runbook.rotation.report import CA_PHASES, KINDS, Fault, RotationReport
+from runbook.rotation.server_cert import _rotate_server
+from runbook.rotation.targets import NodeTarget, discover_node, serial_of, served_certificate
+
+
+def rotate(
+    kind: str,
+    pki_dir: Path | str,
+    nodes: Sequence[NodeTarget | tuple[str, int]],
+    *,
+    name: str = pki.DEFAULT_CLIENT,
+    connect_as: str = pki.DEFAULT_CLIENT,
+    hostnames: Sequence[str] = (),
+    server_hostname: str | None = None,
+    new_cert: Path | str | None = None,
+    new_key: Path | str | None = None,
+    days: int = 365,
+    dry_run: bool = False,
+    if_expiring_within: int | None = None,
+    phase: str = "all",
+    soak_seconds: float = 0.0,
+    soak_until: Callable[[], bool] | None = None,
+    soak_max_seconds: float = 60.0,
+    fault: Fault | None = None,
+    relink: bool = True,
+    client_files: TlsClientFiles | None = None,
+) -> RotationReport:
+    """Rotate the ``kind`` certificate on ``nodes`` (node by node). Writes files, reloads servers.
+
+    ``nodes`` are :class:`NodeTarget` or ``(host, port)`` pairs (their files are discovered with
+    ``CONFIG GET``). ``new_cert``/``new_key`` supply the new material (default: re-issued from
+    ``<pki>/ca.key`` like the current one). ``dry_run`` plans and preflights only.
+    ``if_expiring_within``: do nothing (status ``not-due``) while more days are left.
+    ``soak_seconds`` / ``soak_until``: keep verifying every node after the last reload (under
+    load) until both are satisfied, bounded by ``soak_max_seconds``.
+    ``fault="reload"`` is a drill: a mismatched key reaches the disk so the real server refuses
+    the reload, and the rollback runs.
+    ``client_files``: connect with these files instead of ``<pki>/<connect_as>`` (an external target).
+    """
+    paths = pki.PkiPaths(Path(pki_dir))
+    _check_arguments(kind, paths, nodes, name, new_cert, new_key, days, phase)
+
+    def tls() -> TlsClientFiles:
+        return client_files or TlsClientFiles.from_pki(paths.root, connect_as)
+
+    targets = [
+        n
+        if isinstance(n, NodeTarget)
+        else discover_node(n[0], int(n[1]), tls(), server_hostname=server_hostname)
+        for n in nodes
+    ]
+    report = RotationReport(kind=kind, target=targets[0].address, nodes=[n.name for n in targets])
+    if any(n.mode == "sentinel" for n in targets):
+        return _sentinel_report(report, targets[0], paths)
+    current = _current_cert(kind, paths, targets, tls(), server_hostname, name)
+    if not _due(report, current, if_expiring_within):
+        return report
+    if kind == "ca":
+        return _rotate_ca(report, paths, targets, tls, server_hostname, days, dry_run, phase, fault, relink)
+    if kind == "client":
+        return _rotate_client(
+            report, paths, targets, tls, server_hostname, name, new_cert, new_key, days, dry_run, fault
+        )
+    return _rotate_server(
+        report, paths, targets, tls, server_hostname, hostnames, new_cert, new_key, days, dry_run,
+        soak_seconds, soak_until, soak_max_seconds, fault, relink,
+    )  # fmt: skip
+
+
+def _check_arguments(
+    kind: str,
+    paths: pki.PkiPaths,
+    nodes: Sequence[object],
+    name: str,
+    new_cert: Path | str | None,
+    new_key: Path | str | None,
+    days: int,
+    phase: str,
+) -> None:
+    """Refuse, with a one-line fix, every argument mistake before anything connects."""
+    if kind not in KINDS:
+        raise RunbookError(f"unknown rotation {kind!r}: choose server, client or ca")
+    if not nodes:
+        raise RunbookError("no node to rotate: pass --host and --port")
+    if not paths.ca_cert.is_file():
+        raise RunbookError(f"{paths.ca_cert} not found: pass the PKI directory with --dir (notebook 01)")
+    pki.validate_days(days, "certificate validity (--days)")
+    if kind == "client":
+        pki.validate_client_name(name)
+        if not paths.client_cert(name).is_file():
+            raise RunbookError(
+                f"no client certificate {name!r} in {paths.root}: issue it with `runbook pki create --client {name}`"
+            )
+    if (new_cert is None) != (new_key is None):
+        raise RunbookError("pass --cert and --key together (the new certificate and its key)")
+    if new_cert is not None and kind == "ca":
+        raise RunbookError(
+            "--cert/--key apply to server and client rotations: the CA rotation issues its own"
+        )
+    if phase != "all" and phase not in CA_PHASES:
+        raise RunbookError(f"unknown CA phase {phase!r}: choose all, bundle, reissue or retire")
+
+
+def _sentinel_report(report: RotationReport, first: NodeTarget, paths: pki.PkiPaths) -> RotationReport:
+    report.status, report.ok = "unsupported", False
+    report.add(
+        "sentinel",
+        "fail",
+        "Redis Sentinel cannot reload TLS files at runtime (no CONFIG SET for TLS)",
+        "follow the restart procedure, one Sentinel at a time",
+    )
+    report.commands = sentinel_procedure(first, paths)
+    return report
+
+
+def _due(report: RotationReport, current: x509.Certificate, if_expiring_within: int | None) -> bool:
+    """Record the current serial and days left; False (status ``not-due``) while above the threshold."""
+    report.old_serial = serial_of(current)
+    report.days_left = (current.not_valid_after_utc - dt.datetime.now(dt.UTC)).days
+    if if_expiring_within is None:
+        return True
+    if if_expiring_within < 0:
+        raise RunbookError("--if-expiring-within needs a number of days >= 0, e.g. 30")
+    due = report.days_left < if_expiring_within
+    report.add(
+        "due", "pass" if due else "skip", f"{report.days_left} days left, threshold {if_expiring_within}"
+    )
+    if not due:
+        report.status = "not-due"
+    return due
+
+
+def _current_cert(
+    kind: str,
+    paths: pki.PkiPaths,
+    targets: Sequence[NodeTarget],
+    tls: TlsClientFiles,
+    server_hostname: str | None,
+    name: str,
+) -> x509.Certificate:
+    if kind == "client":
+        return pki.load_cert(paths.client_cert(name))
+    if kind == "ca":
+        return pki.load_certs(paths.ca_cert)[-1]
+    served = [served_certificate(n.host, n.port, tls, server_hostname or n.host) for n in targets]
+    return min(served, key=lambda c: c.not_valid_after_utc)

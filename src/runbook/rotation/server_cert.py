@@ -1,0 +1,249 @@
+"""Server certificate rotation, node by node: plan, preflight, then apply (or stage for an external server).
+
+For each node the certificate it serves is re-issued like itself (or the operator's ``--cert`` /
+``--key`` is used), preflighted against the names clients use and the CA each side trusts,
+together with a re-issued outgoing-link certificate when the node has one. A node whose files we
+cannot see gets its new files staged in the PKI directory and the deploy commands instead.
+Writes files, reloads servers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from runbook import files, pki
+from runbook.client import TlsClientFiles
+from runbook.errors import RunbookError
+from runbook.results import CheckResult
+from runbook.rotation.apply import _NodeWork, _Rotation
+from runbook.rotation.commands import deploy_commands
+from runbook.rotation.issuing import _load_ca, _load_supplied, reissue_like
+from runbook.rotation.preflight import _preflight_link, _stop_after_preflight, _trust_of, preflight_leaf
+from runbook.rotation.report import Fault, PlanStep, RotationReport
+from runbook.rotation.targets import (
+    NodeTarget,
+    _fingerprint,
+    _link_settings,
+    _managed,
+    _server_settings,
+    serial_of,
+    served_certificate,
+)
+
+_Material = tuple[x509.Certificate, bytes, bytes, pki.PrivateKey | None]  # cert, cert PEM, key PEM, key
+
+
+@dataclass(frozen=True)
+class _SoakSpec:
+    seconds: float
+    until: Callable[[], bool] | None
+    limit: float
+
+
+@dataclass
+class _ServerJob:
+    """A server rotation being planned: where new material comes from, and what is planned so far."""
+
+    report: RotationReport
+    paths: pki.PkiPaths
+    tls: Callable[[], TlsClientFiles]
+    server_hostname: str | None
+    hostnames: Sequence[str]
+    days: int
+    client_trust: list[x509.Certificate]
+    supplied: _Material | None
+    ca: pki.Issued | None
+    issued_for: dict[Path, tuple[x509.Certificate, bytes, bytes]] = field(default_factory=dict)
+    work: list[_NodeWork] = field(default_factory=list)
+    external: list[NodeTarget] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
+
+
+def _rotate_server(
+    report: RotationReport,
+    paths: pki.PkiPaths,
+    targets: Sequence[NodeTarget],
+    tls: Callable[[], TlsClientFiles],
+    server_hostname: str | None,
+    hostnames: Sequence[str],
+    new_cert: Path | str | None,
+    new_key: Path | str | None,
+    days: int,
+    dry_run: bool,
+    soak_seconds: float,
+    soak_until: Callable[[], bool] | None,
+    soak_max: float,
+    fault: Fault | None,
+    relink: bool,
+) -> RotationReport:
+    client_trust = pki.load_certs(paths.ca_cert)
+    supplied = _load_supplied(Path(new_cert), Path(new_key)) if new_cert and new_key else None
+    ca = None if supplied else _load_ca(paths)
+    job = _ServerJob(report, paths, tls, server_hostname, hostnames, days, client_trust, supplied, ca)
+    for node in targets:
+        _plan_node(job, node)
+    report.plan.insert(0, PlanStep("backup", str(paths.root / "backups"), "every file above, byte for byte"))
+    if _stop_after_preflight(report, job.checks, dry_run):
+        return report
+    work = job.work
+    if job.external:
+        _stage_external(job)
+        work = [nw for nw in work if nw.node not in job.external]
+        if not work:
+            return report
+    ok = _apply(job, work, fault, relink, _SoakSpec(soak_seconds, soak_until, soak_max))
+    report.ok = ok
+    report.status = ("rotated" if not job.external else "pending") if ok else "rolled-back"
+    return report
+
+
+def _plan_node(job: _ServerJob, node: NodeTarget) -> None:
+    """Issue (or take) the node's new certificate, preflight it, and plan its writes and reload."""
+    served = served_certificate(node.host, node.port, job.tls(), job.server_hostname or node.host)
+    managed = _managed(node, served)
+    cert_path = node.local(node.cert_file) if managed else job.paths.server_cert
+    key_path = node.local(node.key_file) if managed else job.paths.server_key
+    if not managed:
+        job.external.append(node)
+    server_trust = (_trust_of(node.local(node.ca_file)) if node.ca_file else []) or job.client_trust
+    needs_client_auth = (node.role == "slave" or node.mode == "cluster") and not node.client_cert_file
+    new, cert_pem, key_pem, key = _new_material(job, served, cert_path)
+    job.checks += preflight_leaf(
+        f"preflight:{node.name}:",
+        new,
+        key,
+        purpose="server",
+        client_trust=job.client_trust,
+        server_trust=server_trust,
+        names=list(dict.fromkeys([*(job.hostnames or ()), job.server_hostname or node.host])),
+        old=served,
+        needs_client_auth=needs_client_auth,
+    )
+    writes = [
+        files.PlannedWrite(cert_path, cert_pem, files.PUBLIC),
+        files.PlannedWrite(key_path, key_pem, files.PRIVATE),
+    ]
+    settings = _server_settings(node)
+    if managed and node.client_cert_file and node.client_key_file and not job.supplied:
+        assert job.ca is not None
+        link = reissue_like(pki.load_cert(node.local(node.client_cert_file)), job.ca, days=job.days)
+        job.checks += _preflight_link(node, link, client_trust=job.client_trust, server_trust=server_trust)
+        writes += link.planned_writes(node.local(node.client_cert_file), node.local(node.client_key_file))
+        settings += _link_settings(node)
+    job.work.append(_NodeWork(node, writes, settings, new, served, relink=True))
+    job.report.new_serial = serial_of(new)
+    _plan_rows(job.report, node, writes, settings, managed)
+
+
+def _new_material(job: _ServerJob, served: x509.Certificate, cert_path: Path) -> _Material:
+    """The new certificate for ``cert_path``: the one already issued for it (nodes sharing files),
+    the operator's, or one re-issued like ``served`` from the CA."""
+    shared = job.issued_for.get(cert_path.resolve())
+    if shared is not None:
+        new, cert_pem, key_pem = shared
+        key: pki.PrivateKey | None = serialization.load_pem_private_key(key_pem, None)  # type: ignore[assignment]
+    elif job.supplied:
+        new, cert_pem, key_pem, key = job.supplied
+    else:
+        assert job.ca is not None
+        issued = reissue_like(served, job.ca, days=job.days)
+        new, cert_pem, key_pem, key = issued.cert, issued.cert_pem(), issued.key_pem(), issued.key
+    job.issued_for[cert_path.resolve()] = (new, cert_pem, key_pem)
+    return new, cert_pem, key_pem, key
+
+
+def _plan_rows(
+    report: RotationReport,
+    node: NodeTarget,
+    writes: Sequence[files.PlannedWrite],
+    settings: Sequence[tuple[str, str]],
+    managed: bool,
+) -> None:
+    for w in writes:
+        report.plan.append(PlanStep("write", str(w.path), f"stage beside, rename over (mode {w.mode:04o})"))
+    report.plan.append(
+        PlanStep(
+            "reload",
+            node.name,
+            "CONFIG SET " + " ".join(f"{k} {v}" for k, v in settings)
+            if managed
+            else "external: deploy commands are printed",
+        )
+    )
+    report.plan.append(
+        PlanStep("verify", node.name, "fresh handshake presents the new serial; old connection alive")
+    )
+
+
+def _stage_external(job: _ServerJob) -> None:
+    """Servers whose files we cannot see: write the new files to the PKI dir and give the deploy commands."""
+    report, paths = job.report, job.paths
+    ext_writes = [w for nw in job.work if nw.node in job.external for w in nw.writes]
+    uniq = {w.path: w for w in ext_writes}
+    backup_dir = files.backup(list(uniq), paths.root)
+    report.backup = str(backup_dir) if backup_dir else None
+    files.write_all(list(uniq.values()))
+    report.add("staged", "pass", "new server files written to the PKI directory (old ones backed up)")
+    for node in job.external:
+        report.commands += deploy_commands(node, paths)
+    report.status = "pending"
+    report.add(
+        "external",
+        "warn",
+        "the server does not read these paths: deploy with the commands, then verify",
+        "run the printed commands, then `runbook rotate verify`",
+    )
+
+
+def _apply(
+    job: _ServerJob, work: Sequence[_NodeWork], fault: Fault | None, relink: bool, soak: _SoakSpec
+) -> bool:
+    """Backup, swap, reload and verify node by node, then soak; roll back on any failure."""
+    nodes = [nw.node for nw in work]
+    rot = _Rotation(job.report, job.paths, job.tls, nodes, job.server_hostname, fault, relink)
+    try:
+        rot.open_sentinels()
+        ok = rot.run(work)
+        if ok and not _soak(rot, work, soak.seconds, soak.until, soak.limit):
+            rot._rollback(rot.done, rot.backup_dir, rot.root)
+            ok = False
+    finally:
+        rot.close()
+    return ok
+
+
+def _soak(
+    rot: _Rotation, work: Sequence[_NodeWork], seconds: float, until: Callable[[], bool] | None, limit: float
+) -> bool:
+    """Keep checking fresh handshakes after the last reload until ``seconds`` passed and ``until()`` holds."""
+    if seconds <= 0 and until is None:
+        return True
+    t0 = time.monotonic()
+    ok = True
+    while True:
+        for nw in work:
+            try:
+                served = served_certificate(nw.node.host, nw.node.port, rot.tls(), rot.hostname(nw.node))
+                ok = ok and (nw.expect is None or _fingerprint(served) == _fingerprint(nw.expect))
+            except RunbookError:
+                ok = False
+        elapsed = time.monotonic() - t0
+        if not ok or elapsed >= limit or (elapsed >= seconds and (until is None or until())):
+            break
+        time.sleep(0.2)
+    old_ok = all(rot._check_old_connection(nw.node, "soak") for nw in work)
+    rot.report.add(
+        "soak",
+        "pass" if ok and old_ok else "fail",
+        "fresh handshakes kept presenting the new certificates until the soak ended"
+        if ok
+        else "a fresh handshake presented another certificate during the soak",
+        "" if ok else "investigate: another process reloaded the server",
+    )
+    return ok and old_ok

@@ -1,0 +1,176 @@
+"""The servers a rotation works on: :class:`NodeTarget`, discovery, and the certificate they serve.
+
+:func:`discover_node` asks a running server which TLS files it reads (``CONFIG GET``) and its
+role; :func:`served_certificate` is what a fresh strict handshake is presented. Both connect.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from runbook import pki
+from runbook.client import TlsClientFiles, redis_client, tls_context
+from runbook.errors import RunbookError
+
+
+@dataclass
+class NodeTarget:
+    """One Redis node to rotate: where it listens and the TLS files it reads (its own paths)."""
+
+    name: str
+    host: str
+    port: int
+    cert_file: str = ""
+    key_file: str = ""
+    ca_file: str = ""
+    client_cert_file: str = ""
+    client_key_file: str = ""
+    server_dir: str = ""
+    mode: str = "standalone"  # standalone | cluster | sentinel
+    role: str = "master"  # master | slave
+    master_port: int = 0
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def local(self, path: str) -> Path:
+        """A path as the server reads it, resolved on this machine (relative paths: the server's dir)."""
+        p = Path(path)
+        return p if p.is_absolute() else Path(self.server_dir or ".") / p
+
+
+def _admin(node: NodeTarget, tls: TlsClientFiles, server_hostname: str | None = None) -> redis.Redis:
+    """One connection to ``node.host`` whose certificate is verified for ``server_hostname``. Connects."""
+    return redis_client(
+        node.host,
+        node.port,
+        tls,
+        server_hostname=server_hostname,
+        socket_timeout=5.0,
+        single_connection_client=True,
+    )
+
+
+def served_certificate(
+    host: str, port: int, tls: TlsClientFiles, server_hostname: str | None = None, timeout: float = 5.0
+) -> x509.Certificate:
+    """The certificate a fresh strict mutual-TLS handshake to ``host:port`` is presented. Connects."""
+    ctx = tls_context(tls)
+    try:
+        with (
+            socket.create_connection((host, port), timeout=timeout) as raw,
+            ctx.wrap_socket(raw, server_hostname=server_hostname or host) as sock,
+        ):
+            der = sock.getpeercert(binary_form=True)
+    except (OSError, ssl.SSLError) as exc:
+        raise RunbookError(
+            f"TLS handshake with {host}:{port} failed ({' '.join(str(exc).split())}): "
+            "check the address, the CA and the client certificate"
+        ) from None
+    if not der:
+        raise RunbookError(f"{host}:{port} presented no certificate: is it a TLS port?")
+    return x509.load_der_x509_certificate(der)
+
+
+def serial_of(cert: x509.Certificate) -> str:
+    return format(cert.serial_number, "X")
+
+
+def _fingerprint(cert: x509.Certificate) -> bytes:
+    return cert.fingerprint(hashes.SHA256())
+
+
+def _call(client: redis.Redis, *args: Any) -> Any:
+    """``execute_command`` with redis-py's reply parsing (INFO -> dict, CONFIG GET -> dict, ...)."""
+    return client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+
+def _info(client: redis.Redis, section: str) -> dict[str, Any]:
+    data: dict[str, Any] = client.info(section)  # type: ignore[assignment]
+    return data
+
+
+def nodes_from_sandbox(box: Any, tls: TlsClientFiles) -> list[NodeTarget]:
+    """The nodes of a running :class:`runbook.sandbox.Sandbox`, named as the sandbox names them."""
+    return [discover_node(n.host, n.port, tls, name=n.name, server_hostname="localhost") for n in box.nodes]
+
+
+def discover_node(
+    host: str, port: int, tls: TlsClientFiles, name: str = "", server_hostname: str | None = None
+) -> NodeTarget:
+    """Ask a running server which TLS files it reads (``CONFIG GET``) and its role. Connects.
+
+    It connects to ``host``; ``server_hostname`` (default ``host``) is the name its certificate
+    is verified against.
+    """
+    node = NodeTarget(name or f"{host}:{port}", host, port)
+    try:
+        client = _admin(node, tls, server_hostname)
+    except (redis.RedisError, OSError) as exc:
+        raise RunbookError(
+            f"cannot connect to {host}:{port} over mutual TLS ({' '.join(str(exc).split())}): "
+            "check the address, the server name, the CA and the client certificate"
+        ) from None
+    try:
+        server = _info(client, "server")
+        node.mode = str(server.get("redis_mode", "standalone"))
+        if node.mode == "sentinel":
+            return node
+        repl = _info(client, "replication")
+        try:
+            config: dict[str, str] = {**client.config_get("tls-*"), **client.config_get("dir")}  # type: ignore[dict-item]
+        except redis.ResponseError:
+            config = {}  # CONFIG renamed or denied: an external target whose paths we cannot see
+    except (redis.RedisError, OSError) as exc:
+        raise RunbookError(
+            f"cannot read the role of {host}:{port} ({' '.join(str(exc).split())}): "
+            "the client certificate must be allowed INFO"
+        ) from None
+    finally:
+        client.close()
+    _apply_config(node, config, repl)
+    return node
+
+
+def _apply_config(node: NodeTarget, config: dict[str, str], repl: dict[str, Any]) -> None:
+    node.cert_file = config.get("tls-cert-file", "")
+    node.key_file = config.get("tls-key-file", "")
+    node.ca_file = config.get("tls-ca-cert-file", "")
+    node.client_cert_file = config.get("tls-client-cert-file", "")
+    node.client_key_file = config.get("tls-client-key-file", "")
+    node.server_dir = config.get("dir", "")
+    node.role = str(repl.get("role", "master"))
+    node.master_port = int(repl.get("master_port", 0) or 0)
+
+
+def _server_settings(node: NodeTarget) -> list[tuple[str, str]]:
+    """The ``CONFIG SET`` pairs that reload the node's own certificate and key."""
+    return [("tls-cert-file", node.cert_file), ("tls-key-file", node.key_file)]
+
+
+def _link_settings(node: NodeTarget) -> list[tuple[str, str]]:
+    """The ``CONFIG SET`` pairs that reload the node's outgoing-link (replication/cluster) certificate."""
+    return [("tls-client-cert-file", node.client_cert_file), ("tls-client-key-file", node.client_key_file)]
+
+
+def _managed(node: NodeTarget, served: x509.Certificate) -> bool:
+    """True when the server reads files we can see: the file at its cert path is what it presents."""
+    if not node.cert_file or not node.key_file:
+        return False
+    cert_path, key_path = node.local(node.cert_file), node.local(node.key_file)
+    if not (cert_path.is_file() and key_path.is_file() and os.access(cert_path.parent, os.W_OK)):
+        return False
+    try:
+        return _fingerprint(pki.load_cert(cert_path)) == _fingerprint(served)
+    except RunbookError:
+        return False

@@ -1,0 +1,67 @@
+"""The watcher's state as a node_exporter textfile (prometheus_client), written atomically.
+
+Series (label ``node`` = ``host:port``):
+
+* ``redis_tls_watch_last_reload_timestamp_seconds`` - the last reload attempt (Unix time, 0: none);
+* ``redis_tls_watch_last_reload_success`` - 1 when it reloaded and verified, 0 otherwise;
+* ``redis_tls_watch_reloads_total{result}`` - reloads by result (reloaded, rolled-back, failed);
+* ``redis_tls_watch_served_certificate_info{serial}`` - 1, the serial a fresh handshake presents;
+* ``redis_tls_watch_certificate_expiry_timestamp_seconds`` - notAfter of the served certificate;
+* ``redis_tls_watch_node_state{state}`` - 1 for the node's current state, 0 for the others;
+* ``redis_tls_watch_last_pass_timestamp_seconds`` - when the watcher last looked (liveness).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from runbook import files
+from runbook.errors import RunbookError
+from runbook.watch.report import STATES, WatchReport
+
+
+def registry(report: WatchReport) -> Any:
+    from prometheus_client import CollectorRegistry, Counter, Gauge
+
+    reg = CollectorRegistry()
+
+    def gauge(name: str, doc: str, *labels: str) -> Gauge:
+        return Gauge(name, doc, ["node", *labels], registry=reg)
+
+    last = gauge("redis_tls_watch_last_reload_timestamp_seconds", "Last reload attempt (Unix time)")
+    success = gauge("redis_tls_watch_last_reload_success", "1 when the last reload was verified")
+    reloads = Counter("redis_tls_watch_reloads", "Reloads by result", ["node", "result"], registry=reg)
+    info = gauge("redis_tls_watch_served_certificate_info", "Serial a fresh handshake presents", "serial")
+    expiry = gauge(
+        "redis_tls_watch_certificate_expiry_timestamp_seconds", "notAfter of the served certificate"
+    )
+    state = gauge("redis_tls_watch_node_state", "1 for the node's current state", "state")
+    seen = gauge("redis_tls_watch_last_pass_timestamp_seconds", "When the watcher last looked (Unix time)")
+    now = time.time()
+    for n in report.nodes:
+        last.labels(n.node).set(n.last_reload)
+        success.labels(n.node).set(1 if n.last_result == "reloaded" else 0)
+        for result, count in n.reloads.items():
+            reloads.labels(n.node, result).inc(count)
+        if n.served_serial:
+            info.labels(n.node, n.served_serial).set(1)
+            expiry.labels(n.node).set(n.not_after)
+        for s in STATES:
+            state.labels(n.node, s).set(1 if n.state == s else 0)
+        seen.labels(n.node).set(now)
+    return reg
+
+
+def write(report: WatchReport, path: Path | str) -> Path:
+    """Write the textfile atomically (temp file + rename, mode 0644). Writes a file."""
+    from prometheus_client import generate_latest
+
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise RunbookError(
+            f"directory {target.parent} does not exist: create it or give another --prometheus"
+        )
+    files.write_file(target, generate_latest(registry(report)), files.PUBLIC)
+    return target
