@@ -1,0 +1,135 @@
+"""``python -m runbook fleet audit|diagnose|rotate``: the fleet subcommands (argparse).
+
+Registered in :data:`runbook.cli.COMMAND_GROUPS`. Exit codes as everywhere: 0 every node
+succeeded, 1 some node did not (its status says why), 2 usage or a bad inventory (one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from runbook.cli.common import Subparsers, print_json
+
+
+def add_inventory_options(p: argparse.ArgumentParser, parallel_default: int) -> None:
+    """The options every fleet subcommand shares (inventory, selection, bound, outputs)."""
+    p.add_argument("--inventory", required=True, help="runbook fleet YAML or Ansible inventory (YAML or INI)")
+    p.add_argument(
+        "--limit", metavar="PATTERN", help="hosts/groups, globs, !exclude, &intersect (comma-separated)"
+    )
+    p.add_argument(
+        "--parallel", type=int, default=parallel_default, metavar="N",
+        help=f"at most N nodes at once (default {parallel_default})",
+    )  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the run's summary.json on stdout")
+    p.add_argument("--summary", metavar="FILE", help="write the run's summary.json to FILE (atomic)")
+    p.add_argument(
+        "--prometheus", metavar="FILE", help="write node_exporter textfile metrics per target (atomic)"
+    )
+    p.add_argument(
+        "--details", action="store_true", help="print every node's own table (default: failed nodes)"
+    )
+
+
+def register(subparsers: Subparsers) -> Any:
+    """Add ``fleet`` and its subcommands to the CLI's subparsers; returns the ``fleet`` subcommand set.
+
+    Further fleet subcommands (``fleet watch``, from the watch module) are added to the returned
+    set with :func:`add_inventory_options` and read their nodes with :func:`selected_nodes`.
+    """
+    DEFAULT_PARALLEL = 8  # runbook.fleet.run.DEFAULT_PARALLEL (not imported: keeps the CLI's start light)
+
+    p = subparsers.add_parser("fleet", help="audit, diagnose or rotate every server of an inventory")
+    s = p.add_subparsers(dest="fleet_command", required=True)
+    a = s.add_parser("audit", help="the live TLS audit of every node, in parallel")
+    add_inventory_options(a, DEFAULT_PARALLEL)
+    a.add_argument("--warn-days", type=int, default=30, help="warn when a certificate expires sooner")
+    a.add_argument("--timeout", type=float, default=3.0, help="seconds per connection (default 3)")
+    a.add_argument("--no-cipher-scan", action="store_true", help="skip the sslyze TLS 1.2 cipher enumeration")
+    a.set_defaults(func=_cmd_audit)
+    d = s.add_parser("diagnose", help="why TLS to each node fails (cause and fix), in parallel")
+    add_inventory_options(d, DEFAULT_PARALLEL)
+    d.add_argument("--timeout", type=float, default=3.0, help="seconds per connection (default 3)")
+    d.set_defaults(func=_cmd_diagnose)
+    r = s.add_parser("rotate", help="rolling server-certificate rotation; stops at the first failure")
+    add_inventory_options(r, 1)
+    r.add_argument("--dir", help="PKI folder (ca.crt, ca.key, client files) for nodes without pki_dir")
+    r.add_argument("--dry-run", action="store_true", help="plan and preflight every node: nothing written")
+    r.add_argument(
+        "--if-expiring-within", type=int, metavar="DAYS", help="rotate only nodes expiring within DAYS"
+    )
+    r.add_argument(
+        "--days", type=int, default=365, help="validity of the re-issued certificates (default 365)"
+    )
+    r.set_defaults(func=_cmd_rotate)
+    return s
+
+
+def selected_nodes(a: argparse.Namespace) -> tuple[str, list[Any]]:
+    """(inventory path, the nodes ``--limit`` selects) for parsed fleet options; RunbookError when bad."""
+    from runbook import inventory
+
+    inv = inventory.load(a.inventory)
+    return inv.path, inv.limit(a.limit)
+
+
+def _finish(a: argparse.Namespace, report: Any, audits: list[Any] | None = None) -> int:
+    from runbook.fleet import report as reports
+
+    if a.summary:
+        reports.write_summary(report, a.summary)
+    if a.prometheus:
+        reports.write_prometheus(report, a.prometheus, audits or [])
+    if a.json:
+        print_json(report.to_dict())
+        return report.exit_code  # type: ignore[no-any-return]
+    if report.plan:
+        print(report.plan_table().text(), end="\n\n")
+    good = reports.OK_STATUSES[report.action]
+    for node in report.nodes:
+        if (a.details or node.status not in good or node.commands) and node.checks:
+            print(node.table().text(), end="\n\n")
+        for line in node.commands:
+            print(line)
+        if node.commands:
+            print()
+    print(report.verdict_table().text())
+    if report.stopped_at:
+        print(f"\nstopped at {report.stopped_at}: later nodes were not started", file=sys.stderr)
+    return report.exit_code  # type: ignore[no-any-return]
+
+
+def _cmd_audit(a: argparse.Namespace) -> int:
+    from runbook.errors import RunbookError
+    from runbook.fleet import run
+
+    if a.warn_days < 0:
+        raise RunbookError(f"--warn-days must be 0 or more, got {a.warn_days}")
+    path, nodes = selected_nodes(a)
+    report, audits = run.audit(
+        nodes, parallel=a.parallel, warn_days=a.warn_days, timeout=a.timeout,
+        scan_ciphers=not a.no_cipher_scan, inventory=path, limit=a.limit,
+    )  # fmt: skip
+    return _finish(a, report, audits)
+
+
+def _cmd_diagnose(a: argparse.Namespace) -> int:
+    from runbook.fleet import run
+
+    path, nodes = selected_nodes(a)
+    return _finish(
+        a, run.diagnose_fleet(nodes, parallel=a.parallel, timeout=a.timeout, inventory=path, limit=a.limit)
+    )
+
+
+def _cmd_rotate(a: argparse.Namespace) -> int:
+    from runbook.fleet import run
+
+    path, nodes = selected_nodes(a)
+    report = run.rotate(
+        nodes, pki_dir=a.dir, parallel=a.parallel, dry_run=a.dry_run,
+        if_expiring_within=a.if_expiring_within, days=a.days, inventory=path, limit=a.limit,
+    )  # fmt: skip
+    return _finish(a, report)

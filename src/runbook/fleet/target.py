@@ -1,0 +1,186 @@
+"""What a fleet notebook or CLI run works on: the sandbox fleet, or the operator's inventory.
+
+:func:`prepare` is the one place that knows the difference. ``sandbox``: it starts a small fleet
+on loopback with :mod:`runbook.sandbox` (a replica group, primary + replica, and a 3-node
+cluster, each in its own subfolder of ``<work>/fleet/`` with its own PKI) and writes an
+inventory for it; :meth:`FleetTarget.stop` stops exactly what it started (and so does the
+interpreter's exit, as a safety net). ``external``: it reads the operator's inventory (or makes a
+one-node fleet of the ``redis_host``/``redis_port``/... parameters) and starts nothing; rotation
+is then a dry run unless ``apply_external``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from runbook import display, pki, rotation, sandbox, workdir
+from runbook.client import target_endpoint
+from runbook.errors import RunbookError
+from runbook.fleet.report import FleetReport
+from runbook.inventory import FleetNode, Inventory, load, select
+
+TARGETS = ("sandbox", "external")
+#: The sandbox fleet: (subfolder, topology, certificate validity in days). The replica group's
+#: certificates are issued for 90 days so the expiry timeline has a clear first-to-expire.
+SANDBOX_FLEET: tuple[tuple[str, str, int], ...] = (("cache", "replica", 90), ("cluster", "cluster", 365))
+
+
+@dataclass
+class FleetTarget:
+    """The nodes to work on, where their PKI is, and what was started for them."""
+
+    kind: str
+    inventory: Inventory
+    nodes: list[FleetNode]
+    rotation_dry_run: bool
+    started: list[str] = field(default_factory=list)  # sandbox work dirs this process started
+
+    @property
+    def label(self) -> str:
+        return "sandbox fleet" if self.kind == "sandbox" else Path(self.inventory.path).name
+
+    def table(self) -> display.Table:
+        """The nodes as the run sees them: name, host:port, role, group, the name in the certificate."""
+        rows = [[n.name, n.target, n.role, n.group, n.server_name] for n in self.nodes]
+        return display.Table(
+            ["node", "target", "role", "group", "server name"], rows, f"{self.label}: {len(rows)} nodes"
+        )
+
+    def rotate(self, *, dry_run: bool | None = None, parallel: int = 1) -> FleetReport:
+        """The rolling rotation of the nodes (:func:`runbook.fleet.run.rotate`). Writes files, reloads servers.
+
+        A dry run when ``dry_run``, or by default when the target only plans (external without
+        ``apply_external``). Under the external target a node with no PKI folder to issue from is
+        ``skipped`` (the operator's CA key is elsewhere), not an error.
+        """
+        from runbook.fleet import run
+
+        return run.rotate(
+            self.nodes,
+            parallel=parallel,
+            dry_run=self.rotation_dry_run if dry_run is None else dry_run,
+            inventory=self.inventory.path,
+            skip_without_pki=self.kind == "external",
+        )
+
+    def stop(self) -> list[int]:
+        """Stop the sandboxes :func:`prepare` started (none for ``external``). Idempotent."""
+        return _stop(self.started)
+
+
+def _stop(dirs: list[str]) -> list[int]:
+    stopped: list[int] = []
+    for folder in dirs:
+        stopped += sandbox.stop(folder)
+    return stopped
+
+
+def prepare(
+    *,
+    target: str = "sandbox",
+    inventory: str | Path = "",
+    work_dir: str | Path | None = None,
+    limit: str = "",
+    apply_external: bool = False,
+    redis_host: str = "",
+    redis_port: int = 0,
+    server_name: str = "",
+    ca_file: str = "",
+    client_cert: str = "",
+    client_key: str = "",
+) -> FleetTarget:
+    """The fleet for ``target``. Sandbox: starts processes (idempotently) and writes an inventory."""
+    if target not in TARGETS:
+        raise RunbookError(f"unknown target {target!r}: set target to sandbox or external")
+    work = workdir.work_dir(work_dir or None)
+    if target == "sandbox":
+        if inventory:
+            raise RunbookError("inventory applies to target=external: the sandbox writes its own inventory")
+        path, started = start_sandbox_fleet(work)
+        inv = load(path)
+        return FleetTarget("sandbox", inv, select(inv.nodes, limit or None), False, started)
+    if inventory:
+        inv = load(inventory)
+    else:
+        inv = _single_node(work, redis_host, redis_port, server_name, ca_file, client_cert, client_key)
+    return FleetTarget("external", inv, select(inv.nodes, limit or None), not apply_external)
+
+
+def _single_node(
+    work: Path, host: str, port: int, server_name: str, ca: str, cert: str, key: str
+) -> Inventory:
+    """A one-node inventory of the notebook's external connection parameters (written to the work dir)."""
+    if not host:
+        raise RunbookError("target external needs inventory (an inventory file) or redis_host and redis_port")
+    endpoint = target_endpoint("external", host, port, server_name, ca, cert, key)
+    assert endpoint is not None
+    issuing = rotation.issuing_pki(endpoint.files.ca)
+    node = {
+        "name": endpoint.address,
+        "host": endpoint.host,
+        "port": endpoint.port,
+        "server_name": endpoint.server_name,
+        "ca": str(Path(endpoint.files.ca).resolve()),
+        **({"cert": str(Path(cert).resolve()), "key": str(Path(key).resolve())} if cert else {}),
+        **({"pki_dir": str(issuing)} if issuing else {}),
+    }
+    folder = work / "fleet"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "inventory-external.yml"
+    path.write_text(yaml.safe_dump({"nodes": [node]}, sort_keys=False))
+    return load(path)
+
+
+def start_sandbox_fleet(work: Path | str) -> tuple[Path, list[str]]:
+    """Start (or reuse) the sandbox fleet under ``<work>/fleet/`` and write its inventory. Starts processes.
+
+    Returns the inventory path and the sandbox work dirs (one per topology), which the caller stops.
+    """
+    folder = Path(work) / "fleet"
+    started: list[str] = []
+    nodes: list[dict[str, object]] = []
+    try:
+        for sub, topology, days in SANDBOX_FLEET:
+            sub_work = folder / sub
+            pki_root = workdir.pki_dir(sub_work)
+            pki.create_pki(pki_root, pki.PkiSpec(days=days))
+            box = sandbox.ensure(sub_work, topology)
+            started.append(str(sub_work))
+            nodes += _inventory_nodes(sub, box, pki_root, folder)
+    except BaseException:
+        _stop(started)
+        raise
+    atexit.register(_stop, list(started))
+    path = folder / "inventory.yml"
+    header = "# written by runbook.fleet.prepare: the sandbox fleet (paths relative to this file)\n"
+    path.write_text(header + yaml.safe_dump({"nodes": nodes}, sort_keys=False))
+    return path, started
+
+
+def _inventory_nodes(sub: str, box: sandbox.Sandbox, pki_root: Path, folder: Path) -> list[dict[str, object]]:
+    def rel(p: Path) -> str:
+        return os.path.relpath(p, folder)
+
+    paths = pki.PkiPaths(pki_root)
+    common = {
+        "server_name": "localhost",
+        "ca": rel(paths.ca_cert),
+        "cert": rel(paths.client_cert(pki.DEFAULT_CLIENT)),
+        "key": rel(paths.client_key(pki.DEFAULT_CLIENT)),
+        "pki_dir": rel(pki_root),
+    }
+    found: list[dict[str, object]] = []
+    for i, node in enumerate(box.nodes, 1):
+        if box.topology == "cluster":
+            name, role, group = f"{sub}-{i}", "cluster-primary", f"shard-{i}"
+        else:
+            name, role, group = f"{sub}-{node.name}", node.role, sub
+        found.append(
+            {"name": name, "host": node.host, "port": node.port, "role": role, "group": group, **common}
+        )
+    return found
