@@ -7,11 +7,18 @@ No timed assertions: the integration tests check that real measurements come bac
 from __future__ import annotations
 
 import json
+import shutil
+import socket
+import ssl
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from redis.connection import SSLConnection
 
 from runbook import bench, cli
+from runbook.client import ContextSSLConnection
 from runbook.errors import RunbookError
 
 # --------------------------------------------------------------------------- built reports
@@ -54,7 +61,10 @@ def _report(
             )
     r.pooling = [
         bench.PoolingResult("pooled", "ecdsa-p256", 100, pooled, 50.0, 100.0),
-        bench.PoolingResult("connect-per-command", "ecdsa-p256", 5, per_command, 4000.0, 60000.0),
+        bench.PoolingResult("connect-per-command", "ecdsa-p256", 5, per_command, 4000.0, 6000.0),
+        bench.PoolingResult(
+            "connect-per-command", "ecdsa-p256", 5, per_command / 5, 4000.0, 30000.0, bench.SSL_ARGS_CLIENT
+        ),
     ]
     r.comparison = [bench.ComparisonResult("steady", 100.0, guide_ops, 50.0, guide_us)]
     return r
@@ -112,6 +122,18 @@ def test_checks_fail_when_pooling_does_not_help() -> None:
     assert _status(_report(pooled=6.0, per_command=5.0))["pooling"] == "fail"
 
 
+def test_pooling_ratio_compares_the_pool_with_each_kind_of_new_client() -> None:
+    report = _report(pooled=1000.0, per_command=5.0)
+    assert bench.pooling_ratio(report) == pytest.approx(200.0)  # the same connection class: pooling only
+    assert bench.pooling_ratio(report, bench.SSL_ARGS_CLIENT) == pytest.approx(1000.0)
+    figures = bench.figures(report)
+    assert figures["pooled_over_connect_per_command"] == pytest.approx(200.0)
+    assert figures["pooled_over_connect_per_command_ssl_args"] == pytest.approx(1000.0)
+    report.pooling = report.pooling[:2]  # no redis-py ssl_* row: that ratio is unknown, the verdict stands
+    assert bench.pooling_ratio(report, bench.SSL_ARGS_CLIENT) is None
+    assert _status(report)["pooling"] == "pass"
+
+
 def test_runbook_vs_guide_tolerates_noise_but_not_a_real_loss() -> None:
     assert _status(_report(guide_ops=110.0, guide_us=55.0))["runbook-vs-guide"] == "pass"  # within noise
     assert _status(_report(guide_ops=200.0, guide_us=40.0))["runbook-vs-guide"] == "pass"  # cheaper on CPU
@@ -144,6 +166,7 @@ def test_tables_render_every_row() -> None:
     assert "ecdsa-p256" in texts[2] and "rsa-4096" in texts[2]
     assert "internal error" in texts[3]
     assert "connect-per-command" in texts[4]
+    assert bench.RUNBOOK_CLIENT in texts[4] and bench.SSL_ARGS_CLIENT in texts[4]
 
 
 def test_plot_writes_a_png(tmp_path: Path) -> None:
@@ -202,7 +225,11 @@ def test_real_run_returns_real_numbers(smoke_report: bench.BenchReport) -> None:
     assert [h.key_type for h in r.handshakes] == list(bench.KEY_TYPES)
     assert all(h.per_second > 0 and h.connections >= 1 and h.protocol == "TLSv1.3" for h in r.handshakes)
     assert all(h.server_ms is None or h.server_ms > 0 for h in r.handshakes)
-    assert {p.mode for p in r.pooling} == {"pooled", "connect-per-command"}
+    assert [(p.mode, p.client, p.connection_class) for p in r.pooling] == [
+        ("pooled", bench.RUNBOOK_CLIENT, "ContextSSLConnection"),
+        ("connect-per-command", bench.RUNBOOK_CLIENT, "ContextSSLConnection"),
+        ("connect-per-command", bench.SSL_ARGS_CLIENT, "SSLConnection"),
+    ]
     assert all(p.per_second > 0 for p in r.pooling)
     assert len(r.comparison) == 3 and all(c.runbook_ops > 0 and c.guide_ops > 0 for c in r.comparison)
 
@@ -258,3 +285,90 @@ def test_cli_bench_json_and_plot(bench_work: Path, capsys: pytest.CaptureFixture
     assert {c["id"] for c in out["checks"]} >= {"ecdsa-vs-rsa4096", "resumption-proven", "runbook-vs-guide"}
     assert out["profile"] == "smoke" and out["throughput"] and out["figures"]
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+# --------------------------------------------------------------------------- which client each side uses
+
+
+@pytest.fixture
+def live_servers(
+    smoke_report: bench.BenchReport, bench_work: Path, tmp_path: Path
+) -> Iterator[bench.BenchServers]:
+    """The bench servers, started afresh in their own work dir (with the smoke run's PKIs, copied)."""
+    shutil.copytree(bench_work / "bench" / "pki", tmp_path / "bench" / "pki")
+    with bench.bench_servers(tmp_path) as servers:
+        yield servers
+
+
+@pytest.fixture
+def tls_wraps(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
+    """Records, without changing them, every TLS connect redis-py makes and every system-store load.
+
+    ``wraps``: (connection class, port) per socket wrapped by redis-py's ``SSLConnection`` or by
+    ``ContextSSLConnection`` (which overrides the method and does not call redis-py's);
+    ``system_store``: one entry per ``SSLContext.load_default_certs`` (what
+    ``ssl.create_default_context()`` without a CA file does).
+    """
+    seen: dict[str, list[Any]] = {"wraps": [], "system_store": []}
+
+    def spy(
+        original: Callable[[Any, socket.socket], ssl.SSLSocket],
+    ) -> Callable[[Any, socket.socket], ssl.SSLSocket]:
+        def wrap(self: Any, sock: socket.socket) -> ssl.SSLSocket:
+            seen["wraps"].append((type(self).__name__, self.port))
+            return original(self, sock)
+
+        return wrap
+
+    load_default_certs = ssl.SSLContext.load_default_certs
+
+    def load_system_store(self: ssl.SSLContext, purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH) -> None:
+        seen["system_store"].append(purpose)
+        load_default_certs(self, purpose)
+
+    monkeypatch.setattr(SSLConnection, "_wrap_socket_with_ssl", spy(SSLConnection._wrap_socket_with_ssl))
+    monkeypatch.setattr(
+        ContextSSLConnection, "_wrap_socket_with_ssl", spy(ContextSSLConnection._wrap_socket_with_ssl)
+    )
+    monkeypatch.setattr(ssl.SSLContext, "load_default_certs", load_system_store)
+    return seen
+
+
+@pytest.mark.integration
+def test_per_command_clients_use_the_connection_class_they_are_labelled_with(
+    live_servers: bench.BenchServers, tls_wraps: dict[str, list[Any]]
+) -> None:
+    target = live_servers.tls[bench.RUNBOOK_KEY]
+    prof = bench.profile("smoke")
+    runbook = bench.measure_per_command(target, bench.RUNBOOK_KEY, prof)
+    assert (runbook.client, runbook.connection_class) == (bench.RUNBOOK_CLIENT, "ContextSSLConnection")
+    assert tls_wraps["wraps"] == [("ContextSSLConnection", target.port)] * runbook.commands
+    assert tls_wraps["system_store"] == []  # runbook.client trusts ca.crt only
+
+    tls_wraps["wraps"].clear()
+    guide = bench.measure_per_command(target, bench.RUNBOOK_KEY, prof, bench.SSL_ARGS_CLIENT)
+    assert (guide.client, guide.connection_class) == (bench.SSL_ARGS_CLIENT, "SSLConnection")
+    assert tls_wraps["wraps"] == [("SSLConnection", target.port)] * guide.commands
+    assert len(tls_wraps["system_store"]) == guide.commands  # a new context and the system store per connect
+    with pytest.raises(RunbookError, match="choose one of"):
+        bench.new_client(target, "redis.Redis(ssl=True)")
+
+
+@pytest.mark.integration
+def test_comparison_measures_the_guide_with_redis_py_ssl_args_and_the_runbook_with_its_pool(
+    live_servers: bench.BenchServers, tls_wraps: dict[str, list[Any]]
+) -> None:
+    runbook, guide = live_servers.tls[bench.RUNBOOK_KEY], live_servers.tls[bench.GUIDE_KEY]
+    report = bench.BenchReport("smoke", "", "", 1)  # no pooled row yet: the comparison measures one
+    rows = bench.measure_comparison(live_servers, bench.profile("smoke"), report)
+    redis_py = rows[-1]
+    assert "redis.Redis(ssl=True" in redis_py.workload and redis_py.runbook_ops > 0 and redis_py.guide_ops > 0
+    by_port: dict[int, set[str]] = {}
+    for cls, port in tls_wraps["wraps"]:
+        by_port.setdefault(port, set()).add(cls)
+    assert by_port == {runbook.port: {"ContextSSLConnection"}, guide.port: {"SSLConnection"}}
+    guide_connects = sum(port == guide.port for _cls, port in tls_wraps["wraps"])
+    assert (
+        guide_connects >= bench.profile("smoke").per_command
+        and len(tls_wraps["system_store"]) == guide_connects
+    )

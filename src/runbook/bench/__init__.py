@@ -15,7 +15,10 @@ Two kinds of figures are reported side by side:
   Verdicts use it where it exists (Linux) and fall back to the rates elsewhere.
 
 "Runbook settings" and "guide settings" (the comparison) are defined in :data:`RUNBOOK_SETTINGS`
-and :data:`GUIDE_SETTINGS`; both servers share every directive except the certificates.
+and :data:`GUIDE_SETTINGS`; both servers share every directive except the certificates. Each side's
+redis-py client is built as that side builds it (:func:`new_client`): the runbook's with
+``runbook.client`` (``ContextSSLConnection``), the guide's with ``redis.Redis(ssl=True, ssl_*=...)``
+(redis-py's ``SSLConnection``, a new context and the system trust store per connect).
 
 The modules, lowest first (each imports only those above it):
 
@@ -25,7 +28,7 @@ The modules, lowest first (each imports only those above it):
 * ``sampling``: bounded loops, server and client CPU accounting, medians;
 * ``connection``: one new TLS connection (:func:`tls_ping`); ``servers``: the servers a run starts;
 * ``throughput`` (redis-benchmark), ``handshakes`` (new connections, resumption), ``pooling``
-  (redis-py pool vs connection per command), ``comparison`` (runbook vs guide settings): the measures;
+  (redis-py pool vs a new client per command, built each way), ``comparison`` (runbook vs guide settings): the measures;
 * ``run``: :func:`measure`, every measurement of a profile;
 * ``verdicts``: :func:`checks`, and notebook 06's summary evidence; ``render``: tables and the plot.
 """
@@ -33,7 +36,7 @@ The modules, lowest first (each imports only those above it):
 from runbook.bench.comparison import measure_comparison
 from runbook.bench.connection import Ping, tls_ping
 from runbook.bench.handshakes import measure_handshakes, measure_resumption
-from runbook.bench.pooling import measure_per_command, measure_pooled, measure_pooling
+from runbook.bench.pooling import measure_per_command, measure_pooled, measure_pooling, new_client
 from runbook.bench.profiles import PROFILES, Profile, profile, with_profile
 from runbook.bench.render import (
     comparison_table,
@@ -67,14 +70,17 @@ from runbook.bench.servers import bench_pki, bench_servers, wait_ready
 from runbook.bench.settings import (
     CLAIM_HIGH,
     CLAIM_LOW,
+    CLIENTS,
     GUIDE_KEY,
     GUIDE_SETTINGS,
     HOSTNAME,
     KEY_TYPES,
     LOOPBACK,
     PROTOCOLS,
+    RUNBOOK_CLIENT,
     RUNBOOK_KEY,
     RUNBOOK_SETTINGS,
+    SSL_ARGS_CLIENT,
 )
 from runbook.bench.throughput import (
     BENCH_HINT,
@@ -100,6 +106,7 @@ __all__ = [
     "CHECK_IDS",
     "CLAIM_HIGH",
     "CLAIM_LOW",
+    "CLIENTS",
     "ECDSA_OVER_RSA4096_MIN",
     "EXTERNAL_SKIP",
     "GUIDE_KEY",
@@ -112,8 +119,10 @@ __all__ = [
     "PROFILES",
     "PROTOCOLS",
     "RESUMED_OVER_FULL_MIN",
+    "RUNBOOK_CLIENT",
     "RUNBOOK_KEY",
     "RUNBOOK_SETTINGS",
+    "SSL_ARGS_CLIENT",
     "BenchReport",
     "ComparisonResult",
     "HandshakeResult",
@@ -140,6 +149,7 @@ __all__ = [
     "measure_pooling",
     "measure_resumption",
     "measure_throughput",
+    "new_client",
     "parse_benchmark_csv",
     "plot",
     "pooling_ratio",

@@ -8,7 +8,7 @@ from runbook.bench.report import BenchReport
 from runbook.bench.results import ComparisonResult
 from runbook.bench.sampling import median, median_opt, per_op
 from runbook.bench.servers import BenchServer, BenchServers
-from runbook.bench.settings import GUIDE_KEY, RUNBOOK_KEY
+from runbook.bench.settings import GUIDE_KEY, RUNBOOK_KEY, SSL_ARGS_CLIENT
 from runbook.bench.throughput import measure_throughput, run_redis_benchmark
 
 
@@ -56,10 +56,10 @@ def measure_comparison(servers: BenchServers, prof: Profile, report: BenchReport
     )
     pooled = next((p for p in report.pooling if p.mode == "pooled" and p.key_type == RUNBOOK_KEY), None)
     pooled = pooled or measure_pooled(runbook, RUNBOOK_KEY, prof)
-    per_command = measure_per_command(guide, GUIDE_KEY, prof)
+    per_command = measure_per_command(guide, GUIDE_KEY, prof, SSL_ARGS_CLIENT)
     out.append(
         ComparisonResult(
-            "redis-py GET (runbook: shared pool; guide: new client per command)",
+            "redis-py GET (runbook: shared pool; guide: new redis.Redis(ssl=True, ssl_*=...) per command)",
             pooled.per_second,
             per_command.per_second,
             pooled.server_us_per_op,

@@ -123,10 +123,21 @@ def resumption_table(report: BenchReport) -> display.Table:
 
 def pooling_table(report: BenchReport) -> display.Table:
     return display.Table(
-        ["mode", "key type", "commands", "commands/s", "server µs/cmd", "client µs/cmd"],
+        [
+            "mode",
+            "client",
+            "connection class",
+            "key type",
+            "commands",
+            "commands/s",
+            "server µs/cmd",
+            "client µs/cmd",
+        ],
         (
             [
                 p.mode,
+                p.client,
+                p.connection_class or "-",
                 p.key_type,
                 p.commands,
                 _f(p.per_second),
@@ -135,7 +146,7 @@ def pooling_table(report: BenchReport) -> display.Table:
             ]
             for p in report.pooling
         ),
-        "redis-py: pooled vs connect-per-command",
+        "redis-py: pooled vs connect-per-command, by how the client is built",
     )
 
 

@@ -13,7 +13,15 @@ from runbook.bench.results import (
     ResumptionResult,
     ThroughputResult,
 )
-from runbook.bench.settings import CLAIM_HIGH, GUIDE_KEY, GUIDE_SETTINGS, RUNBOOK_KEY, RUNBOOK_SETTINGS
+from runbook.bench.settings import (
+    CLAIM_HIGH,
+    GUIDE_KEY,
+    GUIDE_SETTINGS,
+    RUNBOOK_CLIENT,
+    RUNBOOK_KEY,
+    RUNBOOK_SETTINGS,
+    SSL_ARGS_CLIENT,
+)
 
 
 @dataclass
@@ -91,11 +99,20 @@ def resumption_ratio(report: BenchReport, key_type: str, protocol: str = "TLSv1.
     return by_cpu if by_cpu is not None else _ratio(resumed.per_second, full.per_second)
 
 
-def pooling_ratio(report: BenchReport) -> float | None:
-    rows = {p.mode: p for p in report.pooling}
-    if "pooled" not in rows or "connect-per-command" not in rows:
+def pooling_ratio(report: BenchReport, client: str = RUNBOOK_CLIENT) -> float | None:
+    """Commands/s through the shared pool over those with a new client per command built as ``client``.
+
+    With ``RUNBOOK_CLIENT`` (the default, and the ``pooling`` verdict) both sides use the same
+    connection class, so the ratio is what pooling saves; with ``SSL_ARGS_CLIENT`` it is what an
+    application that builds a ``redis.Redis(ssl=True, ssl_*=...)`` per command loses.
+    """
+    pooled = next((p for p in report.pooling if p.mode == "pooled"), None)
+    per_command = next(
+        (p for p in report.pooling if p.mode == "connect-per-command" and p.client == client), None
+    )
+    if pooled is None or per_command is None:
         return None
-    return _ratio(rows["pooled"].per_second, rows["connect-per-command"].per_second)
+    return _ratio(pooled.per_second, per_command.per_second)
 
 
 def tls_cost_percent(plain: ThroughputResult, tls: ThroughputResult) -> float:
@@ -146,6 +163,7 @@ def figures(report: BenchReport) -> dict[str, Any]:
         "rsa2048_over_rsa4096_new_connections": _round(handshake_ratio(report, "rsa-2048")),
         "resumed_over_full": {kt: _round(resumption_ratio(report, kt)) for kt in (RUNBOOK_KEY, GUIDE_KEY)},
         "pooled_over_connect_per_command": _round(pooling_ratio(report)),
+        "pooled_over_connect_per_command_ssl_args": _round(pooling_ratio(report, SSL_ARGS_CLIENT)),
         "runbook_over_guide": {c.workload: _round(c.speedup) for c in report.comparison},
     }
 

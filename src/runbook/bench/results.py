@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from runbook.bench.settings import RUNBOOK_CLIENT
+
 
 @dataclass(frozen=True)
 class ThroughputResult:
@@ -61,7 +63,11 @@ class ResumptionResult:
 
 @dataclass(frozen=True)
 class PoolingResult:
-    """redis-py GETs over TLS: a shared pool vs a new client (connection) per command."""
+    """redis-py GETs over TLS: a shared pool vs a new client (connection) per command.
+
+    ``client`` says how the clients were built (``RUNBOOK_CLIENT`` or ``SSL_ARGS_CLIENT``) and
+    ``connection_class`` names the redis-py connection class their pool really used.
+    """
 
     mode: str  # pooled | connect-per-command
     key_type: str
@@ -69,6 +75,8 @@ class PoolingResult:
     per_second: float
     server_us_per_op: float | None
     client_us_per_op: float
+    client: str = RUNBOOK_CLIENT
+    connection_class: str = ""
 
 
 @dataclass(frozen=True)

@@ -19,5 +19,12 @@ RUNBOOK_SETTINGS = (
 )
 GUIDE_SETTINGS = (
     "RSA-4096 CA, server and client certificates (openssl genrsa 4096); same redis.conf otherwise; "
-    "applications open a new connection per command (a new redis.Redis(ssl=True) per request)"
+    "applications open a new connection per command (a new redis.Redis(host, port, ssl=True, "
+    "ssl_ca_certs=..., ssl_certfile=..., ssl_keyfile=...) per request: redis-py's SSLConnection, "
+    "which builds a new SSLContext and loads the system trust store on every connect)"
 )
+
+# The two ways the benchmark builds a redis-py TLS client (PoolingResult.client):
+RUNBOOK_CLIENT = "runbook.client"  # redis_client / redis_pool: ContextSSLConnection, one context per client
+SSL_ARGS_CLIENT = "redis-py ssl_*"  # redis.Redis(ssl=True, ssl_*=...): SSLConnection, a context per connect
+CLIENTS: tuple[str, ...] = (RUNBOOK_CLIENT, SSL_ARGS_CLIENT)
