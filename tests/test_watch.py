@@ -243,8 +243,8 @@ def test_signal_ends_the_daemon_cleanly(site: Site, signum: int) -> None:
     assert took < 5, f"took {took:.1f}s to stop"
     text = prom.read_text()
     assert (
-        f'redis_tls_watch_served_certificate_info{{node="127.0.0.1:{site.node.port}",serial="{site.serial()}"}} 1.0'
-        in text
+        f'redis_tls_watch_served_certificate_info{{node="127.0.0.1:{site.node.port}",'
+        f'serial="{site.serial()}",target="127.0.0.1:{site.node.port}"}} 1.0' in text
     )
 
 
@@ -260,10 +260,10 @@ def test_prometheus_textfile(site: Site) -> None:
             time.sleep(0.1)
     node = f"127.0.0.1:{site.node.port}"
     samples = {
-        (s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k != "node"))): s.value
+        (s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("node", "target")))): s.value
         for fam in text_string_to_metric_families(prom.read_text())
         for s in fam.samples
-        if s.labels.get("node") == node
+        if s.labels.get("node") == node and s.labels.get("target") == node
     }
     assert samples[("redis_tls_watch_reloads_total", (("result", "reloaded"),))] == 1
     assert samples[("redis_tls_watch_reloads_total", (("result", "rolled-back"),))] == 0
