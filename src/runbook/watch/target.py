@@ -54,6 +54,11 @@ class WatchTarget:
         return self.name or self.address
 
     @property
+    def who(self) -> str:
+        """The label, with the address when the node has a name (``cache-1 (10.0.0.5:6380)``)."""
+        return f"{self.name} ({self.address})" if self.name else self.address
+
+    @property
     def hostname(self) -> str:
         """The name a fresh handshake verifies (``server_name``, else ``host``)."""
         return self.server_name or self.host
@@ -107,7 +112,7 @@ def _check_client_files(target: WatchTarget) -> None:
         except OSError as exc:
             raise NodeUnavailable(
                 "unreadable",
-                f"{target.label}: client {label} file {path} cannot be read ({exc.strerror or exc}): "
+                f"{target.who}: client {label} file {path} cannot be read ({exc.strerror or exc}): "
                 "let this user read it, or fix the path",
             ) from None
 
@@ -119,7 +124,7 @@ def _check_listening(target: WatchTarget, timeout: float = 3.0) -> None:
     except OSError as exc:
         raise NodeUnavailable(
             "unreachable",
-            f"cannot reach {target.label} ({exc.strerror or exc}): "
+            f"cannot reach {target.who} ({exc.strerror or exc}): "
             "check the host and port, and that redis-server runs",
         ) from None
 
@@ -139,7 +144,7 @@ def discover(target: WatchTarget, origin: dict[str, str] | None = None) -> NodeF
     except (redis.RedisError, OSError) as exc:  # discover_node's client connects before its own try
         raise NodeUnavailable(
             "unreachable",
-            f"cannot reach {target.label} ({' '.join(str(exc).split())[:160]}): "
+            f"cannot reach {target.who} ({' '.join(str(exc).split())[:160]}): "
             "check --host/--port and that redis-server runs",
         ) from None
     except RunbookError as exc:  # the handshake or INFO failed
