@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from runbook import files, pki, rotation, sandbox
+from runbook.client import TlsClientFiles, redis_client
 from runbook.watch import WatchTarget
 from watch_support import Running, Site, make_site, renew, start_server, start_writer, write
 
@@ -417,3 +419,63 @@ def test_cluster_sharing_one_set_is_reloaded_node_by_node_and_stays_ok(tmp_path:
     finally:
         for n in nodes:
             sandbox.stop_node(n)
+
+
+# --------------------------------------------------------------------------- a name that does not resolve
+
+
+def test_server_name_that_does_not_resolve_is_only_verified_not_dialled(tmp_path: Path) -> None:
+    """``--host 127.0.0.1 --server-name redis.example.internal``: every connection of the watcher
+    (discovery, the served-certificate handshakes, the reload) goes to the host; the name is sent
+    (SNI) and verified, never looked up."""
+    name = "redis.example.internal"
+    with pytest.raises(socket.gaierror):
+        socket.getaddrinfo(name, 6379)
+    pki_root = tmp_path / "pki"
+    pki.create_pki(pki_root, pki.PkiSpec())
+    ca = pki.Issued(pki.load_cert(pki_root / "ca.crt"), pki.load_key(pki_root / "ca.key"))
+    live = tmp_path / "live"
+    cert, key, ca_file = live / "server.crt", live / "server.key", live / "ca.crt"
+    leaf = pki.make_leaf(ca, name, purpose="server", hostnames=[name])  # no IP, no localhost
+    files.write_all(
+        [*leaf.planned_writes(cert, key), files.PlannedWrite(ca_file, (pki_root / "ca.crt").read_bytes())]
+    )
+    conf = sandbox.base_conf(tmp_path / "node", pki.PkiPaths(pki_root), sandbox.free_port())
+    conf.update({"tls-cert-file": str(cert), "tls-key-file": str(key), "tls-ca-cert-file": str(ca_file)})
+    node = sandbox.start_node("node", "primary", tmp_path / "node", conf, pki.PkiPaths(pki_root), wait=False)
+    try:
+        deadline = time.monotonic() + 10  # the sandbox's own readiness probe verifies "localhost"
+        while not sandbox.tls_answers(
+            "127.0.0.1", node.port, TlsClientFiles.from_pki(pki_root), server_name=name
+        ):
+            assert time.monotonic() < deadline, f"the server did not answer: {node.log_path}"
+            time.sleep(0.05)
+        tls = TlsClientFiles.from_pki(pki_root)
+
+        def config_sets() -> int:
+            c = redis_client("127.0.0.1", node.port, tls, server_hostname=name)
+            try:
+                return int(c.info("commandstats").get("cmdstat_config|set", {}).get("calls", 0))  # type: ignore[union-attr]
+            finally:
+                c.close()
+
+        cli = [
+            sys.executable, "-m", "runbook", "watch", "--host", "127.0.0.1", "--port", str(node.port),
+            "--server-name", name, "--ca", str(ca_file), "--cert", str(pki_root / "redis-client.crt"),
+            "--key", str(pki_root / "redis-client.key"), "--state-dir", str(tmp_path / "state"),
+            "--settle", "0.2", "--interval", "0.5", "--once", "--json",
+        ]  # fmt: skip
+        first = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+        assert first.returncode == 0, first.stdout + first.stderr
+        new_cert, new_key, new = renew(pki_root, cert, tmp_path / "staged", "renewed")
+        assert pki.inspect(new_cert).sans == pki.inspect(cert).sans and name in str(pki.inspect(cert).sans)
+        write("replace", new_cert, cert, new_key, key)
+        before = config_sets()
+        done = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
+        (status,) = json.loads(done.stdout)["nodes"]
+        assert status["last_result"] == "reloaded" and status["served_serial"] == new
+        served = rotation.served_certificate("127.0.0.1", node.port, tls, server_hostname=name)
+        assert rotation.serial_of(served) == new and config_sets() - before == 1
+    finally:
+        sandbox.stop_node(node)
