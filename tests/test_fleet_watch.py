@@ -22,9 +22,9 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from runbook import files, inventory, pki, rotation, sandbox
+from runbook import inventory, pki, rotation, sandbox
 from runbook.fleet.watch import watch_fleet, watch_target
-from watch_support import Site, renew, start_server, write
+from watch_support import Site, node_files, renew, start_server, write
 
 pytestmark = pytest.mark.integration
 
@@ -43,22 +43,6 @@ class Lab:
         return {n: self.site.config_sets(node.port) for n, node in self.nodes.items()}
 
 
-def _node_files(pki_root: Path, folder: Path, link: bool) -> dict[str, Path]:
-    ca = pki.Issued(pki.load_cert(pki_root / "ca.crt"), pki.load_key(pki_root / "ca.key"))
-    leaf = pki.make_leaf(ca, "localhost", purpose="server", hostnames=["localhost"], ips=["127.0.0.1"])
-    out = {"cert": folder / "server.crt", "key": folder / "server.key", "ca": folder / "ca.crt"}
-    writes = [
-        *leaf.planned_writes(out["cert"], out["key"]),
-        files.PlannedWrite(out["ca"], (pki_root / "ca.crt").read_bytes()),
-    ]
-    if link:
-        client = pki.make_leaf(ca, "replica-link", purpose="client", hostnames=["replica-link"])
-        out |= {"link": folder / "link.crt", "link_key": folder / "link.key"}
-        writes += client.planned_writes(out["link"], out["link_key"])
-    files.write_all(writes)
-    return out
-
-
 def _wait_link(lab_site: Site, port: int) -> None:
     deadline = time.monotonic() + 20
     while lab_site.client(port).info("replication")["master_link_status"] != "up":
@@ -71,9 +55,9 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     pki_root = tmp_path / "pki"
     pki.create_pki(pki_root, pki.PkiSpec())
     tls = {
-        "cache-primary": _node_files(pki_root, tmp_path / "p-tls", link=False),
-        "cache-replica": _node_files(pki_root, tmp_path / "r-tls", link=True),
-        "solo": _node_files(pki_root, tmp_path / "s-tls", link=False),
+        "cache-primary": node_files(pki_root, tmp_path / "p-tls", link=False),
+        "cache-replica": node_files(pki_root, tmp_path / "r-tls", link=True),
+        "solo": node_files(pki_root, tmp_path / "s-tls", link=False),
     }
     nodes: dict[str, sandbox.Node] = {}
     try:
@@ -201,7 +185,7 @@ def test_a_bad_renewal_is_refused_on_its_node_while_the_others_reload(lab: Lab, 
 
 def test_unreachable_external_and_unreadable_nodes_get_a_status_and_limit_selects(lab: Lab) -> None:
     hidden_dir = lab.root / "hidden"
-    f = _node_files(lab.site.pki, lab.root / "h-tls", link=False)
+    f = node_files(lab.site.pki, lab.root / "h-tls", link=False)
     hidden = start_server(
         lab.site.pki, hidden_dir, f["cert"], f["key"], f["ca"], **{"rename-command": 'CONFIG ""'}
     )

@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from runbook import files, pki, rotation, sandbox
 from runbook.client import TlsClientFiles, redis_client
 from runbook.watch import WatchTarget
-from watch_support import Running, Site, make_site, renew, start_server, start_writer, write
+from watch_support import Running, Site, make_site, node_files, renew, start_server, start_writer, write
 
 pytestmark = pytest.mark.integration
 
@@ -303,27 +303,11 @@ def test_bad_input_is_one_line_exit_2(site: Site, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- replicas
 
 
-def _node_files(site_pki: Path, folder: Path, link: bool) -> dict[str, Path]:
-    ca = pki.Issued(pki.load_cert(site_pki / "ca.crt"), pki.load_key(site_pki / "ca.key"))
-    leaf = pki.make_leaf(ca, "localhost", purpose="server", hostnames=["localhost"], ips=["127.0.0.1"])
-    out = {"cert": folder / "server.crt", "key": folder / "server.key", "ca": folder / "ca.crt"}
-    writes = [
-        *leaf.planned_writes(out["cert"], out["key"]),
-        files.PlannedWrite(out["ca"], (site_pki / "ca.crt").read_bytes()),
-    ]
-    if link:
-        client = pki.make_leaf(ca, "replica-link", purpose="client", hostnames=["replica-link"])
-        out |= {"link": folder / "link.crt", "link_key": folder / "link.key"}
-        writes += client.planned_writes(out["link"], out["link_key"])
-    files.write_all(writes)
-    return out
-
-
 def test_replica_pair_is_reloaded_one_node_at_a_time_with_the_link_up(tmp_path: Path) -> None:
     pki_root = tmp_path / "pki"
     pki.create_pki(pki_root, pki.PkiSpec())
-    p = _node_files(pki_root, tmp_path / "p-tls", link=False)
-    r = _node_files(pki_root, tmp_path / "r-tls", link=True)
+    p = node_files(pki_root, tmp_path / "p-tls", link=False)
+    r = node_files(pki_root, tmp_path / "r-tls", link=True)
     primary = start_server(pki_root, tmp_path / "primary", p["cert"], p["key"], p["ca"],
                            **{"tls-replication": "yes", "repl-diskless-sync-delay": "0"})  # fmt: skip
     replica = None

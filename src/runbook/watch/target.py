@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from runbook import rotation
+from runbook import files, rotation
 from runbook.client import TlsClientFiles
 from runbook.errors import RunbookError
 
@@ -103,18 +103,14 @@ class NodeUnavailable(RunbookError):
 
 
 def _check_client_files(target: WatchTarget) -> None:
-    for label, path in (("ca", target.tls.ca), ("cert", target.tls.cert), ("key", target.tls.key)):
-        if not path:
-            continue
-        try:
-            with open(path, "rb") as fh:
-                fh.read(1)
-        except OSError as exc:
-            raise NodeUnavailable(
-                "unreadable",
-                f"{target.who}: client {label} file {path} cannot be read ({exc.strerror or exc}): "
-                "let this user read it, or fix the path",
-            ) from None
+    tls = target.tls
+    found = files.first_unreadable((("ca", tls.ca), ("cert", tls.cert or ""), ("key", tls.key or "")))
+    if found is not None:
+        label, path, why = found
+        raise NodeUnavailable(
+            "unreadable",
+            f"{target.who}: client {label} file {path} cannot be read ({why}): let this user read it, or fix the path",
+        )
 
 
 def _check_listening(target: WatchTarget, timeout: float = 3.0) -> None:
