@@ -214,6 +214,7 @@ def test_unreachable_external_and_unreadable_nodes_get_a_status_and_limit_select
         # text mode: one row per node, no traceback
         done = subprocess.run(_cli(lab, inv, "--once"), capture_output=True, text=True, timeout=180)
         assert done.returncode == 1 and "Traceback" not in done.stderr
+        print(done.stdout)  # the per-node table (a figure for the docs)
         rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.split()}
         assert (
             "unreachable" in rows["down"] and "external" in rows["hidden"] and "unreadable" in rows["no-key"]

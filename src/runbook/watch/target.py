@@ -55,8 +55,8 @@ class WatchTarget:
 
     @property
     def who(self) -> str:
-        """The label, with the address when the node has a name (``cache-1 (10.0.0.5:6380)``)."""
-        return f"{self.name} ({self.address})" if self.name else self.address
+        """The label, with the address when the node has a name (``cache-1 at 10.0.0.5:6380``)."""
+        return f"{self.name} at {self.address}" if self.name else self.address
 
     @property
     def hostname(self) -> str:
@@ -148,7 +148,7 @@ def discover(target: WatchTarget, origin: dict[str, str] | None = None) -> NodeF
     if node.mode == "sentinel":
         raise NodeUnavailable(
             "external",
-            f"{target.label} is a Sentinel: it cannot reload TLS files at runtime, restart it instead "
+            f"{target.who} is a Sentinel: it cannot reload TLS files at runtime, restart it instead "
             "(`runbook rotate server` prints the procedure)",
         )
     reported = {
@@ -163,7 +163,7 @@ def discover(target: WatchTarget, origin: dict[str, str] | None = None) -> NodeF
     if not reported["cert"] or not reported["key"]:
         raise NodeUnavailable(
             "external",
-            f"{target.label} is external: it does not report its TLS files (CONFIG GET tls-* denied or "
+            f"{target.who} is external: it does not report its TLS files (CONFIG GET tls-* denied or "
             "renamed), so it cannot be watched from here: renew it with `runbook rotate server --dir PKI "
             f"--host {target.host} --port {target.port}` (prints the deploy commands; `runbook fleet rotate` "
             "for an inventory), then check it with `runbook rotate verify`",
