@@ -2,7 +2,8 @@
 
 tests/data/notebooks/: ``probe`` (records the parameters and evidence it gets; fails on request),
 ``broken`` (a bare assert fails in cell 3), ``external`` (follows the target contract),
-``rogue`` (starts a sandbox whatever the target).
+``rogue`` (starts a sandbox whatever the target), ``fleetleak`` (starts the sandbox fleet, then its
+kernel is killed).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_runs import DATA
-from runbook import cli, pipeline, sandbox, workdir
+from runbook import cli, inventory, pipeline, sandbox, workdir
 from runbook.pki import PkiPaths
 
 pytestmark = pytest.mark.integration
@@ -213,3 +214,29 @@ def test_sandbox_target_is_stopped_at_the_end_and_logs_kept(tmp_path: Path) -> N
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
     assert (tmp_path / "o" / "logs" / "sandbox-primary.log").is_file()
     assert "logs/sandbox-primary.log" in summary.logs
+
+
+def test_a_kernel_killed_after_starting_the_fleet_leaves_no_server(tmp_path: Path) -> None:
+    """Notebook 07's shape: the fleet's sandboxes live in ``<work>/fleet/<sub>/``; the kernel is
+    killed part-way (no exit handler runs), and the pipeline still stops every one of them."""
+    work = tmp_path / "w"
+    summary = pipeline.run(
+        output_dir=tmp_path / "o", work=work, notebooks=DATA / "fleetleak", progress=False, stop_sandbox=True
+    )
+    assert (
+        not summary.ok
+        and summary.failure is not None
+        and summary.failure["notebook"] == "01_fleet_then_killed"
+    )
+    fleet_dirs = [work / "fleet" / "cache", work / "fleet" / "cluster"]
+    boxes = [sandbox.Sandbox.from_dict(json.loads(sandbox.state_path(d).read_text())) for d in fleet_dirs
+             if sandbox.state_path(d).is_file()]  # fmt: skip
+    assert not boxes, "the pipeline must forget (stop) every sandbox it found"
+    logs = sorted(p.name for p in (tmp_path / "o" / "logs").glob("sandbox-fleet-*.log"))
+    assert any(n.startswith("sandbox-fleet-cache-") for n in logs) and any("cluster" in n for n in logs), logs
+    ports = [n.port for n in inventory.load(work / "fleet" / "inventory.yml").nodes]  # what was started
+    assert len(ports) == 5, ports  # a primary + replica and a 3-node cluster were started
+    for port in ports:
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    assert "sandbox stopped (5 process(es))" in (tmp_path / "o" / "logs" / "run.log").read_text()

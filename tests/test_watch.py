@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,8 +21,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from runbook import files, pki, rotation, sandbox
+from runbook.client import TlsClientFiles, redis_client
 from runbook.watch import WatchTarget
-from watch_support import Running, Site, make_site, renew, start_server, start_writer, write
+from watch_support import Running, Site, make_site, node_files, renew, start_server, start_writer, write
 
 pytestmark = pytest.mark.integration
 
@@ -243,8 +245,8 @@ def test_signal_ends_the_daemon_cleanly(site: Site, signum: int) -> None:
     assert took < 5, f"took {took:.1f}s to stop"
     text = prom.read_text()
     assert (
-        f'redis_tls_watch_served_certificate_info{{node="127.0.0.1:{site.node.port}",serial="{site.serial()}"}} 1.0'
-        in text
+        f'redis_tls_watch_served_certificate_info{{node="127.0.0.1:{site.node.port}",'
+        f'serial="{site.serial()}",target="127.0.0.1:{site.node.port}"}} 1.0' in text
     )
 
 
@@ -260,10 +262,10 @@ def test_prometheus_textfile(site: Site) -> None:
             time.sleep(0.1)
     node = f"127.0.0.1:{site.node.port}"
     samples = {
-        (s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k != "node"))): s.value
+        (s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("node", "target")))): s.value
         for fam in text_string_to_metric_families(prom.read_text())
         for s in fam.samples
-        if s.labels.get("node") == node
+        if s.labels.get("node") == node and s.labels.get("target") == node
     }
     assert samples[("redis_tls_watch_reloads_total", (("result", "reloaded"),))] == 1
     assert samples[("redis_tls_watch_reloads_total", (("result", "rolled-back"),))] == 0
@@ -301,27 +303,11 @@ def test_bad_input_is_one_line_exit_2(site: Site, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- replicas
 
 
-def _node_files(site_pki: Path, folder: Path, link: bool) -> dict[str, Path]:
-    ca = pki.Issued(pki.load_cert(site_pki / "ca.crt"), pki.load_key(site_pki / "ca.key"))
-    leaf = pki.make_leaf(ca, "localhost", purpose="server", hostnames=["localhost"], ips=["127.0.0.1"])
-    out = {"cert": folder / "server.crt", "key": folder / "server.key", "ca": folder / "ca.crt"}
-    writes = [
-        *leaf.planned_writes(out["cert"], out["key"]),
-        files.PlannedWrite(out["ca"], (site_pki / "ca.crt").read_bytes()),
-    ]
-    if link:
-        client = pki.make_leaf(ca, "replica-link", purpose="client", hostnames=["replica-link"])
-        out |= {"link": folder / "link.crt", "link_key": folder / "link.key"}
-        writes += client.planned_writes(out["link"], out["link_key"])
-    files.write_all(writes)
-    return out
-
-
 def test_replica_pair_is_reloaded_one_node_at_a_time_with_the_link_up(tmp_path: Path) -> None:
     pki_root = tmp_path / "pki"
     pki.create_pki(pki_root, pki.PkiSpec())
-    p = _node_files(pki_root, tmp_path / "p-tls", link=False)
-    r = _node_files(pki_root, tmp_path / "r-tls", link=True)
+    p = node_files(pki_root, tmp_path / "p-tls", link=False)
+    r = node_files(pki_root, tmp_path / "r-tls", link=True)
     primary = start_server(pki_root, tmp_path / "primary", p["cert"], p["key"], p["ca"],
                            **{"tls-replication": "yes", "repl-diskless-sync-delay": "0"})  # fmt: skip
     replica = None
@@ -417,3 +403,63 @@ def test_cluster_sharing_one_set_is_reloaded_node_by_node_and_stays_ok(tmp_path:
     finally:
         for n in nodes:
             sandbox.stop_node(n)
+
+
+# --------------------------------------------------------------------------- a name that does not resolve
+
+
+def test_server_name_that_does_not_resolve_is_only_verified_not_dialled(tmp_path: Path) -> None:
+    """``--host 127.0.0.1 --server-name redis.example.internal``: every connection of the watcher
+    (discovery, the served-certificate handshakes, the reload) goes to the host; the name is sent
+    (SNI) and verified, never looked up."""
+    name = "redis.example.internal"
+    with pytest.raises(socket.gaierror):
+        socket.getaddrinfo(name, 6379)
+    pki_root = tmp_path / "pki"
+    pki.create_pki(pki_root, pki.PkiSpec())
+    ca = pki.Issued(pki.load_cert(pki_root / "ca.crt"), pki.load_key(pki_root / "ca.key"))
+    live = tmp_path / "live"
+    cert, key, ca_file = live / "server.crt", live / "server.key", live / "ca.crt"
+    leaf = pki.make_leaf(ca, name, purpose="server", hostnames=[name])  # no IP, no localhost
+    files.write_all(
+        [*leaf.planned_writes(cert, key), files.PlannedWrite(ca_file, (pki_root / "ca.crt").read_bytes())]
+    )
+    conf = sandbox.base_conf(tmp_path / "node", pki.PkiPaths(pki_root), sandbox.free_port())
+    conf.update({"tls-cert-file": str(cert), "tls-key-file": str(key), "tls-ca-cert-file": str(ca_file)})
+    node = sandbox.start_node("node", "primary", tmp_path / "node", conf, pki.PkiPaths(pki_root), wait=False)
+    try:
+        deadline = time.monotonic() + 10  # the sandbox's own readiness probe verifies "localhost"
+        while not sandbox.tls_answers(
+            "127.0.0.1", node.port, TlsClientFiles.from_pki(pki_root), server_name=name
+        ):
+            assert time.monotonic() < deadline, f"the server did not answer: {node.log_path}"
+            time.sleep(0.05)
+        tls = TlsClientFiles.from_pki(pki_root)
+
+        def config_sets() -> int:
+            c = redis_client("127.0.0.1", node.port, tls, server_hostname=name)
+            try:
+                return int(c.info("commandstats").get("cmdstat_config|set", {}).get("calls", 0))  # type: ignore[union-attr]
+            finally:
+                c.close()
+
+        cli = [
+            sys.executable, "-m", "runbook", "watch", "--host", "127.0.0.1", "--port", str(node.port),
+            "--server-name", name, "--ca", str(ca_file), "--cert", str(pki_root / "redis-client.crt"),
+            "--key", str(pki_root / "redis-client.key"), "--state-dir", str(tmp_path / "state"),
+            "--settle", "0.2", "--interval", "0.5", "--once", "--json",
+        ]  # fmt: skip
+        first = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+        assert first.returncode == 0, first.stdout + first.stderr
+        new_cert, new_key, new = renew(pki_root, cert, tmp_path / "staged", "renewed")
+        assert pki.inspect(new_cert).sans == pki.inspect(cert).sans and name in str(pki.inspect(cert).sans)
+        write("replace", new_cert, cert, new_key, key)
+        before = config_sets()
+        done = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
+        (status,) = json.loads(done.stdout)["nodes"]
+        assert status["last_result"] == "reloaded" and status["served_serial"] == new
+        served = rotation.served_certificate("127.0.0.1", node.port, tls, server_hostname=name)
+        assert rotation.serial_of(served) == new and config_sets() - before == 1
+    finally:
+        sandbox.stop_node(node)

@@ -56,6 +56,23 @@ def start_server(
     return sandbox.start_node(node_dir.name, "primary", node_dir, conf, pki.PkiPaths(pki_root))
 
 
+def node_files(site_pki: Path, folder: Path, link: bool) -> dict[str, Path]:
+    """A server certificate for localhost/127.0.0.1 (and a replica-link client one) in ``folder``."""
+    ca = pki.Issued(pki.load_cert(site_pki / "ca.crt"), pki.load_key(site_pki / "ca.key"))
+    leaf = pki.make_leaf(ca, "localhost", purpose="server", hostnames=["localhost"], ips=["127.0.0.1"])
+    out = {"cert": folder / "server.crt", "key": folder / "server.key", "ca": folder / "ca.crt"}
+    writes = [
+        *leaf.planned_writes(out["cert"], out["key"]),
+        files.PlannedWrite(out["ca"], (site_pki / "ca.crt").read_bytes()),
+    ]
+    if link:
+        client = pki.make_leaf(ca, "replica-link", purpose="client", hostnames=["replica-link"])
+        out |= {"link": folder / "link.crt", "link_key": folder / "link.key"}
+        writes += client.planned_writes(out["link"], out["link_key"])
+    files.write_all(writes)
+    return out
+
+
 @dataclass
 class Site:
     """A PKI, the folder a server reads its files from, and the running server."""

@@ -34,6 +34,20 @@ def utc_stamp(now: float | None = None) -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
 
 
+def first_unreadable(named: Iterable[tuple[str, str]]) -> tuple[str, str, str] | None:
+    """The first ``(label, path)`` this user cannot read, as ``(label, path, why)``; None when all
+    can be read (empty paths are skipped). Reads one byte of each file."""
+    for label, path in named:
+        if not path:
+            continue
+        try:
+            with open(path, "rb") as fh:
+                fh.read(1)
+        except OSError as exc:
+            return label, path, exc.strerror or type(exc).__name__
+    return None
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` (and parents) with mode 0700 if missing; return it."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)

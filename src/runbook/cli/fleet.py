@@ -1,4 +1,4 @@
-"""``python -m runbook fleet audit|diagnose|rotate``: the fleet subcommands (argparse).
+"""``python -m runbook fleet audit|diagnose|rotate|watch``: the fleet subcommands (argparse).
 
 Registered in :data:`runbook.cli.COMMAND_GROUPS`. Exit codes as everywhere: 0 every node
 succeeded, 1 some node did not (its status says why), 2 usage or a bad inventory (one line).
@@ -10,15 +10,21 @@ import argparse
 import sys
 from typing import Any
 
+from runbook.cli import watch as watch_cli
 from runbook.cli.common import Subparsers, print_json
 
 
-def add_inventory_options(p: argparse.ArgumentParser, parallel_default: int) -> None:
-    """The options every fleet subcommand shares (inventory, selection, bound, outputs)."""
+def add_selection_options(p: argparse.ArgumentParser) -> None:
+    """The inventory and ``--limit``: which nodes (every fleet subcommand)."""
     p.add_argument("--inventory", required=True, help="runbook fleet YAML or Ansible inventory (YAML or INI)")
     p.add_argument(
         "--limit", metavar="PATTERN", help="hosts/groups, globs, !exclude, &intersect (comma-separated)"
     )
+
+
+def add_inventory_options(p: argparse.ArgumentParser, parallel_default: int) -> None:
+    """The options audit, diagnose and rotate share (inventory, selection, bound, outputs)."""
+    add_selection_options(p)
     p.add_argument(
         "--parallel", type=int, default=parallel_default, metavar="N",
         help=f"at most N nodes at once (default {parallel_default})",
@@ -36,8 +42,8 @@ def add_inventory_options(p: argparse.ArgumentParser, parallel_default: int) -> 
 def register(subparsers: Subparsers) -> Any:
     """Add ``fleet`` and its subcommands to the CLI's subparsers; returns the ``fleet`` subcommand set.
 
-    Further fleet subcommands (``fleet watch``, from the watch module) are added to the returned
-    set with :func:`add_inventory_options` and read their nodes with :func:`selected_nodes`.
+    Further fleet subcommands are added to the returned set with :func:`add_inventory_options`
+    (or :func:`add_selection_options`) and read their nodes with :func:`selected_nodes`.
     """
     DEFAULT_PARALLEL = 8  # runbook.fleet.run.DEFAULT_PARALLEL (not imported: keeps the CLI's start light)
 
@@ -64,6 +70,15 @@ def register(subparsers: Subparsers) -> Any:
         "--days", type=int, default=365, help="validity of the re-issued certificates (default 365)"
     )
     r.set_defaults(func=_cmd_rotate)
+    w = s.add_parser(
+        "watch",
+        help="reload every node when its renewed certificate files appear (runbook watch over the inventory)",
+        description="runbook watch over the inventory's nodes: one node at a time, replicas first; a node "
+        "that cannot be watched gets its status and is retried. No --parallel: reloads are never parallel.",
+    )
+    add_selection_options(w)
+    watch_cli.add_watch_options(w)
+    w.set_defaults(func=_cmd_watch)
     return s
 
 
@@ -133,3 +148,11 @@ def _cmd_rotate(a: argparse.Namespace) -> int:
         if_expiring_within=a.if_expiring_within, days=a.days, inventory=path, limit=a.limit,
     )  # fmt: skip
     return _finish(a, report)
+
+
+def _cmd_watch(a: argparse.Namespace) -> int:
+    from runbook.fleet.watch import watch_target
+
+    path, nodes = selected_nodes(a)
+    targets = [watch_target(n) for n in nodes]
+    return watch_cli.run_watch(a, targets, fleet={"inventory": path, "limit": a.limit})

@@ -49,6 +49,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument(
         "--server-name", help="name the certificate must cover and handshakes verify (default --host)"
     )
+    add_watch_options(p)
+    p.set_defaults(func=cmd_watch)
+
+
+def add_watch_options(p: argparse.ArgumentParser) -> None:
+    """How to watch (shared by ``watch`` and ``fleet watch``): pace, state, outputs, one pass."""
     p.add_argument(
         "--interval", type=float, default=5.0, metavar="S", help="re-read files every S s (default 5)"
     )
@@ -66,7 +72,6 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--once", action="store_true", help="one pass (cron/timer): reload if the files differ")
     p.add_argument("--poll", action="store_true", help="poll every --interval instead of inotify")
     p.add_argument("--json", action="store_true", help="JSON lines of events (--once: one JSON report)")
-    p.set_defaults(func=cmd_watch)
 
 
 def _client_files(a: argparse.Namespace) -> Any:
@@ -132,9 +137,18 @@ def _printer(as_json: bool) -> Any:
 
 def cmd_watch(a: argparse.Namespace) -> int:
     """Run the watcher from parsed arguments; returns the exit code."""
+    return run_watch(a, targets_from_args(a))
+
+
+def run_watch(a: argparse.Namespace, targets: list[Any], *, fleet: dict[str, Any] | None = None) -> int:
+    """Watch ``targets`` with the options of :func:`add_watch_options`; returns the exit code.
+
+    ``fleet`` (``runbook fleet watch``: the inventory and the limit) keeps going past a node that
+    cannot be watched (its status says why), adds those keys to the JSON report and prints the
+    per-node table at the end.
+    """
     from runbook.watch.loop import watch
 
-    targets = targets_from_args(a)
     stop = threading.Event()
     with _stopping_on_signals(stop):
         report = watch(
@@ -147,11 +161,13 @@ def cmd_watch(a: argparse.Namespace) -> int:
             poll=a.poll,
             stop_event=stop,
             on_event=None if (a.json and a.once) else _printer(a.json),
+            keep_going=fleet is not None,
         )
     if a.json:
-        print(
-            json.dumps(report.to_dict() if a.once else {"report": report.to_dict()}, default=str), flush=True
-        )
+        data = {**(fleet or {}), **report.to_dict()}
+        print(json.dumps(data if a.once else {"report": data}, default=str), flush=True)
+    elif fleet is not None:
+        print(report.table().text())
     else:
         bad = [n for n in report.nodes if not n.ok]
         for n in bad:

@@ -46,21 +46,16 @@ def _one_line(exc: BaseException) -> str:
 
 def unreadable(node: FleetNode) -> NodeResult | None:
     """The ``unreadable`` result when this user cannot read one of the node's client files."""
-    for label, path in (("ca", node.ca), ("cert", node.cert), ("key", node.key)):
-        if not path:
-            continue
-        try:
-            with open(path, "rb") as fh:
-                fh.read(1)
-        except OSError as exc:
-            why = exc.strerror or type(exc).__name__
-            return NodeResult.of(
-                node,
-                "unreadable",
-                f"{label} file {path} cannot be read: {why}",
-                f"let uid {os.getuid()} read it (or fix the path in the inventory)",
-            )
-    return None
+    found = files.first_unreadable((("ca", node.ca), ("cert", node.cert), ("key", node.key)))
+    if found is None:
+        return None
+    label, path, why = found
+    return NodeResult.of(
+        node,
+        "unreadable",
+        f"{label} file {path} cannot be read: {why}",
+        f"let uid {os.getuid()} read it (or fix the path in the inventory)",
+    )
 
 
 def _map(

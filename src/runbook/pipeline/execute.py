@@ -137,7 +137,7 @@ def refresh(
                     nbformat.write(nb, nb_path)  # type: ignore[no-untyped-call]
                     done.append(nb_path)
         finally:
-            from runbook import sandbox
+            from runbook.pipeline import sandboxes
 
-            sandbox.stop(wd)
+            sandboxes.stop_all(wd)
     return done

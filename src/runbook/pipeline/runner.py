@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook import files, workdir
+from runbook.pipeline import sandboxes
 from runbook.pipeline.discovery import NOTEBOOK_GLOB
 from runbook.pipeline.execute import run_notebook
 from runbook.pipeline.kernel import environment
@@ -55,7 +56,8 @@ def run(
 
     Validates everything first (:func:`plan`; RunbookError before anything runs). Stops at the
     first failing notebook; the summary names it, its cell and the one-line reason. With the
-    sandbox target the sandbox is stopped at the end unless ``stop_sandbox=False``; with the
+    sandbox target every sandbox the work dir holds (the main one and the fleet's sub-work-dirs,
+    :mod:`.sandboxes`) is stopped at the end unless ``stop_sandbox=False``; with the
     external target nothing is started or stopped (a notebook that starts a sandbox anyway fails).
     ``html`` writes ``report.html``; ``scan`` checks every written file for key material.
     """
@@ -85,9 +87,7 @@ def run(
         if the_plan.target.kind == "sandbox":
             _copy_sandbox_logs(wd, out, summary)
             if stop_sandbox:
-                from runbook import sandbox
-
-                stopped = sandbox.stop(wd)
+                stopped = sandboxes.stop_all(wd)  # the fleet's sub-work-dirs too: a dead kernel ran no atexit
                 log(f"sandbox stopped ({len(stopped)} process(es))")
         _finish(summary, out, wd, html, scan, log, t_start)
     return summary
@@ -107,12 +107,12 @@ def _new_summary(the_plan: Plan, out: Path, t_start: float) -> RunSummary:
 def _run_steps(summary: RunSummary, the_plan: Plan, out: Path, show_progress: bool, log: RunLog) -> None:
     """The notebooks in order, stopping at the first failure; the rest are recorded ``skipped``."""
     wd = the_plan.work
-    sandbox_before = _sandbox_state(wd)
+    sandbox_before = sandboxes.states(wd)
     with environment(workdir.ENV, str(wd)):
         for nb, params in the_plan.steps:
             if not run_notebook(summary, nb, params, out, wd, show_progress, log):
                 break
-            if the_plan.target.kind == "external" and _sandbox_state(wd) != sandbox_before:
+            if the_plan.target.kind == "external" and sandboxes.states(wd) != sandbox_before:
                 _contract_broken(summary, nb, wd, log)
                 break
     for nb, _ in the_plan.steps[len(summary.notebooks) :]:
@@ -130,18 +130,9 @@ def _clear_previous_run(out: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _sandbox_state(work: Path) -> str | None:
-    from runbook import sandbox
-
-    path = sandbox.state_path(work)
-    return path.read_text() if path.is_file() else None
-
-
 def _contract_broken(summary: RunSummary, nb: Path, wd: Path, log: RunLog) -> None:
     """A notebook started a sandbox under the external target: fail it, stop what it started."""
-    from runbook import sandbox
-
-    stopped = sandbox.stop(wd)
+    stopped = sandboxes.stop_all(wd)
     log(f"{nb.stem} started a sandbox under target=external; stopped {len(stopped)} process(es)")
     last = summary.notebooks[-1]
     last.status = "failed"
@@ -150,18 +141,20 @@ def _contract_broken(summary: RunSummary, nb: Path, wd: Path, log: RunLog) -> No
 
 
 def _copy_sandbox_logs(wd: Path, out: Path, summary: RunSummary) -> None:
-    """Copy each sandbox node's redis.log to ``<out>/logs/sandbox-<node>.log`` (audit trail)."""
+    """Copy each sandbox node's redis.log to ``<out>/logs/sandbox-<node>.log`` (audit trail); the
+    nodes of a sub-work-dir's sandbox (the fleet's) as ``sandbox-<sub-dir>-<node>.log``."""
     from runbook import sandbox
 
-    box = sandbox.status(wd)
-    if box is None:
-        return
-    if box.nodes:
-        summary.target["endpoint"] = f"localhost:{box.primary.port}"
-    for node in box.nodes:
-        if node.log_path.is_file():
-            dest = out / "logs" / f"sandbox-{node.name}.log"
-            shutil.copyfile(node.log_path, dest)
+    for work in sandboxes.work_dirs(wd):
+        box = sandbox.status(work)
+        if box is None:
+            continue
+        if box.nodes and work == wd:
+            summary.target["endpoint"] = f"localhost:{box.primary.port}"
+        prefix = "-".join(("sandbox", *work.relative_to(wd).parts))
+        for node in box.nodes:
+            if node.log_path.is_file():
+                shutil.copyfile(node.log_path, out / "logs" / f"{prefix}-{node.name}.log")
 
 
 def _finish(

@@ -33,7 +33,7 @@ from runbook.watch import consistency, fileset, metrics, reload
 from runbook.watch.observer import Waker
 from runbook.watch.report import NodeStatus, WatchEvent, WatchReport
 from runbook.watch.state import StateDir, default_dir
-from runbook.watch.target import NodeFiles, WatchTarget, discover, order
+from runbook.watch.target import NodeFiles, NodeUnavailable, WatchTarget, discover, order
 
 Key = tuple[tuple[str, str], ...]
 EventSink = Callable[[WatchEvent], None]
@@ -68,6 +68,7 @@ class Watcher:
         poll: bool = False,
         on_event: EventSink | None = None,
         before_reload: reload.Hook | None = None,
+        keep_going: bool = False,
     ) -> None:
         if not targets:
             raise RunbookError("no node to watch: pass --host and --port")
@@ -84,7 +85,8 @@ class Watcher:
         self.prometheus = prometheus
         self.on_event = on_event
         self.before_reload = before_reload
-        self.nodes = [_Node(t, NodeStatus(t.label, t.group)) for t in targets]
+        self.keep_going = keep_going
+        self.nodes = [_Node(t, NodeStatus(t.label, t.group, t.address)) for t in targets]
         self.report = WatchReport(nodes=[n.status for n in self.nodes])
         self.waker = Waker(poll)
         self.report.backend = self.waker.backend
@@ -92,9 +94,15 @@ class Watcher:
     # ------------------------------------------------------------------ start
 
     def start(self) -> None:
-        """Discover every node and take stock of what it serves. Connects; raises RunbookError."""
+        """Discover every node and take stock of what it serves. Connects; raises RunbookError
+        (with ``keep_going``: a node that cannot be watched gets its status and is retried)."""
         for n in self.nodes:
-            self._init(n)
+            try:
+                self._init(n)
+            except RunbookError as exc:
+                if not self.keep_going:
+                    raise
+                self._unavailable(n, exc)
         if self.waker.reason and self.waker.backend == "poll":
             self._emit(
                 self.nodes[0], "watching", "pass", f"polling every {self.interval:g} s ({self.waker.reason})"
@@ -178,10 +186,7 @@ class Watcher:
             elif time.monotonic() - n.served_at >= self.interval:
                 self._refresh_served(n)
         except RunbookError as exc:
-            n.files, n.status.state = None, "unreachable"
-            self._once(
-                n, ("unreachable",), "unreachable", "fail", str(exc), "the watcher retries every interval"
-            )
+            self._unavailable(n, exc)
             return None
         assert n.files is not None
         snap = fileset.read(n.files)
@@ -199,10 +204,19 @@ class Watcher:
             if n.status.state in ("missing", "refused", "settling"):
                 self._emit(n, "restored", "pass", "the files match what the node serves again")
             n.status.state, n.seen, n.reported = "ok", None, None
+            n.status.detail = n.status.fix = ""
             return None
         if snap.key == n.failed:
             return None
         return snap
+
+    def _unavailable(self, n: _Node, exc: RunbookError) -> None:
+        """The node cannot be watched now (down, client files unreadable, CONFIG hidden): its status
+        says why, once; it is looked at again every interval."""
+        state = exc.state if isinstance(exc, NodeUnavailable) else "unreachable"
+        n.files, n.status.state, n.status.detail = None, state, str(exc)
+        n.status.fix = "the watcher retries every interval"
+        self._once(n, (state, str(exc)), state, "fail", str(exc), n.status.fix)
 
     def _blocker(self, n: _Node) -> _Node | None:
         for m in self.nodes:
@@ -224,10 +238,7 @@ class Watcher:
         try:
             served = self._refresh_served(n)
         except RunbookError as exc:
-            n.files, n.status.state = None, "unreachable"
-            self._once(
-                n, ("unreachable",), "unreachable", "fail", str(exc), "the watcher retries every interval"
-            )
+            self._unavailable(n, exc)
             return
         try:
             checks = consistency.check(
@@ -367,13 +378,16 @@ def watch(
     stop_event: threading.Event | None = None,
     on_event: EventSink | None = None,
     before_reload: reload.Hook | None = None,
+    keep_going: bool = False,
 ) -> WatchReport:
     """Watch ``targets`` until ``stop_event`` is set (or one pass with ``once``). Reloads servers,
     writes the state dir and the Prometheus textfile. Raises RunbookError when a node cannot be
-    discovered at the start. ``before_reload`` is a drill hook run between the check and the reload."""
+    discovered at the start, unless ``keep_going`` (a fleet): that node's status then says why
+    (``unreachable``, ``unreadable``, ``external``) and the others are watched.
+    ``before_reload`` is a drill hook run between the check and the reload."""
     watcher = Watcher(
         targets, interval=interval, settle=settle, state_dir=state_dir, prometheus=prometheus,
-        poll=poll, on_event=on_event, before_reload=before_reload,
+        poll=poll, on_event=on_event, before_reload=before_reload, keep_going=keep_going,
     )  # fmt: skip
     try:
         watcher.start()

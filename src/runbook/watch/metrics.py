@@ -1,6 +1,7 @@
 """The watcher's state as a node_exporter textfile (prometheus_client), written atomically.
 
-Series (label ``node`` = ``host:port``):
+Series (labels ``target`` = ``host:port``, as in the fleet's series, and ``node`` = the node's name:
+``host:port`` again unless it was given one, e.g. the inventory name under ``runbook fleet watch``):
 
 * ``redis_tls_watch_last_reload_timestamp_seconds`` - the last reload attempt (Unix time, 0: none);
 * ``redis_tls_watch_last_reload_success`` - 1 when it reloaded and verified, 0 otherwise;
@@ -28,11 +29,13 @@ def registry(report: WatchReport) -> Any:
     reg = CollectorRegistry()
 
     def gauge(name: str, doc: str, *labels: str) -> Gauge:
-        return Gauge(name, doc, ["node", *labels], registry=reg)
+        return Gauge(name, doc, ["target", "node", *labels], registry=reg)
 
     last = gauge("redis_tls_watch_last_reload_timestamp_seconds", "Last reload attempt (Unix time)")
     success = gauge("redis_tls_watch_last_reload_success", "1 when the last reload was verified")
-    reloads = Counter("redis_tls_watch_reloads", "Reloads by result", ["node", "result"], registry=reg)
+    reloads = Counter(
+        "redis_tls_watch_reloads", "Reloads by result", ["target", "node", "result"], registry=reg
+    )
     info = gauge("redis_tls_watch_served_certificate_info", "Serial a fresh handshake presents", "serial")
     expiry = gauge(
         "redis_tls_watch_certificate_expiry_timestamp_seconds", "notAfter of the served certificate"
@@ -41,16 +44,17 @@ def registry(report: WatchReport) -> Any:
     seen = gauge("redis_tls_watch_last_pass_timestamp_seconds", "When the watcher last looked (Unix time)")
     now = time.time()
     for n in report.nodes:
-        last.labels(n.node).set(n.last_reload)
-        success.labels(n.node).set(1 if n.last_result == "reloaded" else 0)
+        who = (n.target or n.node, n.node)
+        last.labels(*who).set(n.last_reload)
+        success.labels(*who).set(1 if n.last_result == "reloaded" else 0)
         for result, count in n.reloads.items():
-            reloads.labels(n.node, result).inc(count)
+            reloads.labels(*who, result).inc(count)
         if n.served_serial:
-            info.labels(n.node, n.served_serial).set(1)
-            expiry.labels(n.node).set(n.not_after)
+            info.labels(*who, n.served_serial).set(1)
+            expiry.labels(*who).set(n.not_after)
         for s in STATES:
-            state.labels(n.node, s).set(1 if n.state == s else 0)
-        seen.labels(n.node).set(now)
+            state.labels(*who, s).set(1 if n.state == s else 0)
+        seen.labels(*who).set(now)
     return reg
 
 

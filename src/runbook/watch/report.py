@@ -7,7 +7,7 @@ from typing import Any
 
 # node states; the first ones are healthy
 HEALTHY = ("ok", "settling")
-STATES = (*HEALTHY, "refused", "missing", "rolled-back", "failed", "unreachable")
+STATES = (*HEALTHY, "refused", "missing", "rolled-back", "failed", "unreachable", "unreadable", "external")
 
 
 @dataclass
@@ -16,6 +16,7 @@ class NodeStatus:
 
     node: str
     group: str
+    target: str = ""  # host:port (the node's label unless it was given a name)
     role: str = ""
     state: str = "ok"
     served_serial: str = ""
@@ -38,7 +39,8 @@ class WatchEvent:
     time: float
     node: str
     kind: (
-        str  # watching | reloaded | rolled-back | failed | refused | missing | restored | unreachable | held
+        str  # watching | reloaded | rolled-back | failed | refused | missing | restored | held
+        # | unreachable | unreadable | external (the node cannot be watched now: retried every interval)
     )
     status: str  # pass | warn | fail
     detail: str
@@ -71,3 +73,15 @@ class WatchReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
+
+    def table(self) -> Any:
+        """One row per node: name, address, role, group, state, served serial, why and the fix."""
+        from runbook.display import Table, mark
+
+        rows = [
+            [n.node, n.target, n.role, n.group, mark("pass" if n.ok else "fail") + f" {n.state}",
+             n.served_serial, n.detail, n.fix]
+            for n in self.nodes
+        ]  # fmt: skip
+        header = ["node", "target", "role", "group", "state", "serial", "why", "fix"]
+        return Table(header, rows, f"watch: {len(rows)} node(s), {self.passes} pass(es)")

@@ -9,13 +9,14 @@ touched; this is the order of a rolling upgrade of a Redis replica set.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
 
-from runbook import rotation
+from runbook import files, rotation
 from runbook.client import TlsClientFiles
 from runbook.errors import RunbookError
 
@@ -44,8 +45,18 @@ class WatchTarget:
     name: str = ""
 
     @property
+    def address(self) -> str:
+        """``host:port`` (IPv6 in brackets): the ``target`` label, as in the fleet's series."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @property
     def label(self) -> str:
-        return self.name or f"{self.host}:{self.port}"
+        return self.name or self.address
+
+    @property
+    def who(self) -> str:
+        """The label, with the address when the node has a name (``cache-1 at 10.0.0.5:6380``)."""
+        return f"{self.name} at {self.address}" if self.name else self.address
 
     @property
     def hostname(self) -> str:
@@ -81,25 +92,64 @@ def parse_node(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+class NodeUnavailable(RunbookError):
+    """A node the watcher cannot watch now; ``state`` says why: ``unreachable`` (nothing answers,
+    or the handshake fails), ``unreadable`` (a client file cannot be read here) or ``external``
+    (CONFIG hidden, or a Sentinel: its files cannot be reloaded from here)."""
+
+    def __init__(self, state: str, message: str) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+def _check_client_files(target: WatchTarget) -> None:
+    tls = target.tls
+    found = files.first_unreadable((("ca", tls.ca), ("cert", tls.cert or ""), ("key", tls.key or "")))
+    if found is not None:
+        label, path, why = found
+        raise NodeUnavailable(
+            "unreadable",
+            f"{target.who}: client {label} file {path} cannot be read ({why}): let this user read it, or fix the path",
+        )
+
+
+def _check_listening(target: WatchTarget, timeout: float = 3.0) -> None:
+    """One TCP connect first: a node that is down is reported at once, not after the client's retries."""
+    try:
+        socket.create_connection((target.host, target.port), timeout=timeout).close()
+    except OSError as exc:
+        raise NodeUnavailable(
+            "unreachable",
+            f"cannot reach {target.who} ({exc.strerror or exc}): "
+            "check the host and port, and that redis-server runs",
+        ) from None
+
+
 def discover(target: WatchTarget, origin: dict[str, str] | None = None) -> NodeFiles:
-    """Ask the node which TLS files it reads. Connects.
+    """Ask the node which TLS files it reads. Connects; raises :class:`NodeUnavailable`.
 
     ``origin``: the paths recorded before a rollback pointed the server at the watcher's copies
     (the server then reports the state-dir copies; the watcher keeps watching the operator's files).
     """
+    _check_client_files(target)
+    _check_listening(target)
     try:
         node = rotation.discover_node(
             target.host, target.port, target.tls, name=target.label, server_hostname=target.server_name
         )
     except (redis.RedisError, OSError) as exc:  # discover_node's client connects before its own try
-        raise RunbookError(
-            f"cannot reach {target.label} ({' '.join(str(exc).split())[:160]}): "
-            "check --host/--port and that redis-server runs"
+        raise NodeUnavailable(
+            "unreachable",
+            f"cannot reach {target.who} ({' '.join(str(exc).split())[:160]}): "
+            "check --host/--port and that redis-server runs",
         ) from None
+    except RunbookError as exc:  # the handshake or INFO failed
+        raise NodeUnavailable("unreachable", str(exc)) from None
     if node.mode == "sentinel":
-        raise RunbookError(
-            f"{target.label} is a Sentinel: it cannot reload TLS files at runtime, restart it instead "
-            "(`runbook rotate server` prints the procedure)"
+        raise NodeUnavailable(
+            "external",
+            f"{target.who} is a Sentinel: it cannot reload TLS files at runtime, restart it instead "
+            "(`runbook rotate server` prints the procedure)",
         )
     reported = {
         "cert": node.cert_file,
@@ -111,9 +161,12 @@ def discover(target: WatchTarget, origin: dict[str, str] | None = None) -> NodeF
     if origin:
         reported = {r: origin.get(r, "") for r in ROLES}
     if not reported["cert"] or not reported["key"]:
-        raise RunbookError(
-            f"{target.label} does not report its TLS files (CONFIG GET tls-* denied or renamed): "
-            "run the watcher with a client allowed CONFIG, or reload by hand with `runbook rotate verify`"
+        raise NodeUnavailable(
+            "external",
+            f"{target.who} is external: it does not report its TLS files (CONFIG GET tls-* denied or "
+            "renamed), so it cannot be watched from here: renew it with `runbook rotate server --dir PKI "
+            f"--host {target.host} --port {target.port}` (prints the deploy commands; `runbook fleet rotate` "
+            "for an inventory), then check it with `runbook rotate verify`",
         )
     return NodeFiles(node, {r: v for r, v in reported.items() if v})
 
