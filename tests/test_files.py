@@ -62,3 +62,22 @@ def test_backup_of_nothing(tmp_path: Path) -> None:
 
 def test_utc_stamp_format() -> None:
     assert files.utc_stamp(0) == "19700101T000000Z"
+
+
+def test_prometheus_textfile_is_written_whole_and_refuses_a_missing_directory(tmp_path: Path) -> None:
+    from prometheus_client import CollectorRegistry, Gauge
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from runbook.errors import RunbookError
+
+    registry = CollectorRegistry()
+    Gauge("redis_tls_example", "an example gauge", ["target"], registry=registry).labels("h:1").set(2)
+    missing = tmp_path / "no-such-dir" / "redis.prom"
+    with pytest.raises(RunbookError, match="does not exist: create it or give another --prometheus"):
+        files.write_prometheus_textfile(registry, missing)
+    assert not missing.parent.exists()
+    written = files.write_prometheus_textfile(registry, tmp_path / "redis.prom")
+    assert written.stat().st_mode & 0o777 == 0o644
+    assert list(tmp_path.iterdir()) == [written]  # no temp file left beside it
+    samples = [s for fam in text_string_to_metric_families(written.read_text()) for s in fam.samples]
+    assert [(s.name, s.labels, s.value) for s in samples] == [("redis_tls_example", {"target": "h:1"}, 2.0)]

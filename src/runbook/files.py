@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PRIVATE = 0o600
 PUBLIC = 0o644
@@ -94,6 +95,21 @@ def write_all(items: Sequence[PlannedWrite]) -> list[Path]:
 def write_file(path: Path, data: bytes, mode: int = PUBLIC) -> Path:
     """Atomically write one file with ``mode`` from its first byte."""
     return write_all([PlannedWrite(path, data, mode)])[0]
+
+
+def write_prometheus_textfile(registry: Any, path: Path | str) -> Path:
+    """Write a prometheus_client registry as a node_exporter textfile: atomically (temp file +
+    rename), mode 0644, into a directory that must exist. Writes a file; idempotent."""
+    from prometheus_client import generate_latest
+
+    target = Path(path)
+    if not target.parent.is_dir():
+        from runbook.errors import RunbookError
+
+        raise RunbookError(
+            f"directory {target.parent} does not exist: create it or give another --prometheus"
+        )
+    return write_file(target, generate_latest(registry), PUBLIC)
 
 
 def backup(files: Iterable[Path], root: Path, backups_dir: Path | None = None) -> Path | None:

@@ -13,7 +13,6 @@ from typing import Any
 
 from runbook import files as _files
 from runbook.checks.report import AuditReport
-from runbook.errors import RunbookError
 
 STATUS_VALUE = {"pass": 0, "warn": 1, "fail": 2, "skip": -1}
 
@@ -53,12 +52,4 @@ def prometheus_registry(report: AuditReport) -> Any:
 
 def write_prometheus(report: AuditReport, path: Path | str) -> Path:
     """Write the textfile atomically (temp file + rename, mode 0644). Writes a file; idempotent."""
-    from prometheus_client import generate_latest
-
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise RunbookError(
-            f"directory {target.parent} does not exist: create it or give another --prometheus"
-        )
-    _files.write_file(target, generate_latest(prometheus_registry(report)), _files.PUBLIC)
-    return target
+    return _files.write_prometheus_textfile(prometheus_registry(report), path)

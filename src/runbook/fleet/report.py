@@ -247,15 +247,7 @@ def prometheus_registry(report: FleetReport, audits: Sequence[Any] = ()) -> Any:
 
 def write_prometheus(report: FleetReport, path: Path | str, audits: Sequence[Any] = ()) -> Path:
     """Write the textfile atomically (temp file + rename, mode 0644). Writes a file; idempotent."""
-    from prometheus_client import generate_latest
-
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise RunbookError(
-            f"directory {target.parent} does not exist: create it or give another --prometheus"
-        )
-    _files.write_file(target, generate_latest(prometheus_registry(report, audits)), _files.PUBLIC)
-    return target
+    return _files.write_prometheus_textfile(prometheus_registry(report, audits), path)
 
 
 # --------------------------------------------------------------------------- the expiry timeline

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from runbook import files
-from runbook.errors import RunbookError
 from runbook.watch.report import STATES, WatchReport
 
 
@@ -60,12 +59,4 @@ def registry(report: WatchReport) -> Any:
 
 def write(report: WatchReport, path: Path | str) -> Path:
     """Write the textfile atomically (temp file + rename, mode 0644). Writes a file."""
-    from prometheus_client import generate_latest
-
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise RunbookError(
-            f"directory {target.parent} does not exist: create it or give another --prometheus"
-        )
-    files.write_file(target, generate_latest(registry(report)), files.PUBLIC)
-    return target
+    return files.write_prometheus_textfile(registry(report), path)
