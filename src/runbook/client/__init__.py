@@ -19,17 +19,16 @@ The modules, from the bottom up: ``contexts`` (the client files, ``tls_context``
 
 from __future__ import annotations
 
-from runbook.client.clients import _context_pool, redis_client, redis_from_url, redis_pool, redis_url
+from runbook.client.clients import redis_client, redis_from_url, redis_pool, redis_url
 from runbook.client.connection import ContextSSLConnection
 from runbook.client.contexts import TlsClientFiles, ssl_kwargs, tls_context
 from runbook.client.endpoints import TARGETS, Endpoint, target_endpoint
-from runbook.client.handshake import HandshakeInfo, _subject_cn, handshake_checks, memory_handshake
+from runbook.client.handshake import HandshakeInfo, handshake_checks, memory_handshake
 from runbook.client.ioredis import install_ioredis
 from runbook.client.mistakes import common_mistakes
 from runbook.client.snippet_runner import SnippetRun, redis_py_skip_reason, run_snippet
 from runbook.client.snippets import (
     Snippet,
-    _q,
     ioredis_snippet,
     openssl_snippet,
     redis_cli_snippet,
@@ -46,9 +45,6 @@ __all__ = [
     "Snippet",
     "SnippetRun",
     "TlsClientFiles",
-    "_context_pool",
-    "_q",
-    "_subject_cn",
     "common_mistakes",
     "handshake_checks",
     "install_ioredis",

@@ -230,7 +230,7 @@ def _discover(node: FleetNode, pki_dir: Path) -> _Discovered:
     except Exception as exc:  # any surprise while reading one node's role is that node's status
         found.problem = NodeResult.of(node, "error", f"{type(exc).__name__}: {_one_line(exc)}", "report this")
         return found
-    found.target, found.managed = target, rotation._managed(target, served)
+    found.target, found.managed = target, rotation.serves_visible_files(target, served)
     found.problem = None
     return found
 

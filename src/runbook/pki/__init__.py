@@ -58,8 +58,6 @@ from runbook.pki.validation import (
     validate_ip,
 )
 
-_signed_by = signed_by  # the name rotation (and older code) use
-
 __all__ = [
     "BACKDATE",
     "CA_CERT",
@@ -80,7 +78,6 @@ __all__ = [
     "PkiReport",
     "PkiSpec",
     "PrivateKey",
-    "_signed_by",
     "ca_profile",
     "cert_info",
     "create_pki",

@@ -44,20 +44,9 @@ Where each part lives (imports flow down this list, never up):
 - :mod:`.external`: notebook 05's external target and verdicts; :mod:`.drills`: bad material.
 """
 
-from runbook.rotation.apply import _Failed, _NodeWork, _Rotation, reload_tls
-from runbook.rotation.ca import _PHASE_TEXT, _rotate_ca, ca_state
-from runbook.rotation.ca_phases import (
-    _accepted,
-    _ca_bundle,
-    _ca_files,
-    _ca_profile_of,
-    _ca_reissue,
-    _ca_retire,
-    _pem,
-    _probe_client,
-)
-from runbook.rotation.client_cert import _rotate_client
-from runbook.rotation.commands import _cli, deploy_commands, sentinel_procedure
+from runbook.rotation.apply import reload_tls
+from runbook.rotation.ca import ca_state
+from runbook.rotation.commands import deploy_commands, sentinel_procedure
 from runbook.rotation.drills import DRILLS, drill_material
 from runbook.rotation.external import (
     DRILLS_NEED_SANDBOX,
@@ -70,13 +59,8 @@ from runbook.rotation.external import (
     unplanned,
     verify_served,
 )
-from runbook.rotation.issuing import _ca_encrypted, _load_ca, _load_supplied, reissue_like
+from runbook.rotation.issuing import reissue_like
 from runbook.rotation.preflight import (
-    _names_of,
-    _preflight_link,
-    _stop_after_preflight,
-    _trust_of,
-    _wildcard_covers,
     preflight_leaf,
 )
 from runbook.rotation.report import (
@@ -89,21 +73,16 @@ from runbook.rotation.report import (
     file_digests,
     plan_rows,
 )
-from runbook.rotation.run import _current_cert, rotate
-from runbook.rotation.server_cert import _rotate_server, _soak
+from runbook.rotation.run import rotate
 from runbook.rotation.targets import (
     NodeTarget,
-    _admin,
-    _call,
-    _fingerprint,
-    _info,
-    _managed,
     discover_node,
     nodes_from_sandbox,
     serial_of,
     served_certificate,
+    serves_visible_files,
 )
-from runbook.rotation.verify import LINK_TIMEOUT, _client_verify, _Verifier, _wait_link_up
+from runbook.rotation.verify import LINK_TIMEOUT, _wait_link_up
 
 __all__ = [
     "CA_PHASES",
@@ -135,45 +114,11 @@ __all__ = [
     "sentinel_procedure",
     "serial_of",
     "served_certificate",
+    "serves_visible_files",
     "skipped_drill",
     "unplanned",
     "verify_served",
 ]
 
-# Private helpers that other modules and tests reach as ``rotation._name`` (prefer the submodule).
-__all__ += [
-    "_PHASE_TEXT",
-    "_Failed",
-    "_NodeWork",
-    "_Rotation",
-    "_Verifier",
-    "_accepted",
-    "_admin",
-    "_ca_bundle",
-    "_ca_encrypted",
-    "_ca_files",
-    "_ca_profile_of",
-    "_ca_reissue",
-    "_ca_retire",
-    "_call",
-    "_cli",
-    "_client_verify",
-    "_current_cert",
-    "_fingerprint",
-    "_info",
-    "_load_ca",
-    "_load_supplied",
-    "_managed",
-    "_names_of",
-    "_pem",
-    "_preflight_link",
-    "_probe_client",
-    "_rotate_ca",
-    "_rotate_client",
-    "_rotate_server",
-    "_soak",
-    "_stop_after_preflight",
-    "_trust_of",
-    "_wait_link_up",
-    "_wildcard_covers",
-]
+# A private helper tests reach as ``rotation._wait_link_up`` (prefer the submodule).
+__all__ += ["_wait_link_up"]

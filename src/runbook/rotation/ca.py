@@ -23,7 +23,7 @@ from runbook.results import CheckResult
 from runbook.rotation.ca_phases import _ca_bundle, _ca_reissue, _ca_retire
 from runbook.rotation.issuing import _load_ca
 from runbook.rotation.report import CA_PHASES, Fault, PlanStep, RotationReport
-from runbook.rotation.targets import NodeTarget, _managed, serial_of, served_certificate
+from runbook.rotation.targets import NodeTarget, serial_of, served_certificate, serves_visible_files
 
 _PHASE_TEXT = {
     "bundle": "publish ca.crt = new CA + old CA to servers and clients; reload tls-ca-cert-file",
@@ -37,7 +37,7 @@ def ca_state(paths: pki.PkiPaths) -> str:
     cas = pki.load_certs(paths.ca_cert)
     if len(cas) < 2:
         return "single"
-    return "reissued" if pki._signed_by(pki.load_cert(paths.server_cert), cas[0]) else "bundled"
+    return "reissued" if pki.signed_by(pki.load_cert(paths.server_cert), cas[0]) else "bundled"
 
 
 def _rotate_ca(
@@ -90,7 +90,7 @@ def _phases_to_run(
     """The CA state and the phases to run from it; refuses nodes whose files are not visible here."""
     for node in targets:
         served = served_certificate(node.host, node.port, tls(), server_hostname or node.host)
-        if not _managed(node, served) or not node.ca_file:
+        if not serves_visible_files(node, served) or not node.ca_file:
             raise RunbookError(
                 f"{node.name} does not read its TLS files from paths visible here: rotate the CA on the Redis host"
             )

@@ -338,7 +338,7 @@ def _retire_preflight(
         except RunbookError as exc:
             checks.append(CheckResult(check, "fail", str(exc), "run phase reissue first"))
     for client_name in paths.client_names():
-        ok = pki._signed_by(pki.load_cert(paths.client_cert(client_name)), new)
+        ok = pki.signed_by(pki.load_cert(paths.client_cert(client_name)), new)
         checks.append(
             CheckResult(
                 f"preflight:{client_name}:issued-by-new-ca",

@@ -30,10 +30,10 @@ from runbook.rotation.targets import (
     NodeTarget,
     _fingerprint,
     _link_settings,
-    _managed,
     _server_settings,
     serial_of,
     served_certificate,
+    serves_visible_files,
 )
 
 _Material = tuple[x509.Certificate, bytes, bytes, pki.PrivateKey | None]  # cert, cert PEM, key PEM, key
@@ -106,7 +106,7 @@ def _rotate_server(
 def _plan_node(job: _ServerJob, node: NodeTarget) -> None:
     """Issue (or take) the node's new certificate, preflight it, and plan its writes and reload."""
     served = served_certificate(node.host, node.port, job.tls(), job.server_hostname or node.host)
-    managed = _managed(node, served)
+    managed = serves_visible_files(node, served)
     cert_path = node.local(node.cert_file) if managed else job.paths.server_cert
     key_path = node.local(node.key_file) if managed else job.paths.server_key
     if not managed:

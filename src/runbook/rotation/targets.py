@@ -163,7 +163,7 @@ def _link_settings(node: NodeTarget) -> list[tuple[str, str]]:
     return [("tls-client-cert-file", node.client_cert_file), ("tls-client-key-file", node.client_key_file)]
 
 
-def _managed(node: NodeTarget, served: x509.Certificate) -> bool:
+def serves_visible_files(node: NodeTarget, served: x509.Certificate) -> bool:
     """True when the server reads files we can see: the file at its cert path is what it presents."""
     if not node.cert_file or not node.key_file:
         return False
