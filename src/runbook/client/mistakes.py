@@ -46,7 +46,7 @@ def common_mistakes(
     raw_pool = redis_pool(host, port, files, decode_responses=False)
     try:
         r = redis.Redis(connection_pool=raw_pool, decode_responses=True)
-        if r.execute_command("ROLE")[0] in (b"slave", "slave"):
+        if r.info("replication").get("role") == "slave":
             results.append(
                 CheckResult(
                     "decode_responses beside connection_pool=",
