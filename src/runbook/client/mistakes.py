@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 
 from runbook.client.clients import redis_pool
@@ -46,7 +48,8 @@ def common_mistakes(
     raw_pool = redis_pool(host, port, files, decode_responses=False)
     try:
         r = redis.Redis(connection_pool=raw_pool, decode_responses=True)
-        if r.info("replication").get("role") == "slave":
+        replication: dict[str, Any] = r.info("replication")  # type: ignore[assignment]
+        if replication.get("role") == "slave":
             results.append(
                 CheckResult(
                     "decode_responses beside connection_pool=",
