@@ -495,6 +495,29 @@ def _helm(root: Path) -> Deployment:
     )
 
 
+def renew_helm_leaf(dep: Deployment) -> None:
+    """A Helm upgrade re-rendering ``genSignedCert`` with the same CA: a new server pair, written over
+    the old one (key first, then certificate, as a Secret update lands)."""
+    ca = x509.load_pem_x509_certificate(dep.ca.read_bytes())
+    ca_key = serialization.load_pem_private_key(dep.ca_key.read_bytes() if dep.ca_key else b"", None)
+    assert isinstance(ca_key, rsa.RSAPrivateKey)
+    key = _rsa(2048)
+    leaf = _issue(
+        _Spec(
+            _name((NameOID.COMMON_NAME, "redis")),
+            key,
+            365,
+            key_usage=("key_encipherment", "digital_signature"),
+            eku=(SERVER, CLIENT),
+            dns=("redis-master.redis.svc", "localhost"),
+            ski=False,
+        ),
+        (ca, ca_key),
+    )
+    _write_key(dep.key, key, serialization.PrivateFormat.TraditionalOpenSSL)
+    _write(dep.cert, leaf)
+
+
 def _mkcert(root: Path) -> Deployment:
     """mkcert: CAROOT/rootCA.pem + rootCA-key.pem, ``mkcert localhost 127.0.0.1`` and ``-client``."""
     caroot = root / "mkcert"

@@ -15,7 +15,7 @@ import pytest
 from cryptography import x509
 
 import corpus
-from runbook import sandbox
+from runbook import sandbox, watch
 from runbook.client import tls_context
 
 pytestmark = pytest.mark.integration
@@ -93,3 +93,48 @@ def test_each_deployment_serves_what_redis_accepts(served: tuple[corpus.Deployme
         assert "key usage" in strict, strict
     else:
         assert strict == "+PONG\r\n"
+
+
+def test_watch_once_works_on_every_deployment(
+    served: tuple[corpus.Deployment, sandbox.Node], tmp_path: Path
+) -> None:
+    """watch --once connects as Redis/OpenSSL would: a CA strict clients refuse never blocks it."""
+    dep, node = served
+    report = watch.watch_once([_watch_target(dep, node)], state_dir=tmp_path / "state", settle=0.0)
+    assert report.ok, report.to_dict()
+    assert report.nodes[0].served_serial
+
+
+def test_watcher_reloads_a_renewal_whose_client_identity_has_no_san(
+    built: dict[str, corpus.Deployment], tmp_path: Path
+) -> None:
+    """Helm's genSignedCert client identity has no subjectAltName: Redis and OpenSSL accept it, so the
+    consistency checks (ca-accepts-clients) must too, and the renewed server pair is reloaded."""
+    import shutil
+
+    src = built["helm"]
+    root = tmp_path / "helm"
+    shutil.copytree(src.root, root)
+    dep = corpus.Deployment(
+        "helm", root, root / "ca.crt", root / "tls.crt", root / "tls.key", root / "client.crt",
+        root / "client.key", "localhost", root / "ca.key", src.lifetime, "ok",
+    )  # fmt: skip
+    client = x509.load_pem_x509_certificate(dep.client_cert.read_bytes())
+    with pytest.raises(x509.ExtensionNotFound):
+        client.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    node = corpus.start(dep, tmp_path / "node")
+    try:
+        old = x509.load_pem_x509_certificate(dep.cert.read_bytes())
+        corpus.renew_helm_leaf(dep)
+        new = x509.load_pem_x509_certificate(dep.cert.read_bytes())
+        assert new.serial_number != old.serial_number
+        report = watch.watch_once([_watch_target(dep, node)], state_dir=tmp_path / "state", settle=0.0)
+        assert report.ok, report.to_dict()
+        assert report.nodes[0].reloads["reloaded"] == 1
+        assert report.nodes[0].served_serial == format(new.serial_number, "X")
+    finally:
+        sandbox.stop_node(node)
+
+
+def _watch_target(dep: corpus.Deployment, node: sandbox.Node) -> watch.WatchTarget:
+    return watch.WatchTarget("127.0.0.1", node.port, dep.files, server_name=dep.server_name)

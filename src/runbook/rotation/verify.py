@@ -155,7 +155,7 @@ def _client_verify(
 ) -> bool:
     """A fresh mutual-TLS connection with ``tls`` gets PING answered (the server accepts the client)."""
     try:
-        c = redis_client(node.host, node.port, tls, server_hostname=server_hostname)
+        c = redis_client(node.host, node.port, tls, server_hostname=server_hostname, mode="compatible")
         c.ping()
         c.close()
         report.add(

@@ -60,6 +60,7 @@ def admin(target: WatchTarget) -> redis.Redis:
         server_hostname=target.hostname,
         socket_timeout=5.0,
         single_connection_client=True,
+        mode="compatible",  # admin path: a CA strict clients refuse never blocks a reload
     )
 
 
