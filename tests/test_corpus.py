@@ -15,7 +15,7 @@ import pytest
 from cryptography import x509
 
 import corpus
-from runbook import sandbox, watch
+from runbook import diagnose, sandbox, watch
 from runbook.client import tls_context
 
 pytestmark = pytest.mark.integration
@@ -138,3 +138,78 @@ def test_watcher_reloads_a_renewal_whose_client_identity_has_no_san(
 
 def _watch_target(dep: corpus.Deployment, node: sandbox.Node) -> watch.WatchTarget:
     return watch.WatchTarget("127.0.0.1", node.port, dep.files, server_name=dep.server_name)
+
+
+def test_diagnose_names_the_true_cause(served: tuple[corpus.Deployment, sandbox.Node]) -> None:
+    """The right CA is never blamed as untrusted: a guide's CA is ``ca-not-strict`` with its fix."""
+    dep, node = served
+    d = diagnose.diagnose_endpoint(
+        "127.0.0.1", node.port, files=dep.files, server_name=dep.server_name, settle=0.0
+    )
+    assert d.cause == dep.cause, (d.cause, d.evidence)
+    if dep.cause == "ca-not-strict":
+        assert f"runbook pki resign-ca --ca {dep.ca}" in d.fix
+        assert "pki create" not in d.fix
+        assert any("no keyUsage" in e for e in d.evidence)
+    if "server-name-cn-only" in dep.findings:
+        assert "subjectAltName DNS:Generic-cert" in d.fix
+
+
+@pytest.mark.parametrize("recipe", ["guide", "gen-test-certs"])
+def test_resign_ca_makes_strict_clients_accept_the_same_leaves(
+    recipe: str, built: dict[str, corpus.Deployment], tmp_path: Path
+) -> None:
+    """``pki resign-ca`` (the fix diagnose prints): same key, subject and serial; the server keeps its
+    leaf and strict clients verify it; the old CA file is untouched; an existing output is backed up."""
+    import subprocess
+    import sys
+
+    dep = built[recipe]
+    node = corpus.start(dep, tmp_path / "node")
+    out = tmp_path / "ca-strict.crt"
+    out.write_bytes(b"an older file\n")
+    before = dep.ca.read_bytes()
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "runbook", "pki", "resign-ca", "--ca", str(dep.ca), "--ca-key",
+             str(dep.ca_key), "--out", str(out)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        assert "fixed  no keyUsage" in run.stdout
+        assert dep.ca.read_bytes() == before
+        backups = list((tmp_path / "backups").rglob("ca-strict.crt"))
+        assert [b.read_bytes() for b in backups] == [b"an older file\n"]
+        old, new = (x509.load_pem_x509_certificate(p.read_bytes()) for p in (dep.ca, out))
+        assert (new.subject, new.serial_number) == (old.subject, old.serial_number)
+        assert new.public_key() == old.public_key()
+        strict = corpus.Deployment(**{**dep.__dict__, "ca": out})
+        verify = subprocess.run(
+            ["openssl", "verify", "-x509_strict", "-CAfile", str(out), str(dep.cert)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert verify.returncode == 0, verify.stderr
+        if recipe == "guide":
+            assert _ping(strict, node.port, "strict") == "+PONG\r\n"
+        else:  # the name is still only in the CN: that is the remaining finding
+            assert "Hostname mismatch" in _ping(strict, node.port, "strict")
+            d = diagnose.diagnose_endpoint(
+                "127.0.0.1", node.port, files=strict.files, server_name=dep.server_name, settle=0.0
+            )
+            assert d.cause == "server-name-cn-only", d.evidence
+    finally:
+        sandbox.stop_node(node)
+
+
+def test_resign_ca_refuses_bad_input(built: dict[str, corpus.Deployment], tmp_path: Path) -> None:
+    from runbook import pki
+    from runbook.errors import RunbookError
+
+    guide, step = built["guide"], built["step"]
+    with pytest.raises(RunbookError, match="is the CA file itself"):
+        pki.resign_ca(guide.ca, guide.ca_key or "", guide.ca)
+    with pytest.raises(RunbookError, match="does not belong to the CA certificate"):
+        pki.resign_ca(guide.ca, step.ca_key or "", tmp_path / "x.crt")
+    with pytest.raises(RunbookError, match=r"--ca-key .* is not a file"):
+        pki.resign_ca(guide.ca, tmp_path / "missing.key", tmp_path / "x.crt")
+    assert not (tmp_path / "x.crt").exists()

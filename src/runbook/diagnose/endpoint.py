@@ -31,6 +31,7 @@ from runbook.diagnose.server_log import (
     sandbox_log_for,
     wait_new_lines,
 )
+from runbook.diagnose.strictness import strict_verdict
 from runbook.diagnose.verdict import diagnose
 from runbook.errors import RunbookError
 
@@ -73,6 +74,7 @@ def diagnose_endpoint(
         min_version=min_version,
         max_version=max_version,
         ciphers=ciphers,
+        mode="compatible",  # as Redis, redis-cli and OpenSSL verify; strictness is judged below
     )
     if key and not cert:
         raise RunbookError("--key given without --cert: pass both, or neither")
@@ -97,6 +99,10 @@ def diagnose_endpoint(
         elif not outcome.ok:
             log = wait_new_lines(log_path, before)  # read before the probes add their own lines
     _gather(host, port, spec, timeout, outcome)
+    if outcome.ok and outcome.facts.get("link") != "down" and spec.tls:
+        refused = strict_verdict(host, port, spec, timeout)
+        if refused is not None:
+            return refused
     context: dict[str, Any] = {"log": log}
     if log_path is not None and failed_key_is_encrypted(log, log_path.parent):
         context["server_key_encrypted"] = True
