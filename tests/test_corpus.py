@@ -15,7 +15,7 @@ import pytest
 from cryptography import x509
 
 import corpus
-from runbook import diagnose, sandbox, watch
+from runbook import checks, diagnose, sandbox, watch
 from runbook.client import tls_context
 
 pytestmark = pytest.mark.integration
@@ -213,3 +213,23 @@ def test_resign_ca_refuses_bad_input(built: dict[str, corpus.Deployment], tmp_pa
     with pytest.raises(RunbookError, match=r"--ca-key .* is not a file"):
         pki.resign_ca(guide.ca, tmp_path / "missing.key", tmp_path / "x.crt")
     assert not (tmp_path / "x.crt").exists()
+
+
+def test_check_works_on_every_deployment(served: tuple[corpus.Deployment, sandbox.Node]) -> None:
+    """The audit connects as Redis/OpenSSL do; strictness is its own check; 24 h step certificates are
+    judged against their lifetime (hours shown, not "0 days")."""
+    dep, node = served
+    report = checks.audit("127.0.0.1", node.port, dep.files, server_name=dep.server_name, scan_ciphers=False)
+    by_id = {c.id: c for c in report}
+    assert by_id["tls-handshake"].status == "pass", by_id["tls-handshake"]
+    assert by_id["redis-ping"].status == "pass"
+    expiry = by_id["cert-expiry"]
+    assert expiry.status == "pass", expiry
+    if dep.recipe == "step":
+        assert "23 h left of 24 h" in expiry.detail and "0 days" not in expiry.detail
+    strict = by_id["chain-strict"]
+    if "ca-not-strict" in dep.findings:
+        assert strict.status == "fail" and "pki resign-ca" in strict.fix, strict
+        assert "pki create" not in strict.fix
+    else:
+        assert strict.status == "pass", strict

@@ -117,18 +117,24 @@ def toolkit_external(endpoint: Endpoint, out_dir: Path | str, timeout: float = 3
     )  # fmt: skip
 
 
-def date_checks(paths: Sequence[Path | str]) -> list[CheckResult]:
-    """Step 1: one ``dates:<file>`` result per certificate file (fail when outside its validity)."""
+def date_checks(paths: Sequence[Path | str], warn_days: int = 30) -> list[CheckResult]:
+    """Step 1: one ``dates:<file>`` result per certificate file, judged against its own lifetime
+    (:func:`runbook.pki.expiry`: a 24 h certificate shows hours and passes while renewal keeps up)."""
     out = []
     for p in paths:
         c = pki.inspect(p)
-        ok = c.days_left > 0
+        judged = pki.expiry(pki.load_cert(Path(p)), warn_days)
+        left = (
+            f"{c.days_left} days left" if judged.status == "pass" and "days" in judged.text else judged.text
+        )
         out.append(
             CheckResult(
                 f"dates:{c.path.rsplit('/', 1)[-1]}",
-                "pass" if ok else "fail",
-                f"{c.subject}; EKU {', '.join(c.eku) or '-'}; {c.days_left} days left",
-                "" if ok else "rotate it (notebook 05)",
+                judged.status,
+                f"{c.subject}; EKU {', '.join(c.eku) or '-'}; {left}",
+                {"pass": "", "warn": "renew it soon (notebook 05)", "fail": "rotate it (notebook 05)"}[
+                    judged.status
+                ],
             )
         )
     return out

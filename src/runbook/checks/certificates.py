@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 
 from runbook.checks.probes import WRONG_NAME, ProbeTarget, _context, _is_ip
 from runbook.checks.verdicts import Add
-from runbook.pki import cert_info, load_certs
+from runbook.pki import cert_info, expiry, load_certs, strict_findings
 
 
 def _certificate_checks(
@@ -88,30 +88,29 @@ def _chain_strict_check(
     if problem is None and strict.ok:
         add("chain-strict", "pass", f"{len(chain)} presented, verifies with VERIFY_X509_STRICT")
     else:
+        ca_findings = [
+            f for f in strict_findings(cas, chain, claimed, ca_path=t.files.ca) if f.id == "ca-not-strict"
+        ]
         add(
             "chain-strict",
             "fail",
-            problem or f"OpenSSL X509_STRICT: {strict.error}",
-            "re-issue with the strict profile: CA keyUsage/basicConstraints critical, SKI/AKI (notebook 01)",
+            ca_findings[0].detail if ca_findings else problem or f"OpenSSL X509_STRICT: {strict.error}",
+            ca_findings[0].fix
+            if ca_findings
+            else "re-issue with the strict profile: CA keyUsage/basicConstraints critical, SKI/AKI (notebook 01)",
         )
 
 
 def _expiry_check(add: Add, certs: list[tuple[str, x509.Certificate]], warn_days: int) -> None:
-    now = dt.datetime.now(dt.UTC)
+    """Judged against each certificate's own lifetime (:func:`runbook.pki.expiry`): a 24 h
+    certificate is not "expiring" all its life; hours are shown for short-lived ones."""
     parts, worst = [], "pass"
+    rank = {"pass": 0, "warn": 1, "fail": 2}
     for role, cert in certs:
-        left = (cert.not_valid_after_utc - now).days
-        if cert.not_valid_after_utc <= now:
-            parts.append(f"{role} expired {cert.not_valid_after_utc:%Y-%m-%d}")
-            worst = "fail"
-        elif cert.not_valid_before_utc > now:
-            parts.append(f"{role} not valid before {cert.not_valid_before_utc:%Y-%m-%d}")
-            worst = "fail"
-        elif left < warn_days:
-            parts.append(f"{role} expires in {left} days")
-            worst = "warn" if worst == "pass" else worst
-        else:
-            parts.append(f"{role} {left} days left")
+        judged = expiry(cert, warn_days)
+        parts.append(f"{role} {judged.text}")
+        if rank[judged.status] > rank[worst]:
+            worst = judged.status
     fix = {"pass": "", "warn": "rotate soon (notebook 05)", "fail": "rotate now (notebook 05)"}[worst]
     add("cert-expiry", worst, f"{'; '.join(parts)} (warn below {warn_days})", fix)
 

@@ -16,6 +16,7 @@ from runbook.pki.keys import (
     load_key,
     passphrase_from_env,
 )
+from runbook.pki.lifetime import Expiry, expiry
 from runbook.pki.openssl import openssl_commands
 from runbook.pki.paths import CA_CERT, DEFAULT_CLIENT, PkiPaths
 from runbook.pki.resign import ResignReport, resign_ca
