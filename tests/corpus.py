@@ -76,10 +76,11 @@ def build(recipe: str, root: Path) -> Deployment:
     return _BUILDERS[recipe](root)
 
 
-def start(dep: Deployment, node_dir: Path) -> sandbox.Node:
+def start(dep: Deployment, node_dir: Path, **extra: str) -> sandbox.Node:
     """Start redis-server on a free loopback port serving ``dep``'s own files (mutual TLS required).
 
-    Returns once the port accepts TCP; the caller stops it with ``sandbox.stop_node``.
+    ``extra``: more directives (``_`` for ``-``), e.g. ``replicaof="127.0.0.1 6380"``. Returns once
+    the port accepts TCP; the caller stops it with ``sandbox.stop_node``.
     """
     port = sandbox.free_port()
     directives = {
@@ -97,6 +98,7 @@ def start(dep: Deployment, node_dir: Path) -> sandbox.Node:
         "daemonize": "no",
         "save": '""',
         "appendonly": "no",
+        **{k.replace("_", "-"): v for k, v in extra.items()},
     }
     node = sandbox.start_node(dep.recipe, "primary", node_dir, directives, PkiPaths(dep.root), wait=False)
     _wait_port(port, node)

@@ -15,7 +15,7 @@ import pytest
 from cryptography import x509
 
 import corpus
-from runbook import checks, diagnose, sandbox, watch
+from runbook import adopt, checks, diagnose, sandbox, watch
 from runbook.client import tls_context
 
 pytestmark = pytest.mark.integration
@@ -233,3 +233,84 @@ def test_check_works_on_every_deployment(served: tuple[corpus.Deployment, sandbo
         assert "pki create" not in strict.fix
     else:
         assert strict.status == "pass", strict
+
+
+def test_adopt_assesses_every_deployment(served: tuple[corpus.Deployment, sandbox.Node]) -> None:
+    """adopt's findings are exactly the deployment's true ones; Redis-compatible clients connect."""
+    dep, node = served
+    result = adopt.assess([dep.endpoint(node.port)])
+    assert result.finding_ids == dep.findings, result.findings
+    seen = {v.client: v.ok for v in result.views}
+    assert seen["openssl"] and seen["redis-cli"] and seen["replica"]
+    strict_ok = not dep.findings
+    assert seen["strict"] is strict_ok and seen["redis-py"] is strict_ok, result.views
+    for f in result.findings:
+        assert "pki create" not in f.fix
+        if f.id == "ca-not-strict":
+            assert f"runbook pki resign-ca --ca {dep.ca}" in f.fix
+
+
+def test_adopt_cli_exit_codes(built: dict[str, corpus.Deployment], tmp_path: Path) -> None:
+    """0 clean, 1 findings, 2 bad input (one line naming the file or flag)."""
+    import subprocess
+    import sys
+
+    def run(dep: corpus.Deployment, port: int, *extra: str) -> subprocess.CompletedProcess[str]:
+        args = ["--host", "127.0.0.1", "--port", str(port), "--server-name", dep.server_name,
+                "--ca", str(dep.ca), *extra]  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "runbook", "adopt", *args], capture_output=True, text=True, check=False
+        )
+
+    mk, guide = built["mkcert"], built["guide"]
+    nodes = [corpus.start(mk, tmp_path / "mk"), corpus.start(guide, tmp_path / "guide")]
+    try:
+        clean = run(mk, nodes[0].port, "--cert", str(mk.client_cert), "--key", str(mk.client_key))
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+        assert "clean: 1 node(s) assessed" in clean.stdout
+        found = run(
+            guide, nodes[1].port, "--cert", str(guide.client_cert), "--key", str(guide.client_key), "--json"
+        )
+        assert found.returncode == 1
+        import json
+
+        assert {f["id"] for f in json.loads(found.stdout)["findings"]} == {"ca-not-strict"}
+        missing = run(mk, nodes[0].port, "--cert", str(tmp_path / "nope.crt"), "--key", str(mk.client_key))
+        assert missing.returncode == 2 and f"--cert {tmp_path / 'nope.crt'} cannot be read" in missing.stderr
+        alone = run(mk, nodes[0].port, "--cert", str(mk.client_cert))
+        assert alone.returncode == 2 and "--cert and --key together" in alone.stderr
+        bad_node = run(mk, nodes[0].port, "--node", "nohost")
+        assert bad_node.returncode == 2 and "is not HOST:PORT" in bad_node.stderr
+    finally:
+        for n in nodes:
+            sandbox.stop_node(n)
+
+
+def test_adopt_reads_replication_links(built: dict[str, corpus.Deployment], tmp_path: Path) -> None:
+    """A replica whose link is down is a finding naming that replica; a linked one is not."""
+    import time
+
+    dep = built["helm"]
+    primary = corpus.start(dep, tmp_path / "primary")
+    linked = corpus.start(
+        dep, tmp_path / "linked", replicaof=f"127.0.0.1 {primary.port}", tls_replication="yes"
+    )
+    broken = corpus.start(  # plaintext replication to a TLS-only port: the link never comes up
+        dep, tmp_path / "broken", replicaof=f"127.0.0.1 {primary.port}", tls_replication="no"
+    )
+    try:
+        endpoints = [dep.endpoint(n.port) for n in (primary, linked, broken)]
+        deadline = time.monotonic() + 20
+        while True:
+            result = adopt.assess(endpoints)
+            link = {v.node: v for v in result.views if v.client == "replica"}
+            if link[endpoints[1].address].ok or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert link[endpoints[1].address].ok, link
+        assert [(f.id, f.node) for f in result.findings] == [("replica-link-down", endpoints[2].address)]
+        assert f"runbook diagnose --host 127.0.0.1 --port {broken.port}" in result.findings[0].fix
+        assert "1 replica(s)" in link[endpoints[0].address].detail
+    finally:
+        for n in (broken, linked, primary):
+            sandbox.stop_node(n)

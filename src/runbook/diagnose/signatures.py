@@ -53,8 +53,8 @@ CAUSE_INFO: dict[str, Cause] = {
         NB_CERTS,
     ),
     "server-name-cn-only": Cause(
-        "the server name is only in the certificate's subject CN: OpenSSL-based clients accept it, strict "
-        "clients (names only in subjectAltName) refuse it",
+        "the server name is only in the certificate's subject CN: OpenSSL-based clients fall back to the CN, "
+        "clients that read names only from subjectAltName (Go, rustls, cryptography) refuse it",
         "re-issue the server certificate from the same CA with the name in subjectAltName",
         NB_CERTS,
     ),

@@ -7,7 +7,9 @@ subjectAltName), ``openssl verify -x509_strict`` and cryptography's verifier. Th
   basicConstraints CA:TRUE, without a subjectKeyIdentifier, or not X.509 v3 (``ca-not-strict``):
   fixed by re-signing the CA certificate with the same key (every leaf stays valid);
 * a server certificate whose name is only in the subject CN, with no subjectAltName
-  (``server-name-cn-only``): fixed by re-issuing it from the same CA with the name in a SAN.
+  (``server-name-cn-only``): OpenSSL-based clients (redis-cli, Python's ``ssl`` by default) fall
+  back to the CN, clients that read names only from subjectAltName (Go, rustls, cryptography)
+  refuse it; fixed by re-issuing it from the same CA with the name in a SAN.
 
 Pure functions over certificates; nothing here reads the network or writes a file.
 """
@@ -24,6 +26,10 @@ from cryptography import x509
 
 E = TypeVar("E", bound=x509.ExtensionType)
 STRICT_CLIENTS = "strict clients (Python 3.13's default context, OpenSSL -x509_strict)"
+SAN_ONLY_CLIENTS = (
+    "clients that read names only from subjectAltName (RFC 6125: Go's crypto/tls, rustls, "
+    "cryptography's verifier, the runbook's strict profile)"
+)
 
 
 @dataclass(frozen=True)
@@ -125,7 +131,7 @@ def strict_findings(
             StrictFinding(
                 "server-name-cn-only",
                 chain[0].subject.rfc4514_string(),
-                f"{STRICT_CLIENTS} will refuse the server certificate for {server_name}: "
+                f"{SAN_ONLY_CLIENTS} will refuse the server certificate for {server_name}: "
                 "the name is only in the subject CN (no subjectAltName)",
                 f"re-issue the server certificate from the same CA with subjectAltName {kind}:{server_name} "
                 "(keep the key; after the CA is strict), then reload it with `runbook watch --once`",
