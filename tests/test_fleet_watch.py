@@ -267,10 +267,11 @@ def test_daemon_reloads_a_renewal_and_ends_cleanly_on_sigterm(lab: Lab) -> None:
 def test_watch_fleet_is_the_library_call_behind_the_command(lab: Lab) -> None:
     nodes = inventory.load(_inventory(lab)).nodes
     target = watch_target(nodes[0])
-    assert (target.host, target.port, target.server_name, target.group, target.name) == (
+    ep = target.endpoint
+    assert (ep.host, ep.port, ep.server_name, target.group, ep.name) == (
         "127.0.0.1", lab.nodes["cache-primary"].port, "localhost", "cache", "cache-primary",
     )  # fmt: skip
-    assert target.tls.ca == nodes[0].ca and target.label == "cache-primary"
+    assert ep.files == nodes[0].endpoint.files and ep.label == "cache-primary"
     new = _renew(lab, "solo", "r1")
     report = watch_fleet(nodes, once=True, settle=0.3, interval=0.5, state_dir=lab.root / "state")
     by = {n.node: n for n in report.nodes}

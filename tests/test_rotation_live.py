@@ -248,7 +248,7 @@ def test_replica_topology_rotates_node_by_node_with_links_up(fresh_work: Path) -
         )
         tls = TlsClientFiles.from_pki(pki_root)
         rc = redis_client("localhost", replica.port, tls)
-        assert rotation._wait_link_up(rc, 15)
+        assert rotation.wait_link_up(rc, 15)
         old_link = pki.inspect(r_files / "link.crt").serial
         nodes = [
             rotation.discover_node("127.0.0.1", primary.port, tls, "primary"),

@@ -20,9 +20,7 @@ from runbook.watch import WatchReport, WatchTarget, watch
 
 def watch_target(node: FleetNode) -> WatchTarget:
     """The watch target of one inventory node (its group is the inventory's replication group)."""
-    return WatchTarget(
-        node.host, node.port, node.files, server_name=node.server_name, group=node.group, name=node.name
-    )
+    return WatchTarget(node.endpoint, group=node.group)
 
 
 def watch_fleet(nodes: Sequence[FleetNode], **options: Any) -> WatchReport:

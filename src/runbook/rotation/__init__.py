@@ -69,10 +69,11 @@ from runbook.rotation.targets import (
     discover_node,
     nodes_from_sandbox,
     serial_of,
+    served_by,
     served_certificate,
     serves_visible_files,
 )
-from runbook.rotation.verify import LINK_TIMEOUT, _wait_link_up
+from runbook.rotation.verify import LINK_TIMEOUT, wait_link_up
 
 __all__ = [
     "CA_PHASES",
@@ -97,10 +98,9 @@ __all__ = [
     "rotate",
     "sentinel_procedure",
     "serial_of",
+    "served_by",
     "served_certificate",
     "serves_visible_files",
     "verify_served",
+    "wait_link_up",
 ]
-
-# A private helper tests reach as ``rotation._wait_link_up`` (prefer the submodule).
-__all__ += ["_wait_link_up"]

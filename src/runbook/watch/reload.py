@@ -53,11 +53,12 @@ class Outcome:
 
 def admin(target: WatchTarget) -> redis.Redis:
     # Connects to the host; the server name is only sent (SNI) and verified, as in rotation.
+    ep = target.endpoint
     return redis_client(
-        target.host,
-        target.port,
-        target.tls,
-        server_hostname=target.hostname,
+        ep.host,
+        ep.port,
+        ep.files,
+        server_hostname=ep.hostname,
         socket_timeout=5.0,
         single_connection_client=True,
     )
@@ -71,7 +72,8 @@ def same_cert(a: x509.Certificate | None, b: x509.Certificate | None) -> bool:
 
 def served(target: WatchTarget) -> x509.Certificate:
     """The certificate a fresh strict mutual-TLS handshake is presented now. Connects."""
-    return rotation.served_certificate(target.host, target.port, target.tls, target.hostname)
+    ep = target.endpoint
+    return rotation.served_certificate(ep.host, ep.port, ep.files, ep.hostname)
 
 
 def apply(
@@ -153,7 +155,9 @@ def _links(
         try:
             rc = admin(replica)
         except (redis.RedisError, OSError) as exc:
-            ok = out.add(f"{prefix}:{replica.label}:replication", False, _line(exc), "is the replica up?")
+            ok = out.add(
+                f"{prefix}:{replica.endpoint.label}:replication", False, _line(exc), "is the replica up?"
+            )
             continue
         try:
             ok = _relink(out, rc, replica, prefix) and ok
@@ -179,7 +183,7 @@ def _relink(out: Outcome, client: redis.Redis, target: WatchTarget, prefix: str)
     except (redis.RedisError, OSError):
         up = False
     return out.add(
-        f"{prefix}:{target.label}:replication",
+        f"{prefix}:{target.endpoint.label}:replication",
         up,
         "re-linked, master_link_status:up" if up else "master_link_status is not up",
         "check tls-replication and the link certificates (clientAuth)",
