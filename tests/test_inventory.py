@@ -72,7 +72,7 @@ def test_runbook_yaml(files: Path) -> None:
     )
     assert b.endpoint.port == 6380 and b.role == "replica" and b.pki_dir == str(files / "pki")
     assert c.name == "[::1]:7000" and c.target == "[::1]:7000" and c.role == "cluster-primary"
-    assert c.group == c.name and c.endpoint.files == TlsClientFiles(str(files / "other-ca.crt"))
+    assert c.group == c.name and c.endpoint.files.ca == str(files / "other-ca.crt")
     assert c.endpoint.address == c.target and c.endpoint.host == "::1"
 
 
