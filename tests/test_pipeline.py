@@ -91,7 +91,7 @@ def test_external_target_from_yaml_resolves_paths_relative_to_it(tmp_path: Path)
         "ca_file: ca.crt\nclient_cert: c.crt\nclient_key: c.key\n",
     )
     plan = pipeline.plan(params_file=params, notebooks=PROBE, work=tmp_path / "w")
-    assert plan.target.endpoint == "127.0.0.1:6380"
+    assert plan.target.address == "127.0.0.1:6380"
     sent = plan.steps[0][1]
     assert sent["target"] == "external" and sent["redis_port"] == 6380 and sent["server_name"] == "localhost"
     assert sent["ca_file"] == str(tmp_path / "ca.crt") and sent["client_key"] == str(tmp_path / "c.key")
@@ -101,7 +101,12 @@ def test_external_target_checks(tmp_path: Path) -> None:
     ca = str(_pem(tmp_path, "ca.crt"))
     base = {"redis_host": "::1", "redis_port": 6380, "ca_file": ca}
     t = pipeline.resolve_target("external", {}, base)
-    assert (t.endpoint, t.server_name, t.client_cert) == ("[::1]:6380", "::1", "")
+    assert t.endpoint is not None and (t.address, t.endpoint.server_name, t.endpoint.files.cert) == (
+        "[::1]:6380",
+        "::1",
+        None,
+    )
+    assert t.parameters()["client_cert"] == "" and t == pipeline.resolve_target("external", {}, base)
     with pytest.raises(RunbookError, match="not a TCP port"):
         pipeline.resolve_target("external", {}, {**base, "redis_port": 70000})
     with pytest.raises(RunbookError, match="go together"):

@@ -323,8 +323,9 @@ def test_server_hostname_is_verified_while_connecting_to_the_host(
     node = start_server(pki.PkiPaths(pki_root), wait=False)
     tls = TlsClientFiles.from_pki(pki_root)
     found = rotation.discover_node("127.0.0.1", node.port, tls, server_hostname=NAME_ONLY)
-    assert (found.host, found.mode, Path(found.cert_file)) == (
+    assert (found.endpoint.host, found.endpoint.hostname, found.mode, Path(found.cert_file)) == (
         "127.0.0.1",
+        NAME_ONLY,
         "standalone",
         pki_root / "redis-server.crt",
     )
