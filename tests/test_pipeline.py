@@ -137,8 +137,8 @@ def test_failing_line_is_read_from_the_traceback() -> None:
         "Cell \x1b[0;32mIn[3], line 1\x1b[0m",
         "\x1b[0;32m----> 1\x1b[0m assert x == 3",
     ]
-    assert pipeline._failing_line(tb) == "assert x == 3"
-    assert pipeline._failing_line([]) == ""
+    assert pipeline.failing_line(tb) == "assert x == 3"
+    assert pipeline.failing_line([]) == ""
 
 
 def test_failure_line_names_notebook_cell_and_reason() -> None:

@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from runbook.client import Endpoint, TlsClientFiles
+from runbook.client import Endpoint, TlsClientFiles, address
 from runbook.errors import RunbookError
 
 #: Roles a node may have; ``role`` decides the order of a rolling rotation inside its group.
@@ -213,9 +213,10 @@ def _check_keys(source: Path, label: str, entry: Mapping[str, Any]) -> None:
 
 
 def _address(host: str, port: Any) -> str:
+    """A node's default name: its address (``host`` alone while the port is not given)."""
     if port is None or port == "":
         return host
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return address(host.strip("[]"), port)
 
 
 # --------------------------------------------------------------------------- Ansible

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runbook.client import Endpoint, TlsClientFiles
+from runbook.client import TARGETS, Endpoint, TlsClientFiles
 from runbook.errors import RunbookError
 
-TARGETS = ("sandbox", "external")
 #: Connection parameters of the target; notebooks that declare them receive them.
 CONNECTION_PARAMETERS = ("redis_host", "redis_port", "server_name", "ca_file", "client_cert", "client_key")
 #: Parameters the pipeline itself gives every notebook that declares them.

@@ -6,9 +6,9 @@ swaps both in one atomic call (a failed call leaves the old TLS context serving)
 ``DEBUG RELOAD-TLS``. Connections opened before a reload keep their session; new handshakes get
 the new certificate.
 
-One rotation works over a list of nodes (:class:`NodeTarget`: host, port, the paths the server
-reads, and the outgoing-link ``tls-client-cert-file``/``tls-client-key-file`` when set), node by
-node, each verified before the next:
+One rotation works over a list of nodes (:class:`NodeTarget`: its :class:`~runbook.client.Endpoint`,
+the paths the server reads, and the outgoing-link ``tls-client-cert-file``/``tls-client-key-file``
+when set), node by node, each verified before the next:
 
 1. **plan** every file written and every server command (a dry run stops here, after preflight);
 2. **preflight** the new material: key matches, chains (strict X.509) to the CA that the clients

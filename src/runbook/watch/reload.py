@@ -15,10 +15,8 @@ Touches the server.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import redis
 from cryptography import x509
@@ -28,9 +26,9 @@ from runbook import rotation
 from runbook.client import redis_client
 from runbook.errors import RunbookError
 from runbook.results import CheckResult
+from runbook.rotation.targets import call
 from runbook.watch.target import NodeFiles, WatchTarget
 
-LINK_TIMEOUT = 20.0
 Hook = Callable[[WatchTarget], None]
 
 
@@ -165,7 +163,7 @@ def _links(
             rc.close()
     if files.node.mode == "cluster":
         try:
-            state_ok = "cluster_state:ok" in str(_call(client, "CLUSTER", "INFO"))
+            state_ok = "cluster_state:ok" in str(call(client, "CLUSTER", "INFO"))
         except (redis.RedisError, OSError):
             state_ok = False
         ok = out.add(
@@ -178,8 +176,8 @@ def _links(
 def _relink(out: Outcome, client: redis.Redis, target: WatchTarget, prefix: str) -> bool:
     """Re-link a replica to its primary (new handshake with the new certificates) and wait for ``up``."""
     try:
-        _call(client, "CLIENT", "KILL", "TYPE", "master")
-        up = _wait_link_up(client, LINK_TIMEOUT)
+        call(client, "CLIENT", "KILL", "TYPE", "master")
+        up = rotation.wait_link_up(client, rotation.LINK_TIMEOUT)
     except (redis.RedisError, OSError):
         up = False
     return out.add(
@@ -188,16 +186,6 @@ def _relink(out: Outcome, client: redis.Redis, target: WatchTarget, prefix: str)
         "re-linked, master_link_status:up" if up else "master_link_status is not up",
         "check tls-replication and the link certificates (clientAuth)",
     )
-
-
-def _wait_link_up(client: redis.Redis, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        info: dict[str, Any] = client.info("replication")  # type: ignore[assignment]
-        if info.get("master_link_status") == "up":
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def _rollback(
@@ -228,10 +216,6 @@ def _rollback(
     out.add("rollback:reload", True, "one CONFIG SET pointing at the last good copy (state dir)")
     if _verify(out, client, target, files, previous, replicas, prefix="rollback"):
         out.result = "rolled-back"
-
-
-def _call(client: redis.Redis, *args: Any) -> Any:
-    return client.execute_command(*args)  # type: ignore[no-untyped-call]
 
 
 def _line(exc: BaseException) -> str:
