@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runbook.client import TARGETS, Endpoint, TlsClientFiles
+from runbook.client import Endpoint, TlsClientFiles
+from runbook.client.endpoint import TARGETS
 from runbook.errors import RunbookError
 
 #: Connection parameters of the target; notebooks that declare them receive them.
