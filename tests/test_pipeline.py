@@ -47,8 +47,18 @@ def test_plan_passes_common_and_per_notebook_parameters(tmp_path: Path) -> None:
 
 
 def test_notebooks_without_the_parameters_get_none(tmp_path: Path) -> None:
-    plan = pipeline.plan(notebooks=NOTEBOOKS, only=["01"], work=tmp_path / "w")
-    assert plan.steps[0][1] == {}, "notebook 01 declares no target parameter: nothing is injected"
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell("size: int = 1  # its own parameter", metadata={"tags": ["parameters"]})
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nb.metadata.update(
+        kernelspec={"name": "python3", "display_name": "Python 3", "language": "python"},
+        language_info={"name": "python"},
+    )
+    (tmp_path / "nb").mkdir()
+    nbformat.write(nb, tmp_path / "nb" / "01_plain.ipynb")
+    plan = pipeline.plan(notebooks=tmp_path / "nb", work=tmp_path / "w")
+    assert plan.steps[0][1] == {}, "the notebook declares no target parameter: nothing is injected"
 
 
 @pytest.mark.parametrize(
