@@ -137,7 +137,7 @@ def test_watcher_reloads_a_renewal_whose_client_identity_has_no_san(
 
 
 def _watch_target(dep: corpus.Deployment, node: sandbox.Node) -> watch.WatchTarget:
-    return watch.WatchTarget("127.0.0.1", node.port, dep.files, server_name=dep.server_name)
+    return watch.WatchTarget(dep.endpoint(node.port))
 
 
 def test_diagnose_names_the_true_cause(served: tuple[corpus.Deployment, sandbox.Node]) -> None:
