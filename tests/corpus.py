@@ -520,6 +520,32 @@ def renew_helm_leaf(dep: Deployment) -> None:
     _write(dep.cert, leaf)
 
 
+def renew_step_leaf(dep: Deployment, *, bundle: bool = True, cert: Path | None = None) -> x509.Certificate:
+    """``step ca renew``: a new 24 h leaf for the same name from the intermediate, written as step
+    writes it (leaf + intermediate) or, with ``bundle=False``, the leaf alone (a hand-made renewal that
+    forgets the intermediate). Writes the key, then the certificate (``cert``: another file)."""
+    inter = x509.load_pem_x509_certificate((dep.root / "certs" / "intermediate_ca.crt").read_bytes())
+    int_key = serialization.load_pem_private_key(dep.ca_key.read_bytes() if dep.ca_key else b"", None)
+    assert isinstance(int_key, ec.EllipticCurvePrivateKey)
+    key = _p256()
+    leaf = _issue(
+        _Spec(
+            _name((NameOID.COMMON_NAME, dep.server_name)),
+            key,
+            1,
+            key_usage=("digital_signature",),
+            eku=(SERVER, CLIENT),
+            dns=(dep.server_name,),
+            ips=("127.0.0.1",),
+            backdate=dt.timedelta(minutes=1),
+        ),
+        (inter, int_key),
+    )
+    _write_key(dep.key, key, serialization.PrivateFormat.TraditionalOpenSSL)
+    _write(cert or dep.cert, *((leaf, inter) if bundle else (leaf,)))
+    return leaf
+
+
 def _mkcert(root: Path) -> Deployment:
     """mkcert: CAROOT/rootCA.pem + rootCA-key.pem, ``mkcert localhost 127.0.0.1`` and ``-client``."""
     caroot = root / "mkcert"

@@ -314,3 +314,74 @@ def test_adopt_reads_replication_links(built: dict[str, corpus.Deployment], tmp_
     finally:
         for n in (broken, linked, primary):
             sandbox.stop_node(n)
+
+
+def _copy(dep: corpus.Deployment, root: Path) -> corpus.Deployment:
+    """The deployment's files copied under ``root`` (tests that renew files must not touch the shared build)."""
+    import shutil
+
+    shutil.copytree(dep.root, root, symlinks=True)
+    moved = {
+        k: root / Path(v).relative_to(dep.root)
+        for k, v in dep.__dict__.items()
+        if isinstance(v, Path) and k != "root"
+    }
+    return corpus.Deployment(**{**dep.__dict__, **moved, "root": root})
+
+
+def test_watch_reloads_a_step_renewal_and_refuses_a_leaf_without_its_intermediate(
+    built: dict[str, corpus.Deployment], tmp_path: Path
+) -> None:
+    """Clients trust only root_ca.crt: a renewal written as step writes it (leaf + intermediate) is
+    reloaded; a leaf written alone is refused before the reload (every root-only client would fail)."""
+    dep = _copy(built["step"], tmp_path / "step")
+    node = corpus.start(dep, tmp_path / "node")
+    try:
+        target = [_watch_target(dep, node)]
+        renewed = corpus.renew_step_leaf(dep)
+        report = watch.watch_once(target, state_dir=tmp_path / "state", settle=0.0)
+        assert report.ok and report.nodes[0].reloads["reloaded"] == 1, report.to_dict()
+        assert report.nodes[0].served_serial == format(renewed.serial_number, "X")
+        assert _ping(dep, node.port, "strict") == "+PONG\r\n"
+        corpus.renew_step_leaf(dep, bundle=False)
+        refused = watch.watch_once(target, state_dir=tmp_path / "state", settle=0.0)
+        assert not refused.ok, refused.to_dict()
+        assert refused.nodes[0].served_serial == format(renewed.serial_number, "X")  # still served
+        assert _ping(dep, node.port, "strict") == "+PONG\r\n"
+    finally:
+        sandbox.stop_node(node)
+
+
+def test_a_missing_intermediate_is_named_and_fixed_with_our_own_commands(
+    built: dict[str, corpus.Deployment], tmp_path: Path
+) -> None:
+    """A server sending its leaf without the intermediate: diagnose and adopt say so (not "untrusted CA"),
+    and the fix they print (leaf + intermediate, then `watch --once`) works."""
+    dep = _copy(built["step"], tmp_path / "step")
+    corpus.renew_step_leaf(dep, bundle=False)
+    node = corpus.start(dep, tmp_path / "node")
+    try:
+        d = diagnose.diagnose_endpoint(
+            "127.0.0.1", node.port, files=dep.files, server_name=dep.server_name, settle=0.0
+        )
+        assert d.cause == "missing-intermediate", (d.cause, d.evidence)
+        assert any("without CN=Redis Intermediate CA" in e for e in d.evidence)
+        assert "runbook watch --once --ca BUNDLE" in d.fix
+        assessed = adopt.assess([dep.endpoint(node.port)])
+        assert assessed.finding_ids == {"missing-intermediate"}
+        inter = (dep.root / "certs" / "intermediate_ca.crt").read_bytes()
+        renewed = corpus.renew_step_leaf(dep)  # the fix: `step ca renew` writes leaf then intermediate
+        bundle = tmp_path / "bundle.crt"
+        bundle.write_bytes(dep.ca.read_bytes() + inter)  # `cat ca.crt intermediate.crt > bundle.crt`
+        admin = dep.endpoint(node.port).with_files(
+            dep.files.__class__(str(bundle), dep.files.cert, dep.files.key)
+        )
+        report = watch.watch_once([watch.WatchTarget(admin)], state_dir=tmp_path / "state", settle=0.0)
+        assert report.ok and report.nodes[0].reloads["reloaded"] == 1, report.to_dict()
+        assert report.nodes[0].served_serial == format(renewed.serial_number, "X")
+        after = diagnose.diagnose_endpoint(
+            "127.0.0.1", node.port, files=dep.files, server_name=dep.server_name, settle=0.0
+        )
+        assert after.cause == "ok", after.evidence
+    finally:
+        sandbox.stop_node(node)

@@ -12,6 +12,7 @@ from typing import Any
 from runbook import pki
 from runbook.client import TlsClientFiles
 from runbook.diagnose.cert_facts import cert_facts, describe_cert
+from runbook.diagnose.chain_facts import missing_intermediate
 from runbook.diagnose.error_text import text_of
 from runbook.diagnose.probes import (
     ClientSpec,
@@ -181,6 +182,13 @@ def _gather(host: str, port: int, spec: ClientSpec, timeout: float, outcome: Out
         peer = peer_certificate(host, port, short, spec)
         if peer is not None:
             ev.append(describe_cert("server certificate", peer))
+            link = missing_intermediate(peer, spec.ca, spec.cert) if "local issuer" in text else None
+            facts["missing_intermediate"] = link is not None
+            if link is not None:
+                ev.append(
+                    f"the server sends its certificate without {link.subject.rfc4514_string()}, the "
+                    f"intermediate between it and {link.issuer.rfc4514_string()} (the CA the client trusts)"
+                )
 
 
 def client_spec_from_pki(

@@ -63,6 +63,14 @@ CAUSE_INFO: dict[str, Cause] = {
         "run `runbook adopt` with the same files: it names each certificate strict clients refuse and its fix",
         NB_CERTS,
     ),
+    "missing-intermediate": Cause(
+        "the server sends its certificate without the intermediate CA that links it to the root the clients trust",
+        "serve leaf + intermediate: renew the server certificate into tls-cert-file as leaf then intermediate "
+        "(`step ca renew` / `step ca certificate` write both; else `cat new.crt intermediate.crt`), then reload it with "
+        "`runbook watch --once --ca BUNDLE`, BUNDLE being your CA file plus that intermediate "
+        "(`cat ca.crt intermediate.crt > bundle.crt`: until the server sends it, the admin connection needs it too)",
+        NB_CERTS,
+    ),
     "hostname-mismatch": Cause(
         "the server certificate does not name the host the client connects to",
         "connect with a name the certificate lists (see its SANs) or re-issue it with that name (--hostname/--ip)",
@@ -241,6 +249,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "server-cert-wrong-usage",
         r"unsupported certificate purpose|unsuitable certificate purpose|INVALID_PURPOSE",
     ),
+    _sig("missing-intermediate", _VERIFY_CA, missing_intermediate=True),
     _sig("untrusted-ca", _VERIFY_CA),
     # the server rejects the client's certificate: the alert the client receives, or the server log
     _sig("client-cert-missing", r"alert certificate required|CERTIFICATE_REQUIRED"),

@@ -38,11 +38,14 @@ def preflight_leaf(
     names: Sequence[str] = (),
     old: x509.Certificate | None = None,
     needs_client_auth: bool = False,
+    intermediates: Sequence[x509.Certificate] = (),
 ) -> list[CheckResult]:
     """Check new material before anything is touched. Reads nothing, writes nothing.
 
     ``client_trust``: the CA(s) the clients trust (they verify a server certificate);
-    ``server_trust``: the CA(s) the server trusts (it verifies client and link certificates).
+    ``server_trust``: the CA(s) the server trusts (it verifies client and link certificates);
+    ``intermediates``: the rest of the new certificate's file, as it is sent (step, Vault: leaf +
+    intermediate), so a chain verifies exactly when a client holding only its root CA accepts it.
     """
     out: list[CheckResult] = []
 
@@ -53,16 +56,16 @@ def preflight_leaf(
     _check_eku(add, new, purpose, needs_client_auth)
     if purpose == "server":
         want = list(dict.fromkeys([*(names or ()), *(_names_of(old) if old is not None else [])]))
-        _check_server_names_and_chain(add, new, want, client_trust)
+        _check_server_names_and_chain(add, new, want, client_trust, intermediates)
         if needs_client_auth:
             ok, fix = "valid as a link client for the servers' CA", "issue it from the CA the servers trust"
-            _check_chain(add, "link-chain", new, server_trust, ok, fix)
+            _check_chain(add, "link-chain", new, server_trust, ok, fix, intermediates)
     else:
         ok, fix = (
             "chains to the CA the server trusts (strict X.509)",
             "issue it from the CA in the server's tls-ca-cert-file",
         )
-        _check_chain(add, "chain", new, server_trust, ok, fix)
+        _check_chain(add, "chain", new, server_trust, ok, fix, intermediates)
     return out
 
 
@@ -102,7 +105,11 @@ def _check_eku(add: _Add, new: x509.Certificate, purpose: str, needs_client_auth
 
 
 def _check_server_names_and_chain(
-    add: _Add, new: x509.Certificate, want: list[str], client_trust: Sequence[x509.Certificate]
+    add: _Add,
+    new: x509.Certificate,
+    want: list[str],
+    client_trust: Sequence[x509.Certificate],
+    intermediates: Sequence[x509.Certificate] = (),
 ) -> None:
     have = set(_names_of(new))
     missing = [n for n in want if n not in have and not _wildcard_covers(have, n)]
@@ -113,18 +120,25 @@ def _check_server_names_and_chain(
         "re-issue it with every name clients use in subjectAltName",
     )
     try:
-        pki.verify_server_cert(new, client_trust, (want or _names_of(new) or ["localhost"])[0])
+        name = (want or _names_of(new) or ["localhost"])[0]
+        pki.verify_server_cert(new, client_trust, name, intermediates=intermediates)
         add("chain", True, "chains to the CA the clients trust (strict X.509)", "")
     except RunbookError as exc:
         add("chain", False, str(exc), "issue it from the CA in ca.crt")
 
 
 def _check_chain(
-    add: _Add, check: str, new: x509.Certificate, server_trust: Sequence[x509.Certificate], ok: str, fix: str
+    add: _Add,
+    check: str,
+    new: x509.Certificate,
+    server_trust: Sequence[x509.Certificate],
+    ok: str,
+    fix: str,
+    intermediates: Sequence[x509.Certificate] = (),
 ) -> None:
     """``new`` is valid as a client of a server trusting ``server_trust`` (a client or link certificate)."""
     try:
-        pki.verify_client_cert(new, server_trust)
+        pki.verify_client_cert(new, server_trust, intermediates=intermediates)
         add(check, True, ok, "")
     except RunbookError as exc:
         add(check, False, str(exc), fix)

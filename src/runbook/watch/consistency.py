@@ -47,6 +47,7 @@ def check(
     name: str,
     needs_client_auth: bool,
     client_cert: x509.Certificate | None = None,
+    client_intermediates: Sequence[x509.Certificate] = (),
 ) -> list[CheckResult]:
     """Every check of the set; the set may be loaded only when none failed."""
     cert, key = leaf_of(snapshot), parse_key(snapshot.data.get("key", b""))
@@ -75,6 +76,7 @@ def check(
         names=[name],
         old=served,
         needs_client_auth=needs_client_auth and not link,
+        intermediates=parse_certs(snapshot.data.get("cert", b""))[1:],
     )
     if link:
         link_cert = leaf_of(snapshot, "client_cert")
@@ -88,10 +90,11 @@ def check(
                 purpose="client",
                 client_trust=client_trust,
                 server_trust=server_trust or client_trust,
+                intermediates=parse_certs(snapshot.data.get("client_cert", b""))[1:],
             )
     if client_cert is not None and server_trust:
         try:
-            pki.verify_client_cert(client_cert, server_trust)
+            pki.verify_client_cert(client_cert, server_trust, intermediates=client_intermediates)
             out.append(CheckResult("ca-accepts-clients", "pass", "the CA file accepts the watcher's client"))
         except RunbookError as exc:
             out.append(_fail("ca-accepts-clients", str(exc), "keep the clients' CA in tls-ca-cert-file"))

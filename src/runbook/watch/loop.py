@@ -248,6 +248,9 @@ class Watcher:
                 name=t.endpoint.hostname,
                 needs_client_auth=files.node.role == "slave" or files.node.mode == "cluster",
                 client_cert=pki.load_cert(Path(t.endpoint.files.cert)) if t.endpoint.files.cert else None,
+                client_intermediates=pki.load_certs(Path(t.endpoint.files.cert))[1:]
+                if t.endpoint.files.cert
+                else (),
             )
         except RunbookError as exc:  # the clients' CA or the watcher's certificate became unreadable
             checks = [
