@@ -8,6 +8,7 @@ Nothing here computes anything: it only shows results produced elsewhere.
 from __future__ import annotations
 
 import html
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, is_dataclass
 from typing import Any
@@ -34,16 +35,18 @@ class Table:
         self.rows = [["" if c is None else str(c) for c in row] for row in rows]
         self.title = title
 
-    def text(self) -> str:
+    def text(self, width: int | None = None) -> str:
+        """Aligned plain text; with ``width`` the widest columns are wrapped so every line fits."""
         widths = [len(h) for h in self.header]
         for row in self.rows:
             widths = [max(w, len(c)) for w, c in zip(widths, row, strict=False)]
-        line = "  ".join(h.ljust(w) for h, w in zip(self.header, widths, strict=False))
+        if width:
+            widths = _fit(widths, [len(h) for h in self.header], width)
         out = [self.title] if self.title else []
-        out += [line.rstrip(), "  ".join("-" * w for w in widths)]
-        out += [
-            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in self.rows
-        ]
+        out += _lines(self.header, widths)
+        out.append("  ".join("-" * w for w in widths))
+        for row in self.rows:
+            out += _lines(row, widths)
         return "\n".join(out)
 
     def __repr__(self) -> str:
@@ -66,6 +69,36 @@ class Table:
             else ""
         )
         return f"<table class='runbook-table'>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+TERMINAL_WIDTH = 100  # the CLI's tables fit this many columns (full data: --json)
+
+
+def _fit(widths: list[int], headers: list[int], width: int) -> list[int]:
+    """Shrink the widest columns (not below 8 or the header) until the row fits ``width``."""
+    widths = list(widths)
+    floor = [min(w, max(8, h)) for w, h in zip(widths, headers, strict=False)]
+    while sum(widths) + 2 * (len(widths) - 1) > width:
+        i = max(range(len(widths)), key=lambda k: widths[k] - floor[k])
+        if widths[i] <= floor[i]:
+            break
+        widths[i] -= 1
+    return widths
+
+
+def _lines(cells: Sequence[str], widths: Sequence[int]) -> list[str]:
+    """One row as one or more lines: each cell wrapped to its column."""
+    wrapped = [
+        (textwrap.wrap(c, w, break_on_hyphens=False) or [""]) if len(c) > w else [c]
+        for c, w in zip(cells, widths, strict=False)
+    ]
+    height = max((len(c) for c in wrapped), default=1)
+    return [
+        "  ".join(
+            (c[i] if i < len(c) else "").ljust(w) for c, w in zip(wrapped, widths, strict=False)
+        ).rstrip()
+        for i in range(height)
+    ]
 
 
 def mark(status: str) -> str:
