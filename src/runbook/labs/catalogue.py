@@ -503,7 +503,7 @@ LABS: tuple[Lab, ...] = (
             "master_link_status:down; `unsupported certificate` in the replica's log.",
             "Set tls-client-cert-file on every replicating node (`runbook config render --replication`).",
         ),
-        r"master_link_status:down",
+        r"True master_link_status:down",
     ),
     Lab(
         "new-cache-cert",
@@ -544,7 +544,7 @@ LABS: tuple[Lab, ...] = (
             "master_link_status:down on replica-b; `wrong version number` in the primary's log.",
             "Render every node's config from one template; audit links (`runbook sandbox status`, fleet).",
         ),
-        r"PONG",
+        r"True master_link_status:down",
     ),
 )
 
