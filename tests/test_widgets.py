@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
@@ -49,3 +50,23 @@ def test_a_refused_value_leaves_the_notebook_value_unchanged() -> None:
     form.controls["soak_seconds"].value = -1.0
     assert ns["soak_seconds"] == 1.0 and form.problem == "must be >= 0"
     assert repr(form) == "ParameterForm(soak_seconds)"
+
+
+def test_forms_sit_above_the_values_derived_from_them() -> None:
+    """04 and 05: the form cell computes nothing; the cell below derives from the (edited) parameters."""
+    import nbformat
+
+    root = Path(__file__).parents[1] / "notebooks"
+    for name, derived in (
+        ("04_troubleshooting", "drills.select(drill)"),
+        ("05_rotation", "client_name=connect_as"),
+    ):
+        cells = [
+            c.source
+            for c in nbformat.read(root / f"{name}.ipynb", as_version=4).cells
+            if c.cell_type == "code"
+        ]
+        form = next(i for i, s in enumerate(cells) if "parameter_form(" in s)
+        assert "from_params" not in cells[form] and derived not in cells[form]
+        assert derived in cells[form + 1]
+    assert "drill_kind" in cells[form] and "rotation.DRILLS" in cells[form]

@@ -586,3 +586,12 @@ def table_rows(results: Sequence[DrillResult]) -> list[list[str]]:
         ]
         for r in results
     ]
+
+
+def table(results: Sequence[DrillResult], answers: bool = False) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the drills table. Without ``answers`` the scenario, the cause and the fix
+    stay out of sight (the trainee sees the symptom and whether the diagnosis was right)."""
+    if answers:
+        return ["drill", "scenario", "what the operator sees", "diagnosis", "fix"], table_rows(results)
+    rows = [[r.name, r.symptom, "✔ diagnosed" if r.diagnosed else "✘ misdiagnosed"] for r in results]
+    return ["drill", "what the operator sees", "diagnosis"], rows
