@@ -36,7 +36,7 @@ def test_from_params_builds_an_external_target_that_starts_nothing(tmp_path: Pat
     ca.write_text("pem")
     tgt = _external(tmp_path, ca)
     assert isinstance(tgt, targets.ExternalTarget) and tgt.kind == "external" and not tgt.may_start_servers
-    assert tgt.endpoint() == Endpoint("127.0.0.1", 6380, "redis.example", TlsClientFiles(str(ca)), True)
+    assert tgt.endpoint() == Endpoint("127.0.0.1", 6380, "redis.example", TlsClientFiles(str(ca)), external=True)
     assert tgt.address == "127.0.0.1:6380" and tgt.topology == "external"
     called: list[int] = []
     assert tgt.local(called.append, 1) is None and called == [], "a local step must not run"

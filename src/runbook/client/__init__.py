@@ -21,8 +21,17 @@ from __future__ import annotations
 
 from runbook.client.clients import redis_client, redis_from_url, redis_pool, redis_url
 from runbook.client.connection import ContextSSLConnection
-from runbook.client.contexts import TlsClientFiles, ssl_kwargs, tls_context
-from runbook.client.endpoints import TARGETS, Endpoint, target_endpoint
+from runbook.client.contexts import (
+    LENIENT_CIPHERS,
+    MODES,
+    Mode,
+    TlsClientFiles,
+    cipher_suites,
+    server_context,
+    ssl_kwargs,
+    tls_context,
+)
+from runbook.client.endpoint import TARGETS, Endpoint, address, target_endpoint
 from runbook.client.handshake import HandshakeInfo, handshake_checks, memory_handshake
 from runbook.client.ioredis import install_ioredis
 from runbook.client.mistakes import common_mistakes
@@ -36,32 +45,3 @@ from runbook.client.snippets import (
     redis_py_snippet,
     snippets,
 )
-
-__all__ = [
-    "TARGETS",
-    "ContextSSLConnection",
-    "Endpoint",
-    "HandshakeInfo",
-    "Snippet",
-    "SnippetRun",
-    "TlsClientFiles",
-    "common_mistakes",
-    "handshake_checks",
-    "install_ioredis",
-    "ioredis_snippet",
-    "memory_handshake",
-    "openssl_snippet",
-    "redis_cli_snippet",
-    "redis_client",
-    "redis_from_url",
-    "redis_pool",
-    "redis_py_pool_snippet",
-    "redis_py_skip_reason",
-    "redis_py_snippet",
-    "redis_url",
-    "run_snippet",
-    "snippets",
-    "ssl_kwargs",
-    "target_endpoint",
-    "tls_context",
-]
