@@ -308,3 +308,29 @@ def test_drill_list_keeps_the_answer_out_of_sight() -> None:
 
 def test_config_quote_keeps_versions_together() -> None:  # the lab edits rely on it
     assert config.quote("TLSv1.2 TLSv1.3") == '"TLSv1.2 TLSv1.3"'
+
+
+def test_training_notebook_outputs_hold_no_answer() -> None:
+    import nbformat
+
+    nb = nbformat.read(Path(__file__).parents[1] / "notebooks" / "08_training.ipynb", as_version=4)
+    shown = json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"])
+    assert "self-test: the reference fix was applied" in shown and "lab check #2" in shown
+    for cause, info in diagnose.CAUSE_INFO.items():
+        if cause not in ("ok", "unknown"):
+            assert cause not in shown and info.fix not in shown and info.summary not in shown
+    for lab in labs.LABS:
+        assert not any(h in shown for h in lab.hints) and lab.debrief.happened not in shown
+
+
+def test_training_steps_check_their_inputs_and_skip_external(tmp_path: Path) -> None:
+    from runbook.book import training
+    from runbook.errors import RunbookError
+
+    with pytest.raises(RunbookError, match="no lab named 'nope'"):
+        training.training(str(tmp_path), "nope", "self-test")
+    with pytest.raises(RunbookError, match="mode 'exam' is unknown"):
+        training.training(str(tmp_path), "legacy-java", "exam")
+    t = training.training(str(tmp_path), "legacy-java", "train", "carol", target="external")
+    assert "skip" in t.start().text() and t.fix().startswith("skip") and not state.labs_dir(tmp_path).exists()
+    assert t.summary()[0][0].status == "skip"
