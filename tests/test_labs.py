@@ -40,7 +40,7 @@ def _app_diagnosis(st: state.LabState) -> diagnose.Diagnosis:
     return diagnose.diagnose_endpoint(
         s.endpoint.host, s.endpoint.port, ca=f.ca or None, cert=f.cert, key=f.key, tls=s.tls,
         min_version=s.version("min"), max_version=s.version("max"), ciphers=s.ciphers or None,
-        timeout=2.0, log_file=st.app.log_path, settle=0.5,
+        timeout=1.0, log_file=st.app.log_path, settle=0.5,
     )  # fmt: skip
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from runbook import diagnose
 from runbook.client import redis_client
@@ -62,9 +64,10 @@ class LabCheck:
         return {"lab": self.lab, "ok": self.ok, "checks": as_dicts(self.checks)}
 
 
-def check_lab(state: LabState, *, timeout: float = 2.0, settle: float = 3.0) -> LabCheck:
+def check_lab(state: LabState, *, timeout: float = 1.0, settle: float = 3.0) -> LabCheck:
     """Verify the lab's live setup as the application uses it, then refuse weakened TLS.
 
+    ``timeout``: per connection (loopback answers at once; a TLS client on a plaintext port waits it out).
     ``settle``: how long a replica's link may take to come up (fleet labs). Read-only.
     """
     settings = read_client(state)
@@ -76,7 +79,7 @@ def check_lab(state: LabState, *, timeout: float = 2.0, settle: float = 3.0) -> 
         return LabCheck(state.name, results)
     results.append(_client_settings(settings))
     for node in state.nodes:
-        results += _server_settings(state, node)
+        results += _server_settings(state, node, settings.endpoint.hostname)
     return LabCheck(state.name, results)
 
 
@@ -138,8 +141,8 @@ def _client_settings(s: ClientSettings) -> CheckResult:
     return CheckResult("client-settings", "pass", "TLS on, server verified, TLS 1.2 or later")
 
 
-def _server_settings(state: LabState, node: Node) -> list[CheckResult]:
-    values, source = _live_settings(state, node)
+def _server_settings(state: LabState, node: Node, server_name: str) -> list[CheckResult]:
+    values, source = _live_settings(state, node, server_name)
     auth = values["tls-auth-clients"]
     port = values["port"]
     versions = set(values["tls-protocols"].split()) or STRICT_VERSIONS
@@ -172,11 +175,19 @@ def _server_settings(state: LabState, node: Node) -> list[CheckResult]:
     ]
 
 
-def _live_settings(state: LabState, node: Node) -> tuple[dict[str, str], str]:
-    """tls-auth-clients, port and tls-protocols: live (CONFIG GET as the lab's operator), else redis.conf."""
+def _live_settings(state: LabState, node: Node, server_name: str) -> tuple[dict[str, str], str]:
+    """tls-auth-clients, port and tls-protocols: live (CONFIG GET as the lab's operator, verifying the
+    name the application verifies; one attempt), else from the redis.conf on disk."""
     names = ("tls-auth-clients", "port", "tls-protocols")
     if node.port:
-        client = redis_client("localhost", node.port, state.admin_files(), socket_timeout=2.0)
+        client = redis_client(
+            "localhost",
+            node.port,
+            state.admin_files(),
+            server_hostname=server_name,
+            socket_timeout=2.0,
+            retry=Retry(NoBackoff(), 0),
+        )
         try:
             live = {n: str(dict(client.config_get(n)).get(n, "")) for n in names}  # type: ignore[arg-type]
             return live, "live"
