@@ -333,4 +333,4 @@ def test_training_steps_check_their_inputs_and_skip_external(tmp_path: Path) -> 
         training.training(str(tmp_path), "legacy-java", "exam")
     t = training.training(str(tmp_path), "legacy-java", "train", "carol", target="external")
     assert "skip" in t.start().text() and t.fix().startswith("skip") and not state.labs_dir(tmp_path).exists()
-    assert t.summary()[0][0].status == "skip"
+    assert t.summary().verdict[0].status == "skip"

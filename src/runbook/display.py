@@ -36,17 +36,24 @@ class Table:
         self.title = title
 
     def text(self, width: int | None = None) -> str:
-        """Aligned plain text; with ``width`` the widest columns are wrapped so every line fits."""
-        widths = [len(h) for h in self.header]
-        for row in self.rows:
-            widths = [max(w, len(c)) for w, c in zip(widths, row, strict=False)]
-        if width:
-            widths = _fit(widths, [len(h) for h in self.header], width)
+        """Aligned plain text. With ``width``, a table wider than that keeps its leftmost columns on
+        the row's line and moves the rightmost ones (free text: detail, fix) under the row as
+        ``column: value`` lines wrapped to ``width``, so every line fits and no word is cut."""
+        widths = _widths(self.header, self.rows)
+        keep = len(self.header)
+        while width and keep > 1 and sum(widths[:keep]) + 2 * (keep - 1) > width:
+            keep -= 1
         out = [self.title] if self.title else []
-        out += _lines(self.header, widths)
-        out.append("  ".join("-" * w for w in widths))
+        out.append("  ".join(h.ljust(w) for h, w in zip(self.header[:keep], widths, strict=False)).rstrip())
+        out.append("  ".join("-" * w for w in widths[:keep]))
         for row in self.rows:
-            out += _lines(row, widths)
+            out.append("  ".join(c.ljust(w) for c, w in zip(row[:keep], widths, strict=False)).rstrip())
+            for name, cell in zip(self.header[keep:], row[keep:], strict=False):
+                if cell:
+                    out += textwrap.wrap(
+                        f"{name}: {cell}", width or 100, initial_indent="    ", subsequent_indent="      ",
+                        break_on_hyphens=False,
+                    )  # fmt: skip
         return "\n".join(out)
 
     def __repr__(self) -> str:
@@ -74,31 +81,11 @@ class Table:
 TERMINAL_WIDTH = 100  # the CLI's tables fit this many columns (full data: --json)
 
 
-def _fit(widths: list[int], headers: list[int], width: int) -> list[int]:
-    """Shrink the widest columns (not below 8 or the header) until the row fits ``width``."""
-    widths = list(widths)
-    floor = [min(w, max(8, h)) for w, h in zip(widths, headers, strict=False)]
-    while sum(widths) + 2 * (len(widths) - 1) > width:
-        i = max(range(len(widths)), key=lambda k: widths[k] - floor[k])
-        if widths[i] <= floor[i]:
-            break
-        widths[i] -= 1
+def _widths(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
+    widths = [len(h) for h in header]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=False)]
     return widths
-
-
-def _lines(cells: Sequence[str], widths: Sequence[int]) -> list[str]:
-    """One row as one or more lines: each cell wrapped to its column."""
-    wrapped = [
-        (textwrap.wrap(c, w, break_on_hyphens=False) or [""]) if len(c) > w else [c]
-        for c, w in zip(cells, widths, strict=False)
-    ]
-    height = max((len(c) for c in wrapped), default=1)
-    return [
-        "  ".join(
-            (c[i] if i < len(c) else "").ljust(w) for c, w in zip(wrapped, widths, strict=False)
-        ).rstrip()
-        for i in range(height)
-    ]
 
 
 def mark(status: str) -> str:

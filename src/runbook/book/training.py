@@ -21,6 +21,7 @@ from runbook.errors import RunbookError
 from runbook.labs import progress as lab_progress
 from runbook.labs import state as lab_state
 from runbook.results import CheckResult
+from runbook.summaries import Summary
 
 MODES: tuple[str, ...] = ("self-test", "train")
 SELF_TEST_TRAINEE = "self-test"
@@ -151,8 +152,8 @@ class Training:
             return f"lab {self.lab} stopped, its folder removed"
         return f"lab {self.lab} keeps running: `runbook lab stop` when you are done"
 
-    def summary(self) -> tuple[list[CheckResult], dict[str, Any]]:
-        """The verdict table and the JSON record (``<work>/summaries/08_training.json``). Writes a file."""
+    def summary(self) -> Summary:
+        """The verdict table and the record for ``<work>/summaries/08_training.json`` (no secrets)."""
         if self.external:
             verdict = [CheckResult("training", "skip", SKIP_EXTERNAL)]
         else:
@@ -169,15 +170,9 @@ class Training:
                     "servers stopped" if self.stopped else "running",
                 ),
             ]
-        record = {
-            "notebook": "08_training",
-            "lab": self.lab,
-            "mode": self.mode,
-            "trainee": self.trainee,
-            "verdict": {c.id: c.status for c in verdict},
-        }
-        workdir.write_summary(self.work, "08_training", record)
-        return verdict, record
+        return Summary(
+            "08_training", verdict, {}, {"lab": self.lab, "mode": self.mode, "trainee": self.trainee}
+        )
 
 
 def _settle(logs: list[Path], quiet: float = 0.2, limit: float = 1.5) -> None:
@@ -208,7 +203,9 @@ def catalogue() -> display.Table:
     return display.record_table(labs.catalogue_rows(), ["name", "title"], "labs")
 
 
-def training(work_dir: str, lab: str, mode: str, trainee: str = "", target: str = "sandbox") -> Training:
+def training(
+    work_dir: str | Path, lab: str, mode: str, trainee: str = "", target: str = "sandbox"
+) -> Training:
     """The session from the notebook's parameters, checked first (one line naming the fix)."""
     labs.get(lab)
     if mode not in MODES:
