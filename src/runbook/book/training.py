@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from runbook import diagnose, display, drills, labs, workdir
+from runbook.book.summaries import Summary
 from runbook.errors import RunbookError
 from runbook.labs import progress as lab_progress
 from runbook.labs import state as lab_state
 from runbook.results import CheckResult
-from runbook.summaries import Summary
 
 MODES: tuple[str, ...] = ("self-test", "train")
 SELF_TEST_TRAINEE = "self-test"

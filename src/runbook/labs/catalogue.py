@@ -134,14 +134,9 @@ def _tls_on_its_port(state: LabState) -> None:
 
 
 def _strict_ciphers(state: LabState) -> None:
-    set_directives(
-        state,
-        state.app,
-        {
-            "tls-protocols": config.quote(config.STRICT_PROTOCOLS),
-            "tls-ciphers": config.quote(config.STRICT_CIPHERS),
-        },
-    )
+    """The strict preset's tls-protocols and tls-ciphers (as `runbook config render` writes them)."""
+    strict = config.directives(config.settings_for_pki(state.pki_dir, "strict", tls_port=state.app.port))
+    set_directives(state, state.app, {k: strict[k] for k in ("tls-protocols", "tls-ciphers")})
     restart_nodes(state)
 
 
