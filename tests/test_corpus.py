@@ -212,7 +212,22 @@ def test_resign_ca_refuses_bad_input(built: dict[str, corpus.Deployment], tmp_pa
         pki.resign_ca(guide.ca, step.ca_key or "", tmp_path / "x.crt")
     with pytest.raises(RunbookError, match=r"--ca-key .* is not a file"):
         pki.resign_ca(guide.ca, tmp_path / "missing.key", tmp_path / "x.crt")
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(guide.ca_key.read_bytes() if guide.ca_key else b"", None)
+    locked = tmp_path / "ca.key"
+    locked.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"s3cret"),
+        )
+    )
+    with pytest.raises(RunbookError, match="encrypted: pass --ca-passphrase-env VAR"):
+        pki.resign_ca(guide.ca, locked, tmp_path / "x.crt")
     assert not (tmp_path / "x.crt").exists()
+    done = pki.resign_ca(guide.ca, locked, tmp_path / "x.crt", passphrase=b"s3cret")
+    assert done.fixed == ["no keyUsage"] and (tmp_path / "x.crt").is_file()
 
 
 def test_check_works_on_every_deployment(served: tuple[corpus.Deployment, sandbox.Node]) -> None:

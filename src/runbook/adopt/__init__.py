@@ -5,4 +5,4 @@
 (``adopt --migrate``) is the next slice: docs/adopt.md.
 """
 
-from runbook.adopt.assessment import CLIENTS, Assessment, ClientView, Finding, assess, check_inputs
+from runbook.adopt.assessment import Assessment, ClientView, Finding, assess

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from runbook import files
 from runbook.errors import RunbookError
 from runbook.pki.inspection import load_certs
-from runbook.pki.keys import PrivateKey, key_matches, load_key
+from runbook.pki.keys import PrivateKey, key_is_encrypted, key_matches, load_key
 from runbook.pki.strictness import ca_problems
 
 E = TypeVar("E", bound=x509.ExtensionType)
@@ -106,7 +106,11 @@ def resign_ca(
     if ca.issuer != ca.subject:
         raise RunbookError(f"{ca_file} is not a self-signed CA (issuer {ca.issuer.rfc4514_string()})")
     fixed = ca_problems(ca)
-    new = resign_ca_cert(ca, load_key(key_file, passphrase, env_hint="RUNBOOK_CA_PASSPHRASE"))
+    if passphrase is None and key_is_encrypted(key_file):
+        raise RunbookError(
+            f"{key_file} is encrypted: pass --ca-passphrase-env VAR with its passphrase in $VAR"
+        )
+    new = resign_ca_cert(ca, load_key(key_file, passphrase))
     backup = files.backup([out_file], out_file.parent) if out_file.exists() else None
     files.write_file(out_file, new.public_bytes(Encoding.PEM))
     return ResignReport(str(out_file), str(backup or ""), fixed, format(new.serial_number, "X"))
