@@ -25,6 +25,45 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+class _DeprecatedOption(argparse.Action):
+    """An old option spelling: stores into the new option's dest and says so on stderr, once per use."""
+
+    def __init__(self, option_strings: list[str], dest: str, new: str = "", **kwargs: Any) -> None:
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        print(
+            f"{parser.prog}: note: {option_string} is deprecated and will be removed in the next release: "
+            f"use {self.new}",
+            file=sys.stderr,
+        )
+        setattr(namespace, self.dest, values)
+
+
+def deprecated_alias(parser: argparse.ArgumentParser, old: str, new: argparse.Action) -> None:
+    """Accept ``old`` as a hidden spelling of the option ``new`` (what ``add_argument`` returned).
+
+    Kept for one release: the value lands in ``new``'s dest with its type, ``--help`` and the docs show
+    only the new spelling, and each use prints one deprecation line on stderr naming it.
+    """
+    typed = {"type": new.type} if new.type is not None else {}
+    parser.add_argument(
+        old,
+        dest=new.dest,
+        action=_DeprecatedOption,
+        new=new.option_strings[0],
+        help=argparse.SUPPRESS,
+        **typed,
+    )
+
+
 #: What a command group's ``register(subparsers)`` receives.
 Subparsers: TypeAlias = "argparse._SubParsersAction[Parser]"
 
