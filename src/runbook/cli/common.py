@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from runbook import display
 from runbook.results import CheckResult, all_ok, as_dicts
@@ -53,14 +53,14 @@ def deprecated_alias(parser: argparse.ArgumentParser, old: str, new: argparse.Ac
     Kept for one release: the value lands in ``new``'s dest with its type, ``--help`` and the docs show
     only the new spelling, and each use prints one deprecation line on stderr naming it.
     """
-    typed = {"type": new.type} if new.type is not None else {}
+    convert = cast(Callable[[str], Any], new.type or str)  # no type: argparse keeps the string
     parser.add_argument(
         old,
         dest=new.dest,
+        type=convert,
         action=_DeprecatedOption,
         new=new.option_strings[0],
         help=argparse.SUPPRESS,
-        **typed,
     )
 
 
