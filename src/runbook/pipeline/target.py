@@ -2,7 +2,7 @@
 
 :class:`RunTarget` is the run's connection parameters, validated before any notebook starts (from
 ``--target``, the params YAML and the ``--host``/``--port``/... options) and handed to every notebook that
-declares them. Inside a notebook those parameters become a :class:`runbook.targets.Target`
+declares them. Inside a notebook those parameters become a :class:`runbook.book.Target`
 (``SandboxTarget`` / ``ExternalTarget``), the object the notebook's steps work against.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from runbook.client.endpoints import PARAMETER_FLAGS
+from runbook.client.endpoint import PARAMETER_FLAGS
 from runbook.errors import RunbookError
 
 TARGETS = ("sandbox", "external")
