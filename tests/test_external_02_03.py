@@ -3,8 +3,8 @@
 The server has its own PKI (``pki create``) and config (``config render``), is started with
 ``subprocess`` (not ``sandbox``), and must be the very same process, still answering, after the run.
 One pipeline run per server: 01-06 against the ``localhost`` one (02/03 here, the 04/05/06 contract of
-docs/external-target.md in :func:`check_04_05_06_contract`), 01-03 against the ``redis.test`` one, so
-each notebook runs at most twice under the external target.
+docs/external-target.md in :func:`check_04_05_06_contract`), 01-03 against the ``redis.test`` one; 01
+also runs alone (its own promise: it writes no PKI, which later notebooks may).
 """
 
 from __future__ import annotations
@@ -94,7 +94,6 @@ def test_notebooks_run_against_an_external_server_and_start_nothing(
     with_04_05_06 = external_redis.server_name == "localhost"
     watched = [pki.server_cert, pki.server_key, pki.ca_cert, pki.ca_key]
     digests, serial = rotation.file_digests(watched), external_redis.serial()
-    files_before = _digests(pki.root)
     summary = pipeline.run(
         only=["01", "02", "03", *(["04", "05", "06"] if with_04_05_06 else [])],
         target="external",
@@ -160,27 +159,8 @@ def test_notebooks_run_against_an_external_server_and_start_nothing(
     else:  # redis-py cannot verify a certificate that does not name 127.0.0.1: not run, and says why
         assert snippets == "2 of 5 ran and answered"
         assert "has no server-name option" in json.dumps(executed)
-    check_01_inspects_the_operators_files_and_writes_none(external_redis, summary, work, files_before)
     if with_04_05_06:
         check_04_05_06_contract(external_redis, summary, work, serial, digests)
-
-
-def check_01_inspects_the_operators_files_and_writes_none(
-    srv: External, summary: pipeline.RunSummary, work: Path, before: dict[str, bytes]
-) -> None:
-    """Under external, 01 judges the files the deployment uses (and the served certificate), creates no PKI."""
-    assert _digests(srv.pki.root) == before, "the operator's files are untouched"
-    assert not (work / "pki").exists(), "no runbook PKI is created in their place"
-    record = summary.notebooks[0].record
-    assert record is not None
-    serials = {c["file"]: c["serial"] for c in record["evidence"]["certificates"]}
-    assert serials == {
-        "ca.crt": inspect(srv.pki.ca_cert).serial,
-        "served-server.crt": inspect(srv.pki.server_cert).serial,  # what the server presents
-        "redis-client.crt": inspect(srv.pki.client_cert()).serial,
-    }
-    files = {v["id"]: v["detail"] for v in record["verdict"]}
-    assert files["pki-files"] == "0 written, 2 kept"
 
 
 def check_04_05_06_contract(
@@ -244,6 +224,25 @@ def _run_01(server: External, tmp_path: Path) -> pipeline.RunSummary:
         notebooks=ROOT / "notebooks",
         progress=False,
     )
+
+
+def test_01_inspects_the_operators_files_and_writes_none(external_redis: External, tmp_path: Path) -> None:
+    """Under external, 01 judges the files the deployment uses (and the served certificate), creates no PKI."""
+    before = _digests(external_redis.pki.root)
+    summary = _run_01(external_redis, tmp_path)
+    assert summary.ok, summary.failure_line()
+    assert _digests(external_redis.pki.root) == before, "the operator's files are untouched"
+    assert not (tmp_path / "work" / "pki").exists(), "no runbook PKI is created in their place"
+    record = summary.notebooks[0].record
+    assert record is not None
+    serials = {c["file"]: c["serial"] for c in record["evidence"]["certificates"]}
+    assert serials == {
+        "ca.crt": inspect(external_redis.pki.ca_cert).serial,
+        "served-server.crt": inspect(external_redis.pki.server_cert).serial,  # what the server presents
+        "redis-client.crt": inspect(external_redis.pki.client_cert()).serial,
+    }
+    files = {v["id"]: v["detail"] for v in record["verdict"]}
+    assert files["pki-files"] == "0 written, 2 kept"
 
 
 def test_01_on_a_guide_made_ca_fails_with_the_adopt_fix_and_writes_nothing(
