@@ -16,9 +16,12 @@ setup-dev:
 demo: setup
 	$(PY) -m runbook run
 
-## the whole test suite: lint, types, unit + integration tests, notebook regression (nbval)
+## the whole test suite: lint, types, unit + integration tests, notebook regression (nbval).
+## As root, scripts/test.sh starts a private Docker engine (scripts/docker-engine.sh), builds the local
+## Redis image and runs nbval against containers (RUNBOOK_BACKEND=docker), stopping the engine after;
+## otherwise nbval runs against the binary backend and says why.
 test: setup-dev lint
-	$(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with notebooks/sanitize.cfg
+	@PY=$(PY) scripts/test.sh
 
 lint: setup-dev
 	$(VENV)/bin/ruff check src tests benchmarks

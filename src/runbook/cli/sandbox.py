@@ -73,10 +73,13 @@ def register(sub: Subparsers) -> None:
     ):
         q = s.add_parser(action, help=text)
         q.add_argument("--work-dir", help="state dir with pki/ (default $RUNBOOK_WORK_DIR or build/work)")
-        q.add_argument("--topology", default="standalone", choices=TOPOLOGIES)
-        q.add_argument("--backend", choices=BACKENDS, help="default $RUNBOOK_BACKEND or binary")
-        q.add_argument("--image", help="docker: the image (default $RUNBOOK_REDIS_IMAGE or the local build)")
-        q.add_argument("--pull", action="store_true", help="docker: pull the image when it is missing")
+        if action == "start":
+            q.add_argument("--topology", default="standalone", choices=TOPOLOGIES)
+            q.add_argument("--backend", choices=BACKENDS, help="default $RUNBOOK_BACKEND or binary")
+            q.add_argument(
+                "--image", help="docker: the image (default $RUNBOOK_REDIS_IMAGE or the local build)"
+            )
+            q.add_argument("--pull", action="store_true", help="docker: pull the image when it is missing")
         q.add_argument("--json", action="store_true")
         q.set_defaults(func=_cmd_sandbox)
     img = s.add_parser("image", help="the local Redis image of the docker backend")
