@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from runbook import bench, client, diagnose, pipeline, pki, rotation, sandbox
-from runbook.client import TlsClientFiles
+from runbook.book import rotation_external, toolkit
+from runbook.client import Endpoint, TlsClientFiles
 from runbook.errors import RunbookError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,11 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_issuing_pki_needs_ca_key_beside_the_ca_file(session_work: Path, tmp_path: Path) -> None:
     paths = pki.PkiPaths(session_work / "pki")
-    assert rotation.issuing_pki(paths.ca_cert) == paths.root.resolve()
+    assert rotation_external.issuing_pki(paths.ca_cert) == paths.root.resolve()
     lone = tmp_path / "ca.crt"
     lone.write_bytes(paths.ca_cert.read_bytes())
-    assert rotation.issuing_pki(lone) is None
-    report = rotation.unplanned("h:1", lone)
+    assert rotation_external.issuing_pki(lone) is None
+    report = rotation_external.unplanned("h:1", lone)
     assert (
         report.status == "skipped" and report.steps[0].status == "skip" and "ca.key" in report.steps[0].detail
     )
@@ -40,18 +41,20 @@ def test_issuing_pki_needs_ca_key_beside_the_ca_file(session_work: Path, tmp_pat
 def test_external_verdict_skips_what_needs_local_servers() -> None:
     planned = rotation.RotationReport(kind="server", target="h:1", status="planned")
     planned.add("preflight:h:1:chain", "pass", "chains")
-    verdict = {c.id: c for c in rotation.external_verdict(planned, planned)}
+    verdict = {c.id: c for c in rotation_external.external_verdict(planned, planned)}
     assert verdict["plan-preflight"].status == "pass"
     assert [verdict[i].status for i in ("rotation", "live-load", "drill-preflight", "drill-rollback")] == [
         "skip"
     ] * 4
     refused = rotation.RotationReport(kind="server", target="h:1", status="refused", ok=False)
     refused.add("preflight:h:1:chain", "fail", "other CA")
-    verdict = {c.id: c for c in rotation.external_verdict(refused, refused)}
+    verdict = {c.id: c for c in rotation_external.external_verdict(refused, refused)}
     assert verdict["plan-preflight"].status == "fail" and verdict["rotation"].status == "fail"
     rotated = rotation.RotationReport(kind="server", target="h:1", status="rotated")
-    assert rotation.external_verdict(planned, rotated)[1].status == "pass"
-    assert rotation.rotation_done(planned, "external") and not rotation.rotation_done(planned, "sandbox")
+    assert rotation_external.external_verdict(planned, rotated)[1].status == "pass"
+    assert rotation_external.rotation_done(planned, "external") and not rotation_external.rotation_done(
+        planned, "sandbox"
+    )
 
 
 def test_bench_skips_every_verdict_with_the_reason() -> None:
@@ -66,18 +69,26 @@ def test_chain_checks_verify_for_the_server_name_and_skip_a_missing_client(sessi
     paths = pki.PkiPaths(session_work / "pki")
     spec = diagnose.ClientSpec(ca=str(paths.ca_cert))
 
-    def toolkit(name: str, client_cert: Path | None) -> diagnose.Toolkit:
-        return diagnose.Toolkit(
-            "external", "h", 1, spec, paths.ca_cert, paths.server_cert, client_cert, name, "", None, []
+    def make_tk(name: str, client_cert: Path | None) -> toolkit.Toolkit:
+        return toolkit.Toolkit(
+            "external",
+            Endpoint("h", 1, name),
+            spec,
+            paths.ca_cert,
+            paths.server_cert,
+            client_cert,
+            "",
+            None,
+            [],
         )
 
-    good = diagnose.chain_checks(toolkit("localhost", paths.client_cert()))
+    good = toolkit.chain_checks(make_tk("localhost", paths.client_cert()))
     assert [(c.id, c.status) for c in good] == [("chain:server", "pass"), ("chain:client", "pass")]
-    bad = diagnose.chain_checks(toolkit("redis.example.com", None))
+    bad = toolkit.chain_checks(make_tk("redis.example.com", None))
     assert [(c.id, c.status) for c in bad] == [("chain:server", "fail"), ("chain:client", "skip")]
-    dates = diagnose.date_checks(toolkit("localhost", None).cert_files)
+    dates = toolkit.date_checks(make_tk("localhost", None).cert_files)
     assert [c.id for c in dates] == ["dates:ca.crt", "dates:redis-server.crt"]
-    assert toolkit("x", None).log_hint(session_work).startswith("server log: on the Redis host")
+    assert make_tk("x", None).log_hint(session_work).startswith("server log: on the Redis host")
 
 
 # --------------------------------------------------------------------------- integration: a server we run
@@ -228,15 +239,15 @@ def test_apply_external_rotates_a_server_that_reads_the_paths(independent_server
         str(srv.pki.client_cert()),
         str(srv.pki.client_key()),
     )
-    issuer = rotation.issuing_pki(ep.files.ca)
+    issuer = rotation_external.issuing_pki(ep.files.ca)
     nodes = [rotation.discover_node(ep.host, ep.port, ep.files, server_hostname=ep.server_name)]
     plan = rotation.rotate(
         "server", issuer, nodes, dry_run=True, client_files=ep.files, server_hostname=ep.server_name
     )
     kwargs = {"client_files": ep.files, "server_hostname": ep.server_name}
-    dry = rotation.external_rotation(plan, issuer, nodes, apply=False, **kwargs)  # type: ignore[arg-type]
+    dry = rotation_external.external_rotation(plan, issuer, nodes, apply=False, **kwargs)  # type: ignore[arg-type]
     assert dry.status == "planned" and srv.serial() == old
-    report = rotation.external_rotation(plan, issuer, nodes, apply=True, **kwargs)  # type: ignore[arg-type]
+    report = rotation_external.external_rotation(plan, issuer, nodes, apply=True, **kwargs)  # type: ignore[arg-type]
     assert report.status == "rotated", report.steps
     assert srv.serial() == report.new_serial != old and srv.process_id() == pid
 
@@ -245,8 +256,9 @@ def test_apply_external_rotates_a_server_that_reads_the_paths(independent_server
 def test_notebook_05_steps_plan_then_apply_on_an_external_server(
     independent_server: Server, tmp_path: Path
 ) -> None:
-    """runbook.steps as notebook 05 calls them: the plan touches nothing, apply_external rotates in place."""
-    from runbook import steps, targets
+    """runbook.book.rotation as notebook 05 calls them: the plan touches nothing, apply_external rotates in place."""
+    from runbook.book import rotation as steps
+    from runbook.book import target as targets
 
     srv = independent_server
     old, pid = srv.serial(), srv.process_id()

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from runbook import cli, fleet, inventory, pki, rotation, sandbox
+from runbook.book import fleet as book_fleet
 from runbook.client import TlsClientFiles
 from runbook.errors import RunbookError
 
@@ -249,7 +250,7 @@ def test_external_target_starts_nothing_and_only_plans(
     for name in ("ca.crt", "redis-client.crt", "redis-client.key"):  # the operator's files: no ca.key
         shutil.copy2(root / "pki" / name, theirs / name)
     work = tmp_path / "work"
-    target = fleet.prepare(
+    target = book_fleet.prepare(
         target="external", work_dir=work, redis_host="127.0.0.1", redis_port=servers["good-1"].port,
         server_name="localhost", ca_file=str(theirs / "ca.crt"), client_cert=str(theirs / "redis-client.crt"),
         client_key=str(theirs / "redis-client.key"),
@@ -265,4 +266,4 @@ def test_external_target_starts_nothing_and_only_plans(
     assert [v.status for v in fleet.verdict(audit, plan, rotated)] == ["pass", "pass", "skip"]
     assert target.stop() == [] and not (work / "sandbox").exists() and not (work / "fleet" / "cache").exists()
     with pytest.raises(RunbookError, match="inventory applies to target=external"):
-        fleet.prepare(target="sandbox", inventory="x.yml", work_dir=work)
+        book_fleet.prepare(target="sandbox", inventory="x.yml", work_dir=work)

@@ -1,6 +1,6 @@
 """Every notebook (notebooks/NN_*.ipynb) reads like a page: short code cells, no branching on the target inside them.
 
-The sandbox/external difference lives in ``runbook.targets`` (and ``runbook.steps``); a cell calls
+The sandbox/external difference lives in ``runbook.book`` (the notebook layer); a cell calls
 one step and renders its result. The parameters cell is exempt (one line per parameter).
 """
 
@@ -50,7 +50,7 @@ def test_code_cells_are_short(path: Path) -> None:
 def test_no_cell_branches_on_the_target(path: Path) -> None:
     found = {i: b for i, s in code_cells(path) if (b := target_branches(s))}
     assert not found, (
-        f"{path.name}: cells branch on the target {found}: let runbook.targets carry the difference"
+        f"{path.name}: cells branch on the target {found}: let runbook.book carry the difference"
     )
 
 

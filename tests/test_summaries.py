@@ -11,7 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from runbook import bench, evidence, hygiene, pki, rotation, summaries
+from runbook import bench, evidence, hygiene, pki, rotation
+from runbook.book import rotation_external, summaries
+from runbook.book.rotation import DrillOutcome, RotationOutcome, RotationSetup
+from runbook.book.target import ExternalTarget, SandboxTarget, ServerStep
 from runbook.checks import AuditReport, Refusal
 from runbook.client import Endpoint, SnippetRun, TlsClientFiles
 from runbook.config import ApplyReport
@@ -20,8 +23,6 @@ from runbook.drills import DrillResult
 from runbook.loadgen import LoadStats
 from runbook.results import CheckResult, Finding
 from runbook.sandbox import HandshakeDetails
-from runbook.steps import DrillOutcome, RotationOutcome, RotationSetup
-from runbook.targets import ExternalTarget, SandboxTarget, ServerStep
 
 PASS = CheckResult("x", "pass", "fine")
 FAIL = CheckResult("y", "fail", "broken", "fix it")
@@ -132,7 +133,9 @@ def test_server_config_fails_on_lint_errors_a_bad_server_or_an_open_plaintext_po
 def test_server_config_external_server_is_a_skip_not_a_failure(tmp_path: Path) -> None:
     ca = tmp_path / "ca.crt"
     ca.write_text("pem")
-    tgt = ExternalTarget(tmp_path, Endpoint("10.0.0.5", 6380, "redis.example", TlsClientFiles(str(ca)), True))
+    tgt = ExternalTarget(
+        tmp_path, Endpoint("10.0.0.5", 6380, "redis.example", TlsClientFiles(str(ca)), external=True)
+    )
     step = tgt.start_or_reload(tmp_path / "config" / "redis-tls.conf", 6380)
     assert step.check.status == "skip" and "nothing started" in step.check.detail and step.healthy
     assert "scp $WORK/config/redis-tls.conf 10.0.0.5:/etc/redis/tls.conf" in step.instructions.replace(
@@ -305,12 +308,12 @@ def test_rotation_sandbox_pass_and_fail(session_work: Path) -> None:
 
 
 def test_rotation_external_plans_and_skips_the_rest(session_work: Path) -> None:
-    ep = Endpoint("127.0.0.1", 6379, "localhost", TlsClientFiles("ca.crt"), True)
+    ep = Endpoint("127.0.0.1", 6379, "localhost", TlsClientFiles("ca.crt"), external=True)
     setup = _setup(ExternalTarget(session_work, ep), session_work / "pki")
     planned = _plan()
     outcome = RotationOutcome(planned, pki.load_cert(pki.PkiPaths(session_work / "pki").server_cert),
-                              [CheckResult("live-load", "skip", rotation.LIVE_LOAD_NEEDS_SANDBOX)], "", True)  # fmt: skip
-    skipped = DrillOutcome(rotation.skipped_drill("127.0.0.1:6379"), [], [("drill run", False)])
+                              [CheckResult("live-load", "skip", rotation_external.LIVE_LOAD_NEEDS_SANDBOX)], "", True)  # fmt: skip
+    skipped = DrillOutcome(rotation_external.skipped_drill("127.0.0.1:6379"), [], [("drill run", False)])
     summary = summaries.rotation(setup=setup, plan=planned, outcome=outcome, refused=skipped, rolled=skipped,
                                  drill_kind="other-ca")  # fmt: skip
     assert statuses(summary) == {

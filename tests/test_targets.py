@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from runbook import bench, pki, rotation, sandbox, steps, targets
+from runbook import bench, pki, rotation, sandbox
+from runbook.book import performance
+from runbook.book import rotation as steps
+from runbook.book import target as targets
 from runbook.client import Endpoint, TlsClientFiles
 from runbook.errors import RunbookError
 
@@ -36,7 +39,9 @@ def test_from_params_builds_an_external_target_that_starts_nothing(tmp_path: Pat
     ca.write_text("pem")
     tgt = _external(tmp_path, ca)
     assert isinstance(tgt, targets.ExternalTarget) and tgt.kind == "external" and not tgt.may_start_servers
-    assert tgt.endpoint() == Endpoint("127.0.0.1", 6380, "redis.example", TlsClientFiles(str(ca)), True)
+    assert tgt.endpoint() == Endpoint(
+        "127.0.0.1", 6380, "redis.example", TlsClientFiles(str(ca)), external=True
+    )
     assert tgt.address == "127.0.0.1:6380" and tgt.topology == "external"
     called: list[int] = []
     assert tgt.local(called.append, 1) is None and called == [], "a local step must not run"
@@ -49,9 +54,9 @@ def test_from_params_builds_an_external_target_that_starts_nothing(tmp_path: Pat
     assert "-servername redis.example" in tgt.openssl_command()
     with pytest.raises(RunbookError, match=r"no sandbox may be started.*TargetContractError"):
         tgt.sandbox()
-    assert steps.bench_pkis(tgt) == {} and steps.measure(tgt, bench.profile("smoke")) is None
-    assert steps.measure_line(None) == bench.EXTERNAL_SKIP
-    assert {c.status for c in steps.bench_checks(None).values()} == {"skip"}
+    assert performance.bench_pkis(tgt) == {} and performance.measure(tgt, bench.profile("smoke")) is None
+    assert performance.measure_line(None) == bench.EXTERNAL_SKIP
+    assert {c.status for c in performance.bench_checks(None).values()} == {"skip"}
     assert not (tmp_path / "sandbox").exists() and not (tmp_path / "bench").exists()
 
 

@@ -11,14 +11,11 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
-import warnings
 from dataclasses import dataclass
 
-from runbook.client import TlsClientFiles
+from runbook.client import LENIENT_CIPHERS, TlsClientFiles, tls_context
 
 WRONG_NAME = "wrong-name.invalid"
-_NO_CHECK_TIME = 0x200000  # X509_V_FLAG_NO_CHECK_TIME: dates are cert-expiry's concern
-_LENIENT_CIPHERS = "DEFAULT:@SECLEVEL=0"
 
 
 @dataclass(frozen=True)
@@ -73,29 +70,18 @@ def _context(
     minimum: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
 ) -> ssl.SSLContext:
     """A probe context: security level 0, dates ignored, other knobs explicit."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.set_ciphers(_LENIENT_CIPHERS)
-    if version is not None:
-        with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated: probing for them is the point
-            warnings.simplefilter("ignore", DeprecationWarning)
-            ctx.minimum_version = version
-            ctx.maximum_version = version
-    else:
-        ctx.minimum_version = minimum
-    if verify and files is not None:
-        ctx.load_verify_locations(files.ca)
-        ctx.verify_flags = ssl.VerifyFlags(int(ctx.verify_flags) | _NO_CHECK_TIME)
-        if strict:
-            ctx.verify_flags |= ssl.VERIFY_X509_STRICT
-        ctx.check_hostname = check_hostname
-        ctx.hostname_checks_common_name = False  # RFC 6125: names live in subjectAltName only
-    else:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    if client_cert and files is not None and files.cert:
-        # an empty password callback: an encrypted key fails at once instead of prompting on the tty
-        ctx.load_cert_chain(files.cert, files.key, password=lambda: b"")
-    return ctx
+    verifying = verify and files is not None
+    return tls_context(
+        files,
+        mode=("strict" if strict else "compatible") if verifying else "none",
+        check_hostname=check_hostname,
+        minimum=version or minimum,
+        maximum=version,
+        ciphers=LENIENT_CIPHERS,
+        ignore_dates=True,
+        client_cert=client_cert,
+        common_name=False,  # RFC 6125: names live in subjectAltName only
+    )
 
 
 def _one_line(exc: BaseException) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runbook.client.contexts import TlsClientFiles, tls_context
+from runbook.client.contexts import Mode, TlsClientFiles, server_context, tls_context
 from runbook.pki import PkiPaths
 from runbook.results import CheckResult
 
@@ -29,20 +29,16 @@ def memory_handshake(
     hostname: str = "localhost",
     *,
     server_key_password: bytes | None = None,
+    mode: Mode = "strict",
 ) -> HandshakeInfo:
     """A real TLS handshake between Python's client and server stacks in memory (no sockets).
 
     The server requires a client certificate; the client checks the hostname with
     ``VERIFY_X509_STRICT`` (Python 3.13's default), so a certificate that 3.13 would reject
-    fails here. Raises ``ssl.SSLError`` / ``ssl.SSLCertVerificationError`` on failure.
+    fails here (``mode="compatible"``: what Redis and OpenSSL accept). Raises ``ssl.SSLError`` / ``ssl.SSLCertVerificationError`` on failure.
     """
-    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    server_ctx.load_cert_chain(server_cert, server_key, password=server_key_password)
-    server_ctx.load_verify_locations(files.ca)
-    server_ctx.verify_mode = ssl.CERT_REQUIRED
-    server_ctx.verify_flags |= ssl.VERIFY_X509_STRICT
-    client_ctx = tls_context(files)
+    server_ctx = server_context(server_cert, server_key, ca=files.ca, password=server_key_password, mode=mode)
+    client_ctx = tls_context(files, mode=mode)
     c_in, c_out, s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
     client = client_ctx.wrap_bio(c_in, c_out, server_hostname=hostname)
     server = server_ctx.wrap_bio(s_in, s_out, server_side=True)

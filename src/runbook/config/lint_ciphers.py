@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import ssl
 from typing import Any
 
+from runbook.client import cipher_suites
 from runbook.config.lint_support import Add
 from runbook.config.parsing import ParsedConfig
 from runbook.config.settings import STRICT_CIPHERS, STRICT_CIPHERSUITES, STRICT_PROTOCOLS
@@ -27,16 +27,11 @@ def weak_ciphers(cipher_string: str) -> list[str]:
         reason = _cipher_weakness(token, None)
         if reason:
             weak[token] = reason
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    try:
-        ctx.set_ciphers(cipher_string + ":@SECLEVEL=0")
-    except ssl.SSLError:
-        return [f"{n} ({r})" for n, r in weak.items()]
-    for cipher in ctx.get_ciphers():
+    for cipher in cipher_suites(cipher_string) or []:
         name = cipher["name"]
         if name.startswith("TLS_"):
             continue
-        reason = _cipher_weakness(name, dict(cipher))
+        reason = _cipher_weakness(name, cipher)
         if reason and name not in weak:
             weak[name] = reason
     return [f"{n} ({r})" for n, r in weak.items()]

@@ -69,21 +69,11 @@ from runbook.diagnose.signatures import (
     log_patterns,
     signature_table,
 )
-from runbook.diagnose.toolkit import (
-    DRILLS_NEED_SANDBOX,
-    Toolkit,
-    chain_checks,
-    date_checks,
-    toolkit_diagnoses,
-    toolkit_external,
-    toolkit_sandbox,
-)
 from runbook.diagnose.verdict import causes_seen, diagnose
 
 __all__ = [
     "CAUSES",
     "CAUSE_INFO",
-    "DRILLS_NEED_SANDBOX",
     "NB_CERTS",
     "NB_CLIENTS",
     "NB_ROTATION",
@@ -100,14 +90,11 @@ __all__ = [
     "Handshake",
     "Outcome",
     "Signature",
-    "Toolkit",
     "attempt",
     "causes_seen",
-    "chain_checks",
     "ciphers_accepted",
     "client_cert_facts",
     "client_spec_from_pki",
-    "date_checks",
     "describe_error",
     "diagnose",
     "diagnose_endpoint",
@@ -125,7 +112,4 @@ __all__ = [
     "sandbox_log_for",
     "server_version",
     "signature_table",
-    "toolkit_diagnoses",
-    "toolkit_external",
-    "toolkit_sandbox",
 ]

@@ -9,13 +9,12 @@ import re
 import socket
 import ssl
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
 
-from runbook.client import TlsClientFiles, tls_context
+from runbook.client import Mode, TlsClientFiles, tls_context
 from runbook.diagnose.error_text import describe_error
 from runbook.diagnose.results import Outcome
 from runbook.errors import RunbookError
@@ -59,34 +58,22 @@ class ClientSpec:
     max_version: ssl.TLSVersion | None = None
     ciphers: str | None = None
     key_password: str | None = None
+    mode: Mode = "strict"  # strict: Python 3.13's default checks; compatible: what OpenSSL/Redis accept
 
     def context(self, *, verify: bool = True) -> ssl.SSLContext:
-        """The client's ``SSLContext`` (built by :func:`runbook.client.tls_context`)."""
-        with warnings.catch_warnings():  # drills offer TLS 1.0/1.1 on purpose
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return self._context(verify)
-
-    def _context(self, verify: bool) -> ssl.SSLContext:
+        """The client's ``SSLContext`` (:func:`runbook.client.tls_context`, in :attr:`mode`); without
+        ``ca`` it trusts the system store, as an application with no CA setting does."""
         minimum = self.min_version or ssl.TLSVersion.TLSv1_2
         if self.max_version is not None and self.max_version < minimum:
             minimum = self.max_version
-        if self.ca:
-            ctx = tls_context(
-                TlsClientFiles(self.ca), check_hostname=verify, minimum=minimum, maximum=self.max_version
-            )
-        else:
-            ctx = ssl.create_default_context()
-            ctx.minimum_version = minimum
-            if self.max_version is not None:
-                ctx.maximum_version = self.max_version
-        if self.ciphers:
-            ctx.set_ciphers(self.ciphers)
-        if not verify:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        if self.cert:
-            ctx.load_cert_chain(self.cert, self.key, password=self.key_password)
-        return ctx
+        return tls_context(
+            TlsClientFiles(self.ca or "", self.cert, self.key),
+            mode=self.mode if verify else "none",
+            minimum=minimum,
+            maximum=self.max_version,
+            ciphers=self.ciphers,
+            key_password=self.key_password.encode() if self.key_password else None,
+        )
 
 
 def versions_bad(spec: ClientSpec) -> bool:

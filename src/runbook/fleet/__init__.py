@@ -2,8 +2,8 @@
 
 Modules, one concept each: :mod:`~runbook.fleet.plan` (rolling order: units and waves),
 :mod:`~runbook.fleet.run` (the executor over the one-server code), :mod:`~runbook.fleet.report`
-(per-node results, summary.json, Prometheus, the expiry timeline), :mod:`~runbook.fleet.target`
-(the sandbox fleet or the operator's inventory) (the subcommand is :mod:`runbook.cli.fleet`).
+(per-node results, summary.json, Prometheus, the expiry timeline) (notebook 07's sandbox fleet or
+the operator's inventory is :mod:`runbook.book.fleet`) (the subcommand is :mod:`runbook.cli.fleet`).
 The inventory itself is :mod:`runbook.inventory`.
 """
 
@@ -21,12 +21,10 @@ from runbook.fleet.report import (
     write_summary,
 )
 from runbook.fleet.run import audit, audit_evidence, diagnose_fleet, plan_rotation, rotate
-from runbook.fleet.target import FleetTarget, prepare, start_sandbox_fleet
 
 __all__ = [
     "STATUSES",
     "FleetReport",
-    "FleetTarget",
     "NodeResult",
     "Unit",
     "audit",
@@ -35,10 +33,8 @@ __all__ = [
     "evidence",
     "expiry_timeline",
     "plan_rotation",
-    "prepare",
     "rolling_order",
     "rotate",
-    "start_sandbox_fleet",
     "units",
     "verdict",
     "waves",

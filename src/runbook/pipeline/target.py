@@ -2,7 +2,7 @@
 
 :class:`RunTarget` is the run's connection parameters, validated before any notebook starts (from
 ``--target``, the params YAML and the ``--redis-*`` options) and handed to every notebook that
-declares them. Inside a notebook those parameters become a :class:`runbook.targets.Target`
+declares them. Inside a notebook those parameters become a :class:`runbook.book.Target`
 (``SandboxTarget`` / ``ExternalTarget``), the object the notebook's steps work against.
 """
 

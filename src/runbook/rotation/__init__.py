@@ -41,24 +41,13 @@ Where each part lives (imports flow down this list, never up):
 - :mod:`.commands`: deploy commands for an external server, the Sentinel restart procedure;
 - :mod:`.server_cert`, :mod:`.client_cert`, :mod:`.ca` (+ :mod:`.ca_phases`): the three kinds;
 - :mod:`.run`: :func:`rotate`, the entry point;
-- :mod:`.external`: notebook 05's external target and verdicts; :mod:`.drills`: bad material.
+- :mod:`.served`: what an external server serves after a deploy; :mod:`.drills`: bad material.
 """
 
 from runbook.rotation.apply import reload_tls
 from runbook.rotation.ca import ca_state
 from runbook.rotation.commands import deploy_commands, sentinel_procedure
 from runbook.rotation.drills import DRILLS, drill_material
-from runbook.rotation.external import (
-    DRILLS_NEED_SANDBOX,
-    LIVE_LOAD_NEEDS_SANDBOX,
-    external_rotation,
-    external_verdict,
-    issuing_pki,
-    rotation_done,
-    skipped_drill,
-    unplanned,
-    verify_served,
-)
 from runbook.rotation.issuing import reissue_like
 from runbook.rotation.preflight import (
     preflight_leaf,
@@ -74,6 +63,7 @@ from runbook.rotation.report import (
     plan_rows,
 )
 from runbook.rotation.run import rotate
+from runbook.rotation.served import verify_served
 from runbook.rotation.targets import (
     NodeTarget,
     discover_node,
@@ -87,10 +77,8 @@ from runbook.rotation.verify import LINK_TIMEOUT, _wait_link_up
 __all__ = [
     "CA_PHASES",
     "DRILLS",
-    "DRILLS_NEED_SANDBOX",
     "KINDS",
     "LINK_TIMEOUT",
-    "LIVE_LOAD_NEEDS_SANDBOX",
     "Fault",
     "Kind",
     "NodeTarget",
@@ -100,23 +88,17 @@ __all__ = [
     "deploy_commands",
     "discover_node",
     "drill_material",
-    "external_rotation",
-    "external_verdict",
     "file_digests",
-    "issuing_pki",
     "nodes_from_sandbox",
     "plan_rows",
     "preflight_leaf",
     "reissue_like",
     "reload_tls",
     "rotate",
-    "rotation_done",
     "sentinel_procedure",
     "serial_of",
     "served_certificate",
     "serves_visible_files",
-    "skipped_drill",
-    "unplanned",
     "verify_served",
 ]
 

@@ -104,7 +104,9 @@ class Sandbox:
 
     def endpoint(self, client: str | None = "redis-client") -> Endpoint:
         """The primary as a notebook's target (``localhost``, verified for ``localhost``)."""
-        return Endpoint("localhost", self.primary.port, "localhost", self.client_files(client))
+        return Endpoint(
+            "localhost", self.primary.port, "localhost", self.client_files(client), name="sandbox"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,8 +1,8 @@
-"""The run's target: the Redis a notebook talks to (sandbox or external), from notebook parameters."""
+"""The one Redis endpoint type, its IPv6-safe address, and the external endpoint from notebook parameters."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from runbook.client.contexts import TlsClientFiles
@@ -11,33 +11,62 @@ from runbook.errors import RunbookError
 TARGETS: tuple[str, ...] = ("sandbox", "external")
 
 
+NO_FILES = TlsClientFiles("")  # no CA given (system trust), no client certificate
+
+
+def address(host: str, port: int) -> str:
+    """``host:port`` with an IPv6 host in brackets (``[::1]:6380``): how every report spells a server."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 @dataclass(frozen=True)
 class Endpoint:
-    """The Redis a notebook talks to: where, the name its certificate must carry, the client files.
+    """A Redis endpoint: where it listens, the name its certificate must carry, and who we are to it.
 
-    ``external`` is True for a server the operator runs (nothing may be started or stopped).
+    The one type for "a Redis server to talk to": the audit, the diagnosis, rotation, the watcher,
+    the fleet, the sandbox, the benchmarks and the notebooks all take one. ``server_name`` is the
+    name verified in the certificate and sent as SNI ("" means ``host``); ``files`` the CA to trust
+    and, for mutual TLS, the client certificate and key (an empty ``ca`` trusts the system store,
+    as an application without a CA setting does);
+    ``name`` an operator's label (an inventory host name); ``external`` is True for a server the
+    operator runs (the runbook never starts or stops it).
     """
 
     host: str
     port: int
-    server_name: str
-    files: TlsClientFiles
+    server_name: str = ""
+    files: TlsClientFiles = NO_FILES
+    name: str = ""
     external: bool = False
 
     @property
     def address(self) -> str:
-        """``host:port`` (IPv6 in brackets), as the audit evidence spells it."""
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        """``host:port`` (IPv6 in brackets): reports, evidence, Prometheus ``target`` labels."""
+        return address(self.host, self.port)
+
+    @property
+    def hostname(self) -> str:
+        """The name a handshake verifies and sends as SNI: ``server_name``, else ``host``."""
+        return self.server_name or self.host
 
     @property
     def label(self) -> str:
-        """What a notebook shows as the target: ``sandbox`` or the external ``host:port``."""
-        return self.address if self.external else "sandbox"
+        """The operator's name for the endpoint, else its address."""
+        return self.name or self.address
+
+    @property
+    def who(self) -> str:
+        """The label with the address when the endpoint has a name (``cache-1 at 10.0.0.5:6380``)."""
+        return f"{self.name} at {self.address}" if self.name else self.address
 
     @property
     def client_label(self) -> str:
         """The client certificate in use, by file name (``none``: no client certificate)."""
         return Path(self.files.cert).stem if self.files.cert else "none"
+
+    def with_files(self, files: TlsClientFiles) -> Endpoint:
+        """The same server, seen with another TLS identity."""
+        return replace(self, files=files)
 
 
 def target_endpoint(

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from runbook import display, pki, rotation, sandbox, workdir
+from runbook import display, pki, sandbox, workdir
+from runbook.book import rotation_external
 from runbook.client import target_endpoint
 from runbook.errors import RunbookError
 from runbook.fleet.report import FleetReport
@@ -120,7 +121,7 @@ def _single_node(
         raise RunbookError("target external needs inventory (an inventory file) or redis_host and redis_port")
     endpoint = target_endpoint("external", host, port, server_name, ca, cert, key)
     assert endpoint is not None
-    issuing = rotation.issuing_pki(endpoint.files.ca)
+    issuing = rotation_external.issuing_pki(endpoint.files.ca)
     node = {
         "name": endpoint.address,
         "host": endpoint.host,
@@ -158,7 +159,7 @@ def start_sandbox_fleet(work: Path | str, backend: str = "") -> tuple[Path, list
         raise
     atexit.register(_stop, list(started))
     path = folder / "inventory.yml"
-    header = "# written by runbook.fleet.prepare: the sandbox fleet (paths relative to this file)\n"
+    header = "# written by runbook.book.fleet.prepare: the sandbox fleet (paths relative to this file)\n"
     path.write_text(header + yaml.safe_dump({"nodes": nodes}, sort_keys=False))
     return path, started
 

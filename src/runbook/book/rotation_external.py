@@ -11,52 +11,16 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-import redis
-
 from runbook import pki
-from runbook.client import TlsClientFiles, redis_client
+from runbook.client import TlsClientFiles
 from runbook.results import CheckResult, all_ok
 from runbook.rotation.commands import deploy_commands
 from runbook.rotation.report import RotationReport
 from runbook.rotation.run import rotate
-from runbook.rotation.targets import NodeTarget, _fingerprint, serial_of, served_certificate
+from runbook.rotation.targets import NodeTarget
 
 LIVE_LOAD_NEEDS_SANDBOX = "the live-load proof needs a local server: run with target=sandbox"
 DRILLS_NEED_SANDBOX = "the rotation drills build local broken servers: run with target=sandbox"
-
-
-def verify_served(
-    host: str,
-    port: int,
-    pki_dir: Path | str,
-    *,
-    server_hostname: str | None = None,
-    client: str = pki.DEFAULT_CLIENT,
-) -> list[CheckResult]:
-    """After an external deploy: the server presents ``<pki>/redis-server.crt`` and serves mutual TLS."""
-    paths = pki.PkiPaths(Path(pki_dir))
-    tls = TlsClientFiles.from_pki(paths.root, client)
-    expected = pki.load_cert(paths.server_cert)
-    served = served_certificate(host, port, tls, server_hostname)
-    same = _fingerprint(served) == _fingerprint(expected)
-    results = [
-        CheckResult(
-            "served-certificate",
-            "pass" if same else "fail",
-            f"presents serial {serial_of(served)}" + ("" if same else f", expected {serial_of(expected)}"),
-            "" if same else "deploy the files and run the CONFIG SET reload command",
-        )
-    ]
-    try:
-        c = redis_client(host, port, tls, server_hostname=server_hostname)
-        c.ping()
-        c.close()
-        results.append(CheckResult("mutual-tls-ping", "pass", "PING answered over mutual TLS"))
-    except (redis.RedisError, OSError) as exc:
-        results.append(
-            CheckResult("mutual-tls-ping", "fail", " ".join(str(exc).split()), "check the client files")
-        )
-    return results
 
 
 def issuing_pki(ca_file: Path | str) -> Path | None:

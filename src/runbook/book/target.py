@@ -35,7 +35,7 @@ from runbook.errors import RunbookError
 from runbook.results import CheckResult
 
 if TYPE_CHECKING:
-    from runbook.diagnose import Toolkit
+    from runbook.book.toolkit import Toolkit
 
 T = TypeVar("T")
 
@@ -140,7 +140,7 @@ class Target(ABC):
 
     @abstractmethod
     def toolkit(self) -> Toolkit:
-        """Notebook 04: where the toolkit steps point (:class:`runbook.diagnose.Toolkit`)."""
+        """Notebook 04: where the toolkit steps point (:class:`runbook.book.toolkit.Toolkit`)."""
 
 
 class SandboxTarget(Target):
@@ -220,10 +220,10 @@ class SandboxTarget(Target):
         )
 
     def toolkit(self) -> Toolkit:
-        from runbook import diagnose
+        from runbook.book import toolkit
 
         self.ensure()
-        return diagnose.toolkit_sandbox(self.sandbox(), self.pki_dir)
+        return toolkit.toolkit_sandbox(self.sandbox(), self.pki_dir)
 
 
 class ExternalTarget(Target):
@@ -286,9 +286,9 @@ class ExternalTarget(Target):
         return client.openssl_snippet(ep.host, ep.port, ep.files, ep.server_name).text
 
     def toolkit(self) -> Toolkit:
-        from runbook import diagnose
+        from runbook.book import toolkit
 
-        return diagnose.toolkit_external(self._endpoint, self.work / "external")
+        return toolkit.toolkit_external(self._endpoint, self.work / "external")
 
 
 def from_params(

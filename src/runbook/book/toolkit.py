@@ -29,20 +29,30 @@ class Toolkit:
     """
 
     target: str
-    host: str
-    port: int
+    endpoint: Endpoint
     spec: ClientSpec
     ca_file: Path
     server_cert: Path
     client_cert: Path | None
-    server_name: str
     topology: str
     log_path: Path | None
     prerequisites: list[list[str]]
 
     @property
+    def host(self) -> str:
+        return self.endpoint.host
+
+    @property
+    def port(self) -> int:
+        return self.endpoint.port
+
+    @property
+    def server_name(self) -> str:
+        return self.endpoint.hostname
+
+    @property
     def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        return self.endpoint.address
 
     @property
     def cert_files(self) -> list[Path]:
@@ -72,8 +82,8 @@ def toolkit_sandbox(box: Any, pki_dir: Path | str) -> Toolkit:
     spec = ClientSpec(ca=files.ca, cert=files.cert, key=files.key)
     node = box.primary
     return Toolkit(
-        "sandbox", "localhost", node.port, spec, paths.ca_cert, paths.server_cert, paths.client_cert(),
-        "localhost", box.topology, node.log_path,
+        "sandbox", Endpoint("localhost", node.port, "localhost", files, name="sandbox"), spec, paths.ca_cert,
+        paths.server_cert, paths.client_cert(), box.topology, node.log_path,
         [["PKI", "ca.crt, redis-server.crt, redis-client.crt present"],
          ["sandbox", f"{box.topology}, {len(box.nodes)} node(s), healthy"]],
     )  # fmt: skip
@@ -101,8 +111,7 @@ def toolkit_external(endpoint: Endpoint, out_dir: Path | str, timeout: float = 3
     _files.write_file(path, served.public_bytes(serialization.Encoding.PEM), _files.PUBLIC)
     client = Path(files.cert) if files.cert else None
     return Toolkit(
-        "external", endpoint.host, endpoint.port, spec, Path(files.ca), path, client,
-        endpoint.server_name, "", None,
+        "external", endpoint, spec, Path(files.ca), path, client, "", None,
         [["target", f"external Redis at {endpoint.address}, certificate name {endpoint.server_name}"],
          ["client files", "CA" + (" + client certificate" if client else " only (no client certificate)")]],
     )  # fmt: skip

@@ -1,12 +1,6 @@
-"""The notebook steps that take more than one call, for either target (notebooks 05 and 06).
-
-Each function takes a :class:`runbook.targets.Target` and returns one plain result the notebook
-renders; what differs between the sandbox and an external Redis is decided here, never in a
-notebook cell. Notebook 05: :func:`rotation_setup` (the nodes and the files they read), the plan
-(:meth:`RotationSetup.plan`), :func:`rotate_server` (under a live load on the sandbox; a plan or
-``apply_external`` rotation on an external server) and the two drills. Notebook 06:
-:func:`bench_pkis`, :func:`measure`, :func:`bench_checks`.
-"""
+"""Notebook 05's steps, for either target: the nodes (with the files each one reads), the plan, the
+rotation (under a live load on the sandbox; a plan or an ``apply_external`` rotation on an external
+server: :mod:`runbook.book.rotation_external`) and the two drills."""
 
 from __future__ import annotations
 
@@ -15,13 +9,12 @@ from pathlib import Path
 
 from cryptography import x509
 
-from runbook import bench, loadgen, pki, rotation
+from runbook import loadgen, pki, rotation
+from runbook.book import rotation_external as ext
+from runbook.book.target import ExternalTarget, Target
 from runbook.client import TlsClientFiles
 from runbook.results import CheckResult
 from runbook.rotation import NodeTarget, RotationReport
-from runbook.targets import ExternalTarget, Target
-
-# --------------------------------------------------------------------------- notebook 05
 
 
 @dataclass
@@ -52,7 +45,7 @@ class RotationSetup:
     def plan(self, days: int = 365) -> RotationReport:
         """Step 1: the dry run (plan + preflight; reads, never writes), or why it cannot be planned."""
         if self.issuer is None:
-            return rotation.unplanned(self.node.address, self.files.ca)
+            return ext.unplanned(self.node.address, self.files.ca)
         return rotation.rotate(
             "server", self.issuer, self.nodes, dry_run=True, days=days,
             client_files=self.files, server_hostname=self.server_hostname,
@@ -79,7 +72,7 @@ def rotation_setup(target: Target) -> RotationSetup:
     if isinstance(target, ExternalTarget):
         ep = target.endpoint()
         node = rotation.discover_node(ep.host, ep.port, ep.files, server_hostname=ep.server_name)
-        return RotationSetup(target, [node], ep.files, rotation.issuing_pki(ep.files.ca), ep.server_name)
+        return RotationSetup(target, [node], ep.files, ext.issuing_pki(ep.files.ca), ep.server_name)
     target.ensure()
     files = target.endpoint().files
     return RotationSetup(target, rotation.nodes_from_sandbox(target.sandbox(), files), files, target.pki_dir)
@@ -103,8 +96,8 @@ class RotationOutcome:
 
     @property
     def done(self) -> bool:
-        """True when step 3 ended as it should for the target (see :func:`runbook.rotation.rotation_done`)."""
-        return rotation.rotation_done(self.report, "external" if self.external else "sandbox")
+        """True when step 3 ended as it should for the target (see :func:`runbook.ext.rotation_done`)."""
+        return ext.rotation_done(self.report, "external" if self.external else "sandbox")
 
     @property
     def errors(self) -> list[str]:
@@ -141,15 +134,15 @@ def rotate_server(
 ) -> RotationOutcome:
     """Step 3. Sandbox: rotate under a live load (pooled and reconnecting clients) until at least
     ``min_commands`` ran. External: the plan with the deploy and reload commands, or with
-    ``apply_external`` a real rotation (:func:`runbook.rotation.external_rotation`); no load.
+    ``apply_external`` a real rotation (:func:`runbook.ext.external_rotation`); no load.
     Writes files and reloads servers (sandbox, or external with ``apply_external``).
     """
     if setup.external:
-        report = rotation.external_rotation(
+        report = ext.external_rotation(
             plan, setup.issuer, setup.nodes, apply=apply_external, client_files=setup.files,
             server_hostname=setup.server_hostname, days=days, soak_seconds=soak_seconds,
         )  # fmt: skip
-        facts = [CheckResult("live-load", "skip", rotation.LIVE_LOAD_NEEDS_SANDBOX)]
+        facts = [CheckResult("live-load", "skip", ext.LIVE_LOAD_NEEDS_SANDBOX)]
         return RotationOutcome(report, setup.served(), facts, "\n".join(report.commands), True)
     node, root = setup.node, setup.target.pki_dir
     with loadgen.running(
@@ -188,7 +181,7 @@ class DrillOutcome:
 
 
 def _skipped_drill(setup: RotationSetup) -> DrillOutcome:
-    report = rotation.skipped_drill(setup.node.address)
+    report = ext.skipped_drill(setup.node.address)
     return DrillOutcome(report, [s for s in report.steps if s.status == "skip"], [("drill run", False)])
 
 
@@ -228,33 +221,3 @@ def drill_failed_reload(setup: RotationSetup, days: int = 365) -> DrillOutcome:
         ("old certificate still served", setup.served_serial() == serial_before),
     ]
     return DrillOutcome(report, [s for s in report.steps if not s.id.startswith("preflight")], facts)
-
-
-# --------------------------------------------------------------------------- notebook 06
-
-
-def bench_pkis(target: Target) -> dict[str, pki.PkiPaths]:
-    """The benchmark's own PKI per key type (kept for the next run); none under the external target."""
-    return target.local(lambda: {kt: bench.bench_pki(target.work, kt) for kt in bench.KEY_TYPES}) or {}
-
-
-def measure(target: Target, profile: bench.Profile) -> bench.BenchReport | None:
-    """Run the benchmark on its own loopback servers; None (skipped) under the external target."""
-    return target.local(bench.measure, target.work, profile, progress=True)
-
-
-def bench_checks(report: bench.BenchReport | None) -> dict[str, CheckResult]:
-    """The verdicts by id: measured ones, or every one ``skip`` with the reason when nothing ran."""
-    found = bench.checks(report) if report is not None else bench.skipped_checks()
-    return {c.id: c for c in found}
-
-
-def measure_line(report: bench.BenchReport | None) -> str:
-    """One line on what was measured (or why nothing was)."""
-    if report is None:
-        return bench.EXTERNAL_SKIP
-    connections = sum(h.connections for h in report.handshakes)
-    return (
-        f"profile {report.profile}: {len(report.throughput)} throughput runs, "
-        f"{connections} new connections, {report.seconds:.1f} s"
-    )

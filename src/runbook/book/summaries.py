@@ -19,14 +19,14 @@ from runbook.results import CheckResult, Finding, all_ok, as_dicts
 
 if TYPE_CHECKING:
     from runbook.bench import BenchReport
+    from runbook.book.rotation import DrillOutcome, RotationOutcome, RotationSetup
+    from runbook.book.target import ServerStep
     from runbook.checks import AuditReport, Refusal
     from runbook.client import SnippetRun
     from runbook.diagnose import Diagnosis, Handshake
     from runbook.drills import DrillResult
     from runbook.rotation import RotationReport
     from runbook.sandbox import HandshakeDetails
-    from runbook.steps import DrillOutcome, RotationOutcome, RotationSetup
-    from runbook.targets import ServerStep
 
 
 @dataclass
@@ -227,7 +227,7 @@ def rotation(
     drill_kind: str,
 ) -> Summary:
     """05: plan and preflight, the rotation, the live load, both drills (external: plan only, the rest ``skip``)."""
-    from runbook import rotation as rot
+    from runbook.book import rotation_external as rot
 
     preflight = [s for s in plan.steps if s.id.startswith("preflight")]
     if outcome.external:
