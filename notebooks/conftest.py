@@ -20,5 +20,9 @@ os.environ["RUNBOOK_WORK_DIR"] = _WORK
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from runbook import sandbox
 
+    box = sandbox.status(_WORK)
+    if box is not None:  # which backend the regression run really exercised
+        image = f" ({box.image}, Redis {box.server_version})" if box.image else f" (Redis {box.server_version})"
+        print(f"\nnbval: the notebooks' sandbox ran on the {box.backend} backend{image}")
     sandbox.stop(_WORK)
     shutil.rmtree(_WORK, ignore_errors=True)
