@@ -26,7 +26,10 @@ from runbook.sandbox.engine import docker_error
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER_OK, DOCKER_WHY = sandbox.docker_available()
-needs_engine = pytest.mark.skipif(not DOCKER_OK, reason=f"needs a Docker engine: {DOCKER_WHY}")
+needs_engine = pytest.mark.skipif(
+    not DOCKER_OK,
+    reason=f'needs a Docker engine: {DOCKER_WHY}; start one: eval "$(scripts/docker-engine.sh start)"',
+)
 
 
 # --------------------------------------------------------------------------- unit: no engine needed
@@ -312,3 +315,16 @@ def _containers_named(name: str) -> list[str]:
         ["docker", "ps", "-a", "-q", "--filter", f"name={name}"], capture_output=True, text=True, check=True
     )
     return out.stdout.split()
+
+
+def test_run_backend_docker_without_engine_stops_before_any_kernel(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+    monkeypatch.delenv(sandbox.BACKEND_ENV, raising=False)
+    code = cli.main(
+        ["run", "--backend", "docker", "--work-dir", str(tmp_path / "w"), "--output-dir", str(tmp_path / "o")]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "docker-engine.sh start" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists() and sandbox.BACKEND_ENV not in os.environ
