@@ -129,7 +129,7 @@ def test_bad_input_is_refused_at_preflight_and_nothing_changes(
     watched = [pki_root / n for n in ("ca.crt", "ca.key", "redis-server.crt", "redis-server.key")]
     before, serial = _digest(watched), _served_serial(node.port, pki_root)
     cert, key = rotation.drill_material(kind, pki_root, tmp_path)
-    assert _rotate_cli(pki_root, node.port, "server", "--cert", str(cert), "--key", str(key)) == 1
+    assert _rotate_cli(pki_root, node.port, "server", "--new-cert", str(cert), "--new-key", str(key)) == 1
     out = capsys.readouterr().out
     assert "refused" in out and "✘ fail" in out
     assert _digest(watched) == before and _served_serial(node.port, pki_root) == serial
@@ -144,6 +144,7 @@ def test_forced_reload_failure_rolls_back_byte_for_byte(
     before, serial = _digest(watched), _served_serial(node.port, pki_root)
     assert _rotate_cli(pki_root, node.port, "server", "--drill", "reload") == 1
     out = capsys.readouterr().out
+    out = " ".join(out.split())  # the CLI table wraps long cells at 100 columns
     assert "rolled-back" in out and "Unable to update TLS configuration" in out
     assert _digest(watched) == before  # the backup was restored byte for byte
     assert _served_serial(node.port, pki_root) == serial  # the old certificate is still served
@@ -160,6 +161,7 @@ def test_dry_run_and_not_due_touch_nothing(
     assert "not-due" in capsys.readouterr().out
     assert _rotate_cli(pki_root, node.port, "server", "--if-expiring-within", "400", "--dry-run") == 0
     out = capsys.readouterr().out
+    out = " ".join(out.split())  # the CLI table wraps long cells at 100 columns
     assert "planned" in out and "CONFIG SET tls-cert-file" in out
     assert _digest(watched) == before and _served_serial(node.port, pki_root) == serial
 
@@ -248,7 +250,7 @@ def test_replica_topology_rotates_node_by_node_with_links_up(fresh_work: Path) -
         )
         tls = TlsClientFiles.from_pki(pki_root)
         rc = redis_client("localhost", replica.port, tls)
-        assert rotation._wait_link_up(rc, 15)
+        assert rotation.wait_link_up(rc, 15)
         old_link = pki.inspect(r_files / "link.crt").serial
         nodes = [
             rotation.discover_node("127.0.0.1", primary.port, tls, "primary"),
@@ -323,8 +325,9 @@ def test_server_hostname_is_verified_while_connecting_to_the_host(
     node = start_server(pki.PkiPaths(pki_root), wait=False)
     tls = TlsClientFiles.from_pki(pki_root)
     found = rotation.discover_node("127.0.0.1", node.port, tls, server_hostname=NAME_ONLY)
-    assert (found.host, found.mode, Path(found.cert_file)) == (
+    assert (found.endpoint.host, found.endpoint.hostname, found.mode, Path(found.cert_file)) == (
         "127.0.0.1",
+        NAME_ONLY,
         "standalone",
         pki_root / "redis-server.crt",
     )
@@ -355,6 +358,7 @@ def test_external_target_gets_deploy_commands_then_verifies(
     try:
         assert _rotate_cli(pki_root, node.port, "server") == 0
         out = capsys.readouterr().out
+        out = " ".join(out.split())  # the CLI table wraps long cells at 100 columns
         assert "pending" in out and "CONFIG SET tls-cert-file" in out and "install -m 0600" in out
         assert _rotate_cli(pki_root, node.port, "verify") == 1  # not deployed yet
         capsys.readouterr()
@@ -399,6 +403,7 @@ def test_sentinel_is_told_to_restart(fresh_work: Path, capsys: pytest.CaptureFix
         sandbox.wait_ready(node, pki.PkiPaths(pki_root), proc=proc)
         assert _rotate_cli(pki_root, port, "server") == 1
         out = capsys.readouterr().out
+        out = " ".join(out.split())  # the CLI table wraps long cells at 100 columns
         assert "cannot reload TLS files at runtime" in out and "systemctl restart redis-sentinel" in out
     finally:
         sandbox.stop_node(node)

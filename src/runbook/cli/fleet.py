@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import Any
 
+from runbook import display
 from runbook.cli import watch as watch_cli
 from runbook.cli.common import Subparsers, print_json
 
@@ -101,16 +102,16 @@ def _finish(a: argparse.Namespace, report: Any, audits: list[Any] | None = None)
         print_json(report.to_dict())
         return report.exit_code  # type: ignore[no-any-return]
     if report.plan:
-        print(report.plan_table().text(), end="\n\n")
+        print(report.plan_table().text(display.TERMINAL_WIDTH), end="\n\n")
     good = reports.OK_STATUSES[report.action]
     for node in report.nodes:
         if (a.details or node.status not in good or node.commands) and node.checks:
-            print(node.table().text(), end="\n\n")
+            print(node.table().text(display.TERMINAL_WIDTH), end="\n\n")
         for line in node.commands:
             print(line)
         if node.commands:
             print()
-    print(report.verdict_table().text())
+    print(report.verdict_table().text(display.TERMINAL_WIDTH))
     if report.stopped_at:
         print(f"\nstopped at {report.stopped_at}: later nodes were not started", file=sys.stderr)
     return report.exit_code  # type: ignore[no-any-return]
@@ -151,8 +152,9 @@ def _cmd_rotate(a: argparse.Namespace) -> int:
 
 
 def _cmd_watch(a: argparse.Namespace) -> int:
-    from runbook.fleet.watch import watch_target
+    """`runbook watch` over the inventory: each node's endpoint, grouped by its replication group."""
+    from runbook.watch.target import WatchTarget
 
     path, nodes = selected_nodes(a)
-    targets = [watch_target(n) for n in nodes]
+    targets = [WatchTarget(n.endpoint, group=n.group) for n in nodes]
     return watch_cli.run_watch(a, targets, fleet={"inventory": path, "limit": a.limit})

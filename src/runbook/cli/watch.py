@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from runbook import display
 from runbook.errors import RunbookError
 
 SYNOPSIS = (
@@ -98,14 +99,15 @@ def _client_files(a: argparse.Namespace) -> Any:
 
 
 def targets_from_args(a: argparse.Namespace) -> list[Any]:
+    from runbook.client import Endpoint, address
     from runbook.watch.target import WatchTarget, parse_node
 
     tls = _client_files(a)
     addresses = [(a.host, a.port), *(parse_node(n) for n in a.node)]
     if len(set(addresses)) != len(addresses):
         raise RunbookError("a node is given twice: give each --node once")
-    group = f"{a.host}:{a.port}"
-    return [WatchTarget(h, p, tls, server_name=a.server_name, group=group) for h, p in addresses]
+    group = address(a.host, a.port)
+    return [WatchTarget(Endpoint(h, p, a.server_name or "", tls), group=group) for h, p in addresses]
 
 
 @contextmanager
@@ -167,7 +169,7 @@ def run_watch(a: argparse.Namespace, targets: list[Any], *, fleet: dict[str, Any
         data = {**(fleet or {}), **report.to_dict()}
         print(json.dumps(data if a.once else {"report": data}, default=str), flush=True)
     elif fleet is not None:
-        print(report.table().text())
+        print(report.table().text(display.TERMINAL_WIDTH))
     else:
         bad = [n for n in report.nodes if not n.ok]
         for n in bad:

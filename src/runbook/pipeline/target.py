@@ -1,7 +1,7 @@
 """What a whole run points at: the sandbox, or an external Redis given by host, port and files.
 
 :class:`RunTarget` is the run's connection parameters, validated before any notebook starts (from
-``--target``, the params YAML and the ``--redis-*`` options) and handed to every notebook that
+``--target``, the params YAML and the ``--host``/``--port``/... options) and handed to every notebook that
 declares them. Inside a notebook those parameters become a :class:`runbook.book.Target`
 (``SandboxTarget`` / ``ExternalTarget``), the object the notebook's steps work against.
 """
@@ -9,13 +9,14 @@ declares them. Inside a notebook those parameters become a :class:`runbook.book.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runbook.client import Endpoint, TlsClientFiles
+from runbook.client.endpoint import PARAMETER_FLAGS, TARGETS
 from runbook.errors import RunbookError
 
-TARGETS = ("sandbox", "external")
 #: Connection parameters of the target; notebooks that declare them receive them.
 CONNECTION_PARAMETERS = ("redis_host", "redis_port", "server_name", "ca_file", "client_cert", "client_key")
 #: Parameters the pipeline itself gives every notebook that declares them.
@@ -26,29 +27,25 @@ PATH_PARAMETERS = ("ca_file", "client_cert", "client_key")
 
 @dataclass(frozen=True)
 class RunTarget:
-    """What a run points at, as the notebooks' common parameters. ``external``: nothing is started or stopped."""
+    """What a run points at: ``kind`` and, for ``external`` (nothing is started or stopped), its
+    :class:`~runbook.client.Endpoint`. A plain, comparable value; :meth:`parameters` turns it back
+    into the notebooks' common parameters."""
 
     kind: str = "sandbox"
-    redis_host: str = ""
-    redis_port: int = 0
-    server_name: str = ""
-    ca_file: str = ""
-    client_cert: str = ""
-    client_key: str = ""
+    endpoint: Endpoint | None = None
 
     @property
-    def endpoint(self) -> str | None:
+    def address(self) -> str | None:
         """``host:port`` of an external target (IPv6 in brackets); None for the sandbox."""
-        if self.kind != "external":
-            return None
-        host = f"[{self.redis_host}]" if ":" in self.redis_host else self.redis_host
-        return f"{host}:{self.redis_port}"
+        return self.endpoint.address if self.endpoint is not None else None
 
     def parameters(self) -> dict[str, Any]:
         """The common parameters notebooks receive (sandbox: only ``target``)."""
-        if self.kind != "external":
+        ep = self.endpoint
+        if ep is None:
             return {"target": self.kind}
-        return {k: v for k, v in asdict(self).items() if k != "kind"} | {"target": self.kind}
+        connection = (ep.host, ep.port, ep.server_name, ep.files.ca, ep.files.cert or "", ep.files.key or "")
+        return dict(zip(CONNECTION_PARAMETERS, connection, strict=True)) | {"target": self.kind}
 
 
 def resolve_target(kind: str | None, common: Mapping[str, Any], overrides: Mapping[str, Any]) -> RunTarget:
@@ -66,13 +63,14 @@ def resolve_target(kind: str | None, common: Mapping[str, Any], overrides: Mappi
     if chosen == "sandbox":
         if given:
             raise RunbookError(
-                f"{', '.join(sorted(given))} only apply to --target external: remove them or add --target external"
+                f"{', '.join(f'{k} ({PARAMETER_FLAGS[k]})' for k in CONNECTION_PARAMETERS if k in given)} only apply to "
+                "--target external: remove them or add --target external"
             )
         return RunTarget()
     missing = [k for k in ("redis_host", "redis_port", "ca_file") if not given.get(k)]
     if missing:
         raise RunbookError(
-            f"--target external needs {', '.join(missing)}: pass --{missing[0].replace('_', '-')} or set it in the params file"
+            f"--target external needs {', '.join(missing)}: pass {PARAMETER_FLAGS[missing[0]]} or set it in the params file"
         )
     try:
         port = int(given["redis_port"])
@@ -90,12 +88,7 @@ def resolve_target(kind: str | None, common: Mapping[str, Any], overrides: Mappi
                 raise RunbookError(f"{key} {path} not found: give the path of an existing PEM file")
             paths[key] = str(path)
     host = str(given["redis_host"])
+    files = TlsClientFiles(paths["ca_file"], paths.get("client_cert"), paths.get("client_key"))
     return RunTarget(
-        "external",
-        host,
-        port,
-        str(given.get("server_name") or host),
-        paths["ca_file"],
-        paths.get("client_cert", ""),
-        paths.get("client_key", ""),
+        "external", Endpoint(host, port, str(given.get("server_name") or host), files, external=True)
     )

@@ -33,6 +33,7 @@ from runbook.sandbox.binary import (
     prove_tls_support,
     redis_server_binary,
     redis_server_version,
+    spawn_process,
 )
 from runbook.sandbox.docker import CONTAINER_LOG, container_log, container_name, docker_run_args
 from runbook.sandbox.engine import (
@@ -130,6 +131,7 @@ __all__ = [
     "require_image",
     "resolve_backend",
     "server_version",
+    "spawn_process",
     "start",
     "start_node",
     "state_path",
