@@ -60,12 +60,10 @@ class Toolkit:
         return [self.ca_file, self.server_cert, *([self.client_cert] if self.client_cert else [])]
 
     def identity(self) -> dict[str, Any]:
-        """``redis_version``, ``target`` and (sandbox) ``topology`` evidence. Asks an external server."""
+        """``redis_version`` (asked of the server), ``target`` and (sandbox) ``topology`` evidence. Connects."""
+        version = server_version(self.host, self.port, self.spec)  # asked of the server (binary or container)
         if self.target == "external":
-            return {"redis_version": server_version(self.host, self.port, self.spec), "target": self.address}
-        from runbook import sandbox
-
-        version = ".".join(map(str, sandbox.redis_server_version()))
+            return {"redis_version": version, "target": self.address}
         return {"redis_version": version, "target": self.address, "topology": self.topology}
 
     def log_hint(self, work: Path | str) -> str:

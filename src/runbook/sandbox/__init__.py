@@ -15,7 +15,9 @@ Modules, in import order (each uses only the ones above it):
 ``probes``       one-connection probes: :func:`tls_answers`, :func:`tls_command`, :func:`handshake`
 ``readiness``    :func:`wait_ready`, :func:`pid_alive`, :func:`log_tail` (why a server died)
 ``binary``       the process backend: ``redis-server`` binary, version, :func:`prove_tls_support`
-``docker``       the docker backend (official image, host network, PKI mounted read-only)
+``engine``       the docker CLI, its errors told apart (no engine / no image / other), :func:`image_info`
+``image``        :func:`build_image`: the local Redis image (mmdebstrap + ``docker import``), cached by stamp
+``docker``       the docker backend (the image's redis user, host network, PKI read-only at its host path)
 ``nodes``        one node whichever backend: :func:`start_node`, :func:`stop_node`, :func:`node_alive`
 ``link_checks``  replication and cluster-bus links over TLS: :func:`links`
 ``topologies``   standalone / replica / cluster bring-up, :func:`form_cluster`
@@ -33,18 +35,17 @@ from runbook.sandbox.binary import (
     redis_server_version,
     spawn_process,
 )
-from runbook.sandbox.docker import (
+from runbook.sandbox.docker import CONTAINER_LOG, container_log, container_name, docker_run_args
+from runbook.sandbox.engine import (
     DEFAULT_IMAGE,
-    DOCKER_DATA,
-    DOCKER_PKI,
     IMAGE_ENV,
-    container_conf,
-    container_name,
+    ImageInfo,
     docker_available,
-    docker_check,
     docker_image,
-    docker_run_args,
+    image_info,
+    require_image,
 )
+from runbook.sandbox.image import BuildReport, apt_mirror, build_image
 from runbook.sandbox.lifecycle import ensure, healthy, reload_tls, start, status_dict, stop
 from runbook.sandbox.link_checks import _cluster_info, links
 from runbook.sandbox.node_config import base_conf, conf_text
@@ -63,6 +64,7 @@ from runbook.sandbox.probes import (
 )
 from runbook.sandbox.readiness import log_tail, pid_alive, wait_ready, wait_ready_plaintext
 from runbook.sandbox.state import (
+    BACKEND_ENV,
     BACKENDS,
     CLUSTER_SLOTS,
     LOOPBACK,
@@ -70,6 +72,7 @@ from runbook.sandbox.state import (
     TOPOLOGIES,
     Node,
     Sandbox,
+    resolve_backend,
     state_path,
     status,
 )
@@ -78,30 +81,33 @@ from runbook.sandbox.verification import plaintext_port_check, verify, verify_en
 
 __all__ = [
     "BACKENDS",
+    "BACKEND_ENV",
     "CLUSTER_SLOTS",
+    "CONTAINER_LOG",
     "DEFAULT_IMAGE",
-    "DOCKER_DATA",
-    "DOCKER_PKI",
     "IMAGE_ENV",
     "INSTALL_HINT",
     "LOOPBACK",
     "MIN_VERSION",
     "STATE_FILE",
     "TOPOLOGIES",
+    "BuildReport",
     "Endpoint",
     "HandshakeDetails",
+    "ImageInfo",
     "Node",
     "Sandbox",
     "TlsClientFiles",
     "_cluster_info",
     "_resp_complete",
+    "apt_mirror",
     "base_conf",
+    "build_image",
     "command",
     "conf_text",
-    "container_conf",
+    "container_log",
     "container_name",
     "docker_available",
-    "docker_check",
     "docker_image",
     "docker_run_args",
     "ensure",
@@ -110,6 +116,7 @@ __all__ = [
     "handshake",
     "handshake_rows",
     "healthy",
+    "image_info",
     "links",
     "log_tail",
     "node_alive",
@@ -121,6 +128,8 @@ __all__ = [
     "redis_server_binary",
     "redis_server_version",
     "reload_tls",
+    "require_image",
+    "resolve_backend",
     "server_version",
     "spawn_process",
     "start",

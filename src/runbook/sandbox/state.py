@@ -8,6 +8,7 @@ and each node (role, loopback host, TLS port, pid, folder); each node's folder h
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,24 @@ import redis
 
 from runbook import workdir
 from runbook.client import Endpoint, TlsClientFiles, redis_client
+from runbook.errors import RunbookError
 
 LOOPBACK = "127.0.0.1"
 STATE_FILE = "sandbox.json"
 TOPOLOGIES: tuple[str, ...] = ("standalone", "replica", "cluster")
 BACKENDS: tuple[str, ...] = ("binary", "docker")
 CLUSTER_SLOTS = 16384
+BACKEND_ENV = "RUNBOOK_BACKEND"
+
+
+def resolve_backend(backend: str = "") -> str:
+    """``backend``, else ``$RUNBOOK_BACKEND``, else binary; an unknown name is a one-line error."""
+    chosen = backend or os.environ.get(BACKEND_ENV, "") or "binary"
+    if chosen not in BACKENDS:
+        raise RunbookError(
+            f"unknown backend {chosen!r}: choose {', '.join(BACKENDS)} (--backend or ${BACKEND_ENV})"
+        )
+    return chosen
 
 
 @dataclass
@@ -74,6 +87,8 @@ class Sandbox:
     work_dir: str
     pki_dir: str
     nodes: list[Node] = field(default_factory=list)
+    image: str = ""  # docker backend: the image the nodes run
+    server_version: str = ""  # asked of the server binary or the image at start
 
     @property
     def primary(self) -> Node:
