@@ -10,7 +10,8 @@ Each check owns exactly one concern, so one misconfiguration fails one check. Th
 the bottom up:
 
 * ``verdicts``: the check ids and how a check family records a verdict;
-* ``probes``: handshakes, a plaintext PING and the presented chain, never raising for TLS errors;
+* ``probes``: the audit's probe contexts and :class:`~runbook.checks.probes.Prober` (an endpoint, a
+  timeout, AUTH) over :mod:`runbook.client.probe`, whose connections never raise;
 * one module per check family: ``connection`` (tls-handshake, redis-ping), ``protocols``
   (protocol-floor, tls13-supported), ``ciphers`` (the sslyze scan, weak-ciphers-refused),
   ``access`` (client-cert-required, plaintext-refused) and ``certificates`` (hostname-verified,
@@ -24,21 +25,13 @@ Side effects: network connections to the target only (and the Prometheus file wh
 
 from __future__ import annotations
 
-from runbook.checks.certificates import (
-    _key_check,
-)
 from runbook.checks.ciphers import (
     CipherScan,
     is_legacy_cipher,
     is_weak_cipher,
     scan_tls12_ciphers,
 )
-from runbook.checks.probes import (
-    WRONG_NAME,
-    ProbeTarget,
-    _context,
-    _handshake,
-)
+from runbook.checks.probes import WRONG_NAME
 from runbook.checks.prometheus import STATUS_VALUE, prometheus_registry, write_prometheus
 from runbook.checks.refusals import Refusal, explain_refusals
 from runbook.checks.report import AuditReport, audit, run_audit
@@ -51,12 +44,8 @@ __all__ = [
     "Add",
     "AuditReport",
     "CipherScan",
-    "ProbeTarget",
     "Refusal",
     "Verdicts",
-    "_context",
-    "_handshake",
-    "_key_check",
     "audit",
     "explain_refusals",
     "is_legacy_cipher",

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import redis
 
 from runbook import checks, diagnose, files, pki, rotation
+from runbook.client import Endpoint
 from runbook.errors import RunbookError
 from runbook.fleet import plan as _plan
 from runbook.fleet.report import FleetReport, NodeResult
@@ -117,7 +118,7 @@ def audit(
 
     def one(node: FleetNode) -> NodeResult:
         found = checks.run_audit(
-            node.host, node.port, node.files, server_name=node.server_name,
+            Endpoint(node.host, node.port, node.server_name, node.files),
             warn_days=warn_days, timeout=timeout, scan_ciphers=scan_ciphers,
         )  # fmt: skip
         found.target = node.target

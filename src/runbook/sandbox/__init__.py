@@ -3,7 +3,7 @@
 A sandbox lives in ``<work>/sandbox/``: ``sandbox.json`` records the topology, the PKI in use
 and each node (role, loopback host, TLS port, pid, folder); each node's folder holds its
 ``redis.conf`` and ``redis.log``. Ports are free loopback ports chosen at start. Readiness is
-proven by a real mutual-TLS PING, never by sleeping. :func:`ensure` is idempotent so every
+proven by a real mutual-TLS PING (:mod:`runbook.client.probe`), never by sleeping. :func:`ensure` is idempotent so every
 notebook can call it.
 
 Modules, in import order (each uses only the ones above it):
@@ -12,7 +12,7 @@ Modules, in import order (each uses only the ones above it):
 ``state``        :class:`Sandbox`, :class:`Node`, ``sandbox.json`` (:func:`status` reads it)
 ``ports``        free loopback ports (and cluster bus ports)
 ``node_config``  a node's redis.conf: :func:`base_conf` (the strict TLS section on loopback)
-``probes``       one-connection probes: :func:`tls_answers`, :func:`tls_command`, :func:`handshake`
+``probes``       :func:`handshake` (what ``openssl s_client`` shows), typed :func:`command`
 ``readiness``    :func:`wait_ready`, :func:`pid_alive`, :func:`log_tail` (why a server died)
 ``binary``       the process backend: ``redis-server`` binary, version, :func:`prove_tls_support`
 ``docker``       the docker backend (official image, host network, PKI mounted read-only)
@@ -45,21 +45,11 @@ from runbook.sandbox.docker import (
     docker_run_args,
 )
 from runbook.sandbox.lifecycle import ensure, healthy, reload_tls, start, status_dict, stop
-from runbook.sandbox.link_checks import _cluster_info, links
+from runbook.sandbox.link_checks import cluster_info, links
 from runbook.sandbox.node_config import base_conf, conf_text
 from runbook.sandbox.nodes import node_alive, start_node, stop_node
 from runbook.sandbox.ports import free_port
-from runbook.sandbox.probes import (
-    HandshakeDetails,
-    _resp_complete,
-    command,
-    handshake,
-    handshake_rows,
-    plaintext_answers,
-    server_version,
-    tls_answers,
-    tls_command,
-)
+from runbook.sandbox.probes import HandshakeDetails, command, handshake, handshake_rows
 from runbook.sandbox.readiness import log_tail, pid_alive, wait_ready, wait_ready_plaintext
 from runbook.sandbox.state import (
     BACKENDS,
@@ -92,9 +82,8 @@ __all__ = [
     "Node",
     "Sandbox",
     "TlsClientFiles",
-    "_cluster_info",
-    "_resp_complete",
     "base_conf",
+    "cluster_info",
     "command",
     "conf_text",
     "container_conf",
@@ -113,14 +102,12 @@ __all__ = [
     "log_tail",
     "node_alive",
     "pid_alive",
-    "plaintext_answers",
     "plaintext_port_check",
     "prove_tls_support",
     "redis_client",
     "redis_server_binary",
     "redis_server_version",
     "reload_tls",
-    "server_version",
     "start",
     "start_node",
     "state_path",
@@ -128,8 +115,6 @@ __all__ = [
     "status_dict",
     "stop",
     "stop_node",
-    "tls_answers",
-    "tls_command",
     "verify",
     "verify_endpoint",
     "verify_external",
