@@ -27,7 +27,7 @@ The modules, lowest first (each imports only those above it):
 """
 
 from runbook.diagnose.cert_facts import client_cert_facts
-from runbook.diagnose.endpoint import client_spec_from_pki, diagnose_endpoint
+from runbook.diagnose.endpoint import diagnose_endpoint
 from runbook.diagnose.error_text import describe_error, error_chain
 from runbook.diagnose.negotiation import (
     TLS12_CIPHERS,
@@ -69,7 +69,7 @@ from runbook.diagnose.signatures import (
     log_patterns,
     signature_table,
 )
-from runbook.diagnose.verdict import causes_seen, diagnose
+from runbook.diagnose.verdict import diagnose
 
 __all__ = [
     "CAUSES",
@@ -91,10 +91,8 @@ __all__ = [
     "Outcome",
     "Signature",
     "attempt",
-    "causes_seen",
     "ciphers_accepted",
     "client_cert_facts",
-    "client_spec_from_pki",
     "describe_error",
     "diagnose",
     "diagnose_endpoint",

@@ -151,7 +151,7 @@ def audit(
 
 def _diagnosis(node: FleetNode, timeout: float) -> diagnose.Diagnosis:
     return diagnose.diagnose_endpoint(
-        node.host, node.port, files=node.files, server_name=node.server_name, timeout=timeout, settle=2.0
+        Endpoint(node.host, node.port, node.server_name, node.files), timeout=timeout, settle=2.0
     )
 
 

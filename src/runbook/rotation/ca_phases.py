@@ -22,9 +22,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from runbook import files, pki
-from runbook.client import TlsClientFiles, tls_context
+from runbook.client import TlsClientFiles, tls_context, wire
 from runbook.errors import RunbookError
-from runbook.loadgen import read_reply_line, resp_command
 from runbook.results import CheckResult, all_ok
 from runbook.rotation.apply import _NodeWork, _Rotation
 from runbook.rotation.issuing import _ca_encrypted, _load_ca, reissue_like
@@ -104,8 +103,7 @@ def _accepted(node: NodeTarget, tls: TlsClientFiles, server_hostname: str | None
             socket.create_connection((node.host, node.port), timeout=3.0) as raw,
             ctx.wrap_socket(raw, server_hostname=server_hostname or node.host) as sock,
         ):
-            sock.sendall(resp_command("PING"))
-            return read_reply_line(sock).startswith(b"+PONG")
+            return wire.command(sock, "PING") == b"PONG"
     except (OSError, ValueError):
         return False
 
