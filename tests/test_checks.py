@@ -216,6 +216,29 @@ def test_wrong_hostname(
         scan_ciphers=False,
     )
     assert _statuses(ok)["hostname-verified"] == "pass"
+    # reached by an IP the certificate does not list: the fix names the flag `pki create` accepts for it
+    by_ip = checks.audit(
+        Endpoint("127.0.0.1", node.port, files=TlsClientFiles.from_pki(paths.root)), scan_ciphers=False
+    )
+    fix = {r.id: r for r in by_ip}["hostname-verified"].fix
+    assert "--ip 127.0.0.1" in fix and "--hostname 127.0.0.1" not in fix
+    from runbook.cli import main
+
+    assert (
+        main(
+            [
+                "pki",
+                "create",
+                "--dir",
+                str(tmp_path / "fixed"),
+                "--hostname",
+                "other.example",
+                "--ip",
+                "127.0.0.1",
+            ]
+        )
+        == 0
+    )
 
 
 @pytest.mark.parametrize(("days", "status"), [(-1, "fail"), (10, "warn")], ids=["expired", "expires-soon"])

@@ -182,3 +182,18 @@ def test_run_snippet_reports_pong_and_failures(tls_sandbox: sandbox.Sandbox, ior
 def test_common_mistakes_all_fail_as_documented(tls_sandbox: sandbox.Sandbox) -> None:
     results = client.common_mistakes("localhost", tls_sandbox.primary.port, tls_sandbox.client_files())
     assert [r.status for r in results] == ["pass", "pass", "pass"], results
+    with client.redis_client("localhost", tls_sandbox.primary.port, tls_sandbox.client_files()) as r:
+        assert 0 < r.ttl("runbook:mistakes") <= 60, "the check's key must carry a TTL"
+
+
+def test_common_mistakes_write_nothing_to_a_read_only_replica(session_work: Path, start_server) -> None:  # type: ignore[no-untyped-def]
+    from runbook import pki, workdir
+
+    paths = pki.PkiPaths(workdir.pki_dir(session_work))
+    replica = start_server(paths, replicaof="127.0.0.1 1")  # role slave at once; its link never comes up
+    files = TlsClientFiles.from_pki(paths.root)
+    results = client.common_mistakes("localhost", replica.port, files)
+    assert [r.status for r in results] == ["pass", "pass", "skip"], results
+    assert "read-only replica" in results[2].detail
+    with client.redis_client("localhost", replica.port, files) as r:
+        assert r.dbsize() == 0

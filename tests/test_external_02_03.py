@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,7 @@ import pytest
 
 from runbook import cli, pipeline, sandbox
 from runbook.client import Endpoint, TlsClientFiles, probe
-from runbook.pki import PkiPaths
+from runbook.pki import PkiPaths, inspect
 
 pytestmark = pytest.mark.integration
 
@@ -147,3 +147,74 @@ def test_02_and_03_run_against_an_external_server_and_start_nothing(
     else:  # redis-py cannot verify a certificate that does not name 127.0.0.1: not run, and says why
         assert snippets == "2 of 5 ran and answered"
         assert "has no server-name option" in json.dumps(executed)
+
+
+def _digests(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _run_01(server: External, tmp_path: Path) -> pipeline.RunSummary:
+    pki = server.pki
+    return pipeline.run(
+        only=["01"],
+        target="external",
+        connection={
+            "redis_host": "127.0.0.1",
+            "redis_port": server.port,
+            "server_name": server.server_name,
+            "ca_file": str(pki.ca_cert),
+            "client_cert": str(pki.client_cert()),
+            "client_key": str(pki.client_key()),
+        },
+        output_dir=tmp_path / "out",
+        work=tmp_path / "work",
+        notebooks=ROOT / "notebooks",
+        progress=False,
+    )
+
+
+def test_01_inspects_the_operators_files_and_writes_none(external_redis: External, tmp_path: Path) -> None:
+    """Under external, 01 judges the files the deployment uses (and the served certificate), creates no PKI."""
+    before = _digests(external_redis.pki.root)
+    summary = _run_01(external_redis, tmp_path)
+    assert summary.ok, summary.failure_line()
+    assert _digests(external_redis.pki.root) == before, "the operator's files are untouched"
+    assert not (tmp_path / "work" / "pki").exists(), "no runbook PKI is created in their place"
+    record = summary.notebooks[0].record
+    assert record is not None
+    serials = {c["file"]: c["serial"] for c in record["evidence"]["certificates"]}
+    assert serials == {
+        "ca.crt": inspect(external_redis.pki.ca_cert).serial,
+        "served-server.crt": inspect(external_redis.pki.server_cert).serial,  # what the server presents
+        "redis-client.crt": inspect(external_redis.pki.client_cert()).serial,
+    }
+    files = {v["id"]: v["detail"] for v in record["verdict"]}
+    assert files["pki-files"] == "0 written, 2 kept"
+
+
+def test_01_on_a_guide_made_ca_fails_with_the_adopt_fix_and_writes_nothing(
+    tmp_path: Path, start_server: Callable[..., sandbox.Node]
+) -> None:
+    """A CA made with a guide's openssl lines (no keyUsage): Redis serves it; 01 reports the strict-profile
+    finding with the path that keeps the operator's CA (adopt), never 'overwrite', and writes nothing."""
+    from guide_certs import guide_style_ca
+    from runbook import files, pki
+
+    paths = PkiPaths(tmp_path / "operator")
+    ca = guide_style_ca()
+    server = pki.make_leaf(ca, "redis", purpose="server", hostnames=["localhost"], ips=["127.0.0.1"])
+    client = pki.make_leaf(ca, "app", purpose="client", hostnames=["app"])
+    files.write_all(
+        [
+            files.PlannedWrite(paths.ca_cert, ca.cert_pem(), files.PUBLIC),
+            *server.planned_writes(paths.server_cert, paths.server_key),
+            *client.planned_writes(paths.client_cert(), paths.client_key()),
+        ]
+    )
+    node = start_server(paths, wait=False)
+    before = _digests(paths.root)
+    summary = _run_01(External(None, node.port, paths, "localhost"), tmp_path)  # type: ignore[arg-type]
+    assert not summary.ok
+    line = summary.failure_line()
+    assert "strict profile" in line and "runbook adopt" in line and "overwrite" not in line, line
+    assert _digests(paths.root) == before and not (tmp_path / "work" / "pki").exists()

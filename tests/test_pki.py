@@ -334,3 +334,53 @@ def test_ca_profile_flags_guide_style_ca(tmp_path: Path) -> None:
 def test_verify_without_a_pki(tmp_path: Path) -> None:
     results = pki.verify(tmp_path)
     assert [r.status for r in results] == ["fail"] and "pki create" in results[0].fix
+
+
+def test_chains_verify_a_leaf_through_the_intermediates_it_is_served_with() -> None:
+    """step-ca / Vault style: root -> intermediate -> leaf; clients trust the root only."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    from runbook.errors import RunbookError
+
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+
+    def ca(cn: str, key: pki.PrivateKey, issuer: pki.Issued | None, path_length: int) -> x509.Certificate:
+        name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, cn)])
+        signer = issuer.key if issuer else key
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(issuer.cert.subject if issuer else name)
+            .public_key(key.public_key())  # type: ignore[arg-type]
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+            .add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)  # type: ignore[arg-type]
+        )
+        if issuer:
+            aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key())  # type: ignore[arg-type]
+            builder = builder.add_extension(aki, critical=False)
+        return builder.sign(signer, hashes.SHA256())  # type: ignore[arg-type]
+
+    root_key, inter_key = pki.generate_key("ecdsa-p256"), pki.generate_key("ecdsa-p256")
+    root = pki.Issued(ca("Root", root_key, None, 1), root_key)
+    inter = ca("Intermediate", inter_key, root, 0)
+    leaf = pki.make_leaf(
+        pki.Issued(inter, inter_key), "redis", purpose="server", hostnames=["redis.test"], days=1
+    )
+    client = pki.make_leaf(pki.Issued(inter, inter_key), "app", purpose="client", hostnames=["app"], days=1)
+    pki.verify_server_cert(leaf.cert, [root.cert], "redis.test", intermediates=[inter])
+    pki.verify_client_cert(client.cert, [root.cert], intermediates=[inter])
+    with pytest.raises(
+        RunbookError, match=r"redis\.test"
+    ):  # leaf only: a root-only client cannot build the path
+        pki.verify_server_cert(leaf.cert, [root.cert], "redis.test")
+    with pytest.raises(RunbookError):
+        pki.verify_client_cert(client.cert, [root.cert])

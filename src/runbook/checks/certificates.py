@@ -63,7 +63,8 @@ def _hostname_check(add: Add, t: Prober, chain: list[x509.Certificate], trusted:
             "hostname-verified",
             "fail",
             f"certificate names {names} do not match {t.name}: {right.error}",
-            f"re-issue the server certificate with --hostname {t.name} (notebook 01), or connect by a listed name",
+            f"re-issue the server certificate with {'--ip' if is_ip(t.name) else '--hostname'} {t.name} "
+            "(runbook pki create, notebook 01), or connect by a listed name",
         )
     elif wrong.ok:
         add(

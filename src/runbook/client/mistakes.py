@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 
 from runbook.client.clients import redis_pool
@@ -14,9 +16,10 @@ def common_mistakes(
 ) -> list[CheckResult]:
     """Prove, live, that the redis-py mistakes of common guides fail (each ``pass`` = fails as documented).
 
-    Side effects: connections to the server, and one key ``runbook:mistakes`` written. With
-    ``skip_reason`` (see :func:`redis_py_skip_reason`) the check that needs a verified connection is
-    a ``skip`` and nothing is written.
+    Side effects: connections to the server, and one key ``runbook:mistakes`` written with a 60 s TTL
+    (never on a replica, which is read-only: that check is a ``skip`` there). With ``skip_reason``
+    (see :func:`redis_py_skip_reason`) the check that needs a verified connection is a ``skip`` and
+    nothing is written.
     """
     results = []
     try:
@@ -45,7 +48,17 @@ def common_mistakes(
     raw_pool = redis_pool(host, port, files, decode_responses=False)
     try:
         r = redis.Redis(connection_pool=raw_pool, decode_responses=True)
-        r.set("runbook:mistakes", "v")
+        replication: dict[str, Any] = r.info("replication")  # type: ignore[assignment]
+        if replication.get("role") == "slave":
+            results.append(
+                CheckResult(
+                    "decode_responses beside connection_pool=",
+                    "skip",
+                    "the server is a read-only replica: nothing is written to it (run against its primary)",
+                )
+            )
+            return results
+        r.set("runbook:mistakes", "v", ex=60)
         value = r.get("runbook:mistakes")
         ignored = isinstance(value, bytes)
         results.append(

@@ -112,7 +112,7 @@ def redis_py_pool_snippet(
         "    max_connections=10,\n"
         ")\n"
         "r = redis.Redis(connection_pool=pool)\n"
-        'r.set("runbook:snippet", "ok")\n'
+        'r.set("runbook:snippet", "ok", ex=60)  # with a TTL: a check leaves nothing behind\n'
         'assert r.get("runbook:snippet") == "ok"  # str, not bytes: decode_responses is on the pool\n'
         'print("PONG" if r.ping() else "no answer")\n'
     )

@@ -50,6 +50,7 @@ def lint_links(conf: ParsedConfig, add: Add, pairs: dict[str, Pair]) -> None:
             "error",
             directive,
             f"{directive}: the certificate for outgoing replication/cluster links lacks clientAuth; a peer "
-            "requiring client certificates refuses it (sslv3 alert unsupported certificate) and logs nothing",
+            "requiring client certificates refuses it; the replica logs 'sslv3 alert unsupported certificate' and "
+            "INFO replication shows master_link_status:down",
             f"set tls-client-cert-file/tls-client-key-file to a clientAuth certificate (e.g. clients/{NODE_CLIENT}.crt)",
         )

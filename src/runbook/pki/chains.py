@@ -23,25 +23,34 @@ def _verifier_builder(
 
 
 def verify_server_cert(
-    cert: x509.Certificate, ca_certs: Sequence[x509.Certificate], hostname: str, at: dt.datetime | None = None
+    cert: x509.Certificate,
+    ca_certs: Sequence[x509.Certificate],
+    hostname: str,
+    at: dt.datetime | None = None,
+    intermediates: Sequence[x509.Certificate] = (),
 ) -> None:
-    """Raise :class:`RunbookError` unless ``cert`` chains to ``ca_certs`` for ``hostname`` (strict)."""
+    """Raise :class:`RunbookError` unless ``cert`` chains to ``ca_certs`` for ``hostname`` (strict), with
+    ``intermediates`` as the server sends them (the rest of its certificate file: step, Vault, ACME)."""
     try:
         subject: x509.verification.Subject = IPAddress(ipaddress.ip_address(hostname))
     except ValueError:
         subject = DNSName(hostname)
     try:
-        _verifier_builder(ca_certs, at).build_server_verifier(subject).verify(cert, [])
+        _verifier_builder(ca_certs, at).build_server_verifier(subject).verify(cert, list(intermediates))
     except VerificationError as exc:
         raise RunbookError(f"server certificate does not verify for {hostname}: {_one_line(exc)}") from None
 
 
 def verify_client_cert(
-    cert: x509.Certificate, ca_certs: Sequence[x509.Certificate], at: dt.datetime | None = None
+    cert: x509.Certificate,
+    ca_certs: Sequence[x509.Certificate],
+    at: dt.datetime | None = None,
+    intermediates: Sequence[x509.Certificate] = (),
 ) -> None:
-    """Raise :class:`RunbookError` unless ``cert`` is a valid client certificate under ``ca_certs``."""
+    """Raise :class:`RunbookError` unless ``cert`` (with the ``intermediates`` it presents) is a valid
+    client certificate under ``ca_certs``."""
     try:
-        _verifier_builder(ca_certs, at).build_client_verifier().verify(cert, [])
+        _verifier_builder(ca_certs, at).build_client_verifier().verify(cert, list(intermediates))
     except VerificationError as exc:
         raise RunbookError(f"client certificate does not verify: {_one_line(exc)}") from None
 
