@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from runbook import display, files, pki, rotation, sandbox
-from runbook.client import TlsClientFiles
+from runbook.client import Endpoint, TlsClientFiles
 from runbook.watch import WatchEvent, WatchTarget, watch
 
 WRITER = Path(__file__).resolve().parents[1] / "tests" / "watch_writer.py"
@@ -68,7 +68,7 @@ def _run(root: Path, layout: str, poll: bool, settle: float, interval: float, re
                 reloads.append(e)
             cond.notify_all()
 
-    target = WatchTarget("127.0.0.1", node.port, TlsClientFiles.from_pki(p))
+    target = WatchTarget(Endpoint("127.0.0.1", node.port, files=TlsClientFiles.from_pki(p)))
     kw = {"interval": interval, "settle": settle, "poll": poll, "state_dir": root / f"state-{vol.name}"}
     thread = threading.Thread(
         target=watch, args=([target],), kwargs={**kw, "stop_event": stop, "on_event": on_event}

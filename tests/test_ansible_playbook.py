@@ -115,7 +115,7 @@ def test_the_runbook_reads_the_same_inventory(servers: tuple[Path, dict[str, san
     root, nodes = servers
     inv = inventory.load(_inventory(root, nodes))
     assert inv.format == "ansible-ini"
-    assert [(n.name, n.port, n.host, n.server_name) for n in inv.nodes] == [
+    assert [(n.name, n.endpoint.port, n.endpoint.host, n.endpoint.server_name) for n in inv.nodes] == [
         (name, node.port, "127.0.0.1", "localhost") for name, node in nodes.items()
     ]
 

@@ -6,12 +6,13 @@ import itertools
 
 import pytest
 
+from runbook.client import Endpoint, TlsClientFiles
 from runbook.fleet import plan
 from runbook.inventory import FleetNode
 
 
 def _node(name: str, group: str, role: str = "standalone") -> FleetNode:
-    return FleetNode(name, "127.0.0.1", 1, "localhost", role, group, "ca.crt")
+    return FleetNode(Endpoint("127.0.0.1", 1, "localhost", TlsClientFiles("ca.crt"), name), role, group)
 
 
 FLEET = [

@@ -23,7 +23,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from runbook import inventory, pki, rotation, sandbox
-from runbook.fleet.watch import watch_fleet, watch_target
+from runbook.watch import WatchTarget, watch
 from watch_support import Site, node_files, renew, start_server, write
 
 pytestmark = pytest.mark.integration
@@ -264,14 +264,19 @@ def test_daemon_reloads_a_renewal_and_ends_cleanly_on_sigterm(lab: Lab) -> None:
     assert f'node="solo",serial="{new}",target="127.0.0.1:{lab.nodes["solo"].port}"' in prom.read_text()
 
 
-def test_watch_fleet_is_the_library_call_behind_the_command(lab: Lab) -> None:
+def test_the_commands_watch_targets_from_python(lab: Lab) -> None:
+    """What `fleet watch` runs: watch(keep_going=True) over each inventory node's endpoint and group."""
     nodes = inventory.load(_inventory(lab)).nodes
-    target = watch_target(nodes[0])
-    assert (target.host, target.port, target.server_name, target.group, target.name) == (
+    target = WatchTarget(nodes[0].endpoint, group=nodes[0].group)
+    ep = target.endpoint
+    assert (ep.host, ep.port, ep.server_name, target.group, ep.name) == (
         "127.0.0.1", lab.nodes["cache-primary"].port, "localhost", "cache", "cache-primary",
     )  # fmt: skip
-    assert target.tls.ca == nodes[0].ca and target.label == "cache-primary"
+    assert ep.files == nodes[0].endpoint.files and ep.label == "cache-primary"
     new = _renew(lab, "solo", "r1")
-    report = watch_fleet(nodes, once=True, settle=0.3, interval=0.5, state_dir=lab.root / "state")
+    report = watch(
+        [WatchTarget(n.endpoint, group=n.group) for n in nodes], keep_going=True, once=True, settle=0.3, interval=0.5,
+        state_dir=lab.root / "state",
+    )  # fmt: skip
     by = {n.node: n for n in report.nodes}
     assert by["solo"].last_result == "reloaded" and by["solo"].served_serial == new == lab.serial("solo")

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from runbook import cli, inventory
+from runbook.client import TlsClientFiles
 from runbook.errors import RunbookError
 
 
@@ -62,18 +63,17 @@ def test_runbook_yaml(files: Path) -> None:
     inv = inventory.load(_write(files, "fleet.yml", RUNBOOK_YAML))
     assert inv.format == "runbook"
     a, b, c = inv.nodes
-    assert (a.name, a.host, a.port, a.role, a.group, a.server_name) == (
+    ea = a.endpoint
+    assert (a.name, ea.host, ea.port, a.role, a.group, ea.server_name) == (
         "cache-a", "10.0.0.1", 6380, "primary", "cache", "redis.example",
     )  # fmt: skip
-    assert (
-        a.ca == str(files / "ca.crt")
-        and a.cert == str(files / "client.crt")
-        and a.key == str(files / "client.key")
+    assert ea.files == TlsClientFiles(
+        str(files / "ca.crt"), str(files / "client.crt"), str(files / "client.key")
     )
-    assert b.port == 6380 and b.role == "replica" and b.pki_dir == str(files / "pki")
+    assert b.endpoint.port == 6380 and b.role == "replica" and b.pki_dir == str(files / "pki")
     assert c.name == "[::1]:7000" and c.target == "[::1]:7000" and c.role == "cluster-primary"
-    assert c.group == c.name and c.ca == str(files / "other-ca.crt")
-    assert a.files.ca == a.ca and a.files.cert == a.cert
+    assert c.group == c.name and c.endpoint.files.ca == str(files / "other-ca.crt")
+    assert c.endpoint.address == c.target and c.endpoint.host == "::1"
 
 
 ANSIBLE_YAML = """\
@@ -134,7 +134,17 @@ redis_port=6379
 
 
 def _facts(inv: inventory.Inventory) -> dict[str, tuple[object, ...]]:
-    return {n.name: (n.host, n.port, n.role, n.group, n.server_name, Path(n.cert).name) for n in inv.nodes}
+    return {
+        n.name: (
+            n.endpoint.host,
+            n.endpoint.port,
+            n.role,
+            n.group,
+            n.endpoint.server_name,
+            Path(n.endpoint.files.cert or "").name,
+        )
+        for n in inv.nodes
+    }
 
 
 EXPECTED = {
@@ -190,11 +200,11 @@ def test_same_vars_as_ansible_core(files: Path, tmp_path: Path, name: str, text:
     assert sorted(hostvars) == sorted(n.name for n in ours.nodes)
     for node in ours.nodes:
         theirs = hostvars[node.name]
-        assert int(theirs["redis_port"]) == node.port, node.name
+        assert int(theirs["redis_port"]) == node.endpoint.port, node.name
         assert theirs.get("redis_role", "standalone") == node.role
         assert theirs.get("redis_group", node.name) == node.group
-        assert theirs.get("ansible_host") == node.host
-        assert Path(theirs["redis_tls_cert"]).name == Path(node.cert).name
+        assert theirs.get("ansible_host") == node.endpoint.host
+        assert Path(theirs["redis_tls_cert"]).name == Path(node.endpoint.files.cert or "").name
 
 
 @pytest.mark.parametrize(
@@ -246,7 +256,7 @@ def test_a_file_that_exists_but_cannot_be_read_is_not_an_inventory_error(files: 
     (files / "dangling.key").symlink_to(files / "gone.key")
     text = "nodes:\n  - {host: a, port: 1, ca: ca.crt, cert: client.crt, key: dangling.key}\n"
     node = inventory.load(_write(files, "inv.yml", text)).nodes[0]
-    assert node.key.endswith("dangling.key")
+    assert (node.endpoint.files.key or "").endswith("dangling.key")
 
 
 def test_cli_bad_inventory_exits_2_with_one_line(files: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -47,8 +47,18 @@ def test_plan_passes_common_and_per_notebook_parameters(tmp_path: Path) -> None:
 
 
 def test_notebooks_without_the_parameters_get_none(tmp_path: Path) -> None:
-    plan = pipeline.plan(notebooks=NOTEBOOKS, only=["01"], work=tmp_path / "w")
-    assert plan.steps[0][1] == {}, "notebook 01 declares no target parameter: nothing is injected"
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell("size: int = 1  # its own parameter", metadata={"tags": ["parameters"]})
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nb.metadata.update(
+        kernelspec={"name": "python3", "display_name": "Python 3", "language": "python"},
+        language_info={"name": "python"},
+    )
+    (tmp_path / "nb").mkdir()
+    nbformat.write(nb, tmp_path / "nb" / "01_plain.ipynb")
+    plan = pipeline.plan(notebooks=tmp_path / "nb", work=tmp_path / "w")
+    assert plan.steps[0][1] == {}, "the notebook declares no target parameter: nothing is injected"
 
 
 @pytest.mark.parametrize(
@@ -91,7 +101,7 @@ def test_external_target_from_yaml_resolves_paths_relative_to_it(tmp_path: Path)
         "ca_file: ca.crt\nclient_cert: c.crt\nclient_key: c.key\n",
     )
     plan = pipeline.plan(params_file=params, notebooks=PROBE, work=tmp_path / "w")
-    assert plan.target.endpoint == "127.0.0.1:6380"
+    assert plan.target.address == "127.0.0.1:6380"
     sent = plan.steps[0][1]
     assert sent["target"] == "external" and sent["redis_port"] == 6380 and sent["server_name"] == "localhost"
     assert sent["ca_file"] == str(tmp_path / "ca.crt") and sent["client_key"] == str(tmp_path / "c.key")
@@ -101,7 +111,12 @@ def test_external_target_checks(tmp_path: Path) -> None:
     ca = str(_pem(tmp_path, "ca.crt"))
     base = {"redis_host": "::1", "redis_port": 6380, "ca_file": ca}
     t = pipeline.resolve_target("external", {}, base)
-    assert (t.endpoint, t.server_name, t.client_cert) == ("[::1]:6380", "::1", "")
+    assert t.endpoint is not None and (t.address, t.endpoint.server_name, t.endpoint.files.cert) == (
+        "[::1]:6380",
+        "::1",
+        None,
+    )
+    assert t.parameters()["client_cert"] == "" and t == pipeline.resolve_target("external", {}, base)
     with pytest.raises(RunbookError, match="not a TCP port"):
         pipeline.resolve_target("external", {}, {**base, "redis_port": 70000})
     with pytest.raises(RunbookError, match="go together"):
@@ -132,8 +147,8 @@ def test_failing_line_is_read_from_the_traceback() -> None:
         "Cell \x1b[0;32mIn[3], line 1\x1b[0m",
         "\x1b[0;32m----> 1\x1b[0m assert x == 3",
     ]
-    assert pipeline._failing_line(tb) == "assert x == 3"
-    assert pipeline._failing_line([]) == ""
+    assert pipeline.failing_line(tb) == "assert x == 3"
+    assert pipeline.failing_line([]) == ""
 
 
 def test_failure_line_names_notebook_cell_and_reason() -> None:

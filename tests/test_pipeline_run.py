@@ -234,7 +234,9 @@ def test_a_kernel_killed_after_starting_the_fleet_leaves_no_server(tmp_path: Pat
     assert not boxes, "the pipeline must forget (stop) every sandbox it found"
     logs = sorted(p.name for p in (tmp_path / "o" / "logs").glob("sandbox-fleet-*.log"))
     assert any(n.startswith("sandbox-fleet-cache-") for n in logs) and any("cluster" in n for n in logs), logs
-    ports = [n.port for n in inventory.load(work / "fleet" / "inventory.yml").nodes]  # what was started
+    ports = [
+        n.endpoint.port for n in inventory.load(work / "fleet" / "inventory.yml").nodes
+    ]  # what was started
     assert len(ports) == 5, ports  # a primary + replica and a 3-node cluster were started
     for port in ports:
         with pytest.raises(OSError):

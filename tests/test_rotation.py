@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 from pathlib import Path
 
 import pytest
 
 from runbook import cli, pki, rotation
+from runbook.client import Endpoint, TlsClientFiles
+from runbook.errors import RunbookError
 
 
 @pytest.fixture(scope="module")
@@ -87,14 +90,16 @@ def test_preflight_of_a_link_certificate_needs_client_auth(ca: pki.Issued, serve
 
 
 def test_sentinel_procedure_restarts_one_at_a_time(tmp_path: Path) -> None:
-    node = rotation.NodeTarget("s1", "127.0.0.1", 26379, mode="sentinel")
+    node = rotation.NodeTarget(Endpoint("127.0.0.1", 26379, name="s1"), mode="sentinel")
     text = "\n".join(rotation.sentinel_procedure(node, pki.PkiPaths(tmp_path)))
     assert "restart" in text and "never restart a majority" in text and "SENTINEL CKQUORUM" in text
 
 
 def test_deploy_commands_use_the_servers_own_paths_and_one_config_set(tmp_path: Path) -> None:
     node = rotation.NodeTarget(
-        "ext", "10.0.0.5", 6380, cert_file="/etc/redis/tls/server.crt", key_file="/etc/redis/tls/server.key"
+        Endpoint("10.0.0.5", 6380, name="ext"),
+        cert_file="/etc/redis/tls/server.crt",
+        key_file="/etc/redis/tls/server.key",
     )
     cmds = rotation.deploy_commands(node, pki.PkiPaths(tmp_path))
     reload = [c for c in cmds if "CONFIG SET" in c]
@@ -130,3 +135,22 @@ def test_cli_usage_errors_exit_2(argv: list[str], tmp_path: Path, capsys: pytest
     assert code == 2
     err = capsys.readouterr().err
     assert "error" in err.strip().splitlines()[-1]
+
+
+def test_an_ipv6_node_is_named_and_reported_with_brackets(tmp_path: Path) -> None:
+    """A node on ::1 reads ``[::1]:PORT`` in the report and in the one-line errors (was ``::1:PORT``)."""
+    with socket.socket(socket.AF_INET6) as s:  # a free ::1 port that nothing listens on
+        s.bind(("::1", 0))
+        port = s.getsockname()[1]
+    node = rotation.NodeTarget(Endpoint("::1", port))
+    assert node.name == node.endpoint.address == f"[::1]:{port}"
+    with pytest.raises(RunbookError) as served:
+        rotation.served_certificate("::1", port, TlsClientFiles(""))
+    assert str(served.value).startswith(f"TLS handshake with [::1]:{port} failed")
+    with pytest.raises(RunbookError) as found:
+        rotation.discover_node("::1", port, TlsClientFiles(""))
+    assert str(found.value).startswith(f"cannot connect to [::1]:{port} over mutual TLS")
+    assert any(
+        f"-h ::1 -p {port} --tls" in line
+        for line in rotation.sentinel_procedure(node, pki.PkiPaths(tmp_path))
+    )

@@ -246,7 +246,7 @@ def test_replica_topology_rotates_node_by_node_with_links_up(fresh_work: Path) -
         )
         tls = TlsClientFiles.from_pki(pki_root)
         rc = redis_client("localhost", replica.port, tls)
-        assert rotation._wait_link_up(rc, 15)
+        assert rotation.wait_link_up(rc, 15)
         old_link = pki.inspect(r_files / "link.crt").serial
         nodes = [
             rotation.discover_node("127.0.0.1", primary.port, tls, "primary"),
@@ -321,8 +321,9 @@ def test_server_hostname_is_verified_while_connecting_to_the_host(
     node = start_server(pki.PkiPaths(pki_root), wait=False)
     tls = TlsClientFiles.from_pki(pki_root)
     found = rotation.discover_node("127.0.0.1", node.port, tls, server_hostname=NAME_ONLY)
-    assert (found.host, found.mode, Path(found.cert_file)) == (
+    assert (found.endpoint.host, found.endpoint.hostname, found.mode, Path(found.cert_file)) == (
         "127.0.0.1",
+        NAME_ONLY,
         "standalone",
         pki_root / "redis-server.crt",
     )

@@ -251,7 +251,9 @@ def test_troubleshooting_fails_on_old_protocols_open_mtls_and_misdiagnosed_drill
 
 
 def _setup(tgt: SandboxTarget | ExternalTarget, issuer: Path | None) -> RotationSetup:
-    node = rotation.NodeTarget("primary", "127.0.0.1", 6379, "redis-server.crt", "redis-server.key", "ca.crt")
+    node = rotation.NodeTarget(
+        Endpoint("127.0.0.1", 6379, name="primary"), "redis-server.crt", "redis-server.key", "ca.crt"
+    )
     return RotationSetup(tgt, [node], TlsClientFiles("ca.crt"), issuer)
 
 

@@ -147,7 +147,7 @@ def test_failed_reload_or_verification_is_rolled_back(site: Site, fault: str) ->
     def hook(target: WatchTarget) -> None:
         if fired:
             return
-        fired.append(target.label)
+        fired.append(target.endpoint.label)
         if fault == "reload-refused":
             stray = pki.generate_key("ecdsa-p256")
             files.write_file(site.live / "redis-server.key", pki.Issued(pki.load_cert(cert), stray).key_pem(),
@@ -326,7 +326,10 @@ def test_replica_pair_is_reloaded_one_node_at_a_time_with_the_link_up(tmp_path: 
         pc, pk, p_new = renew(pki_root, p["cert"], staged, "p")
         rc_, rk, r_new = renew(pki_root, r["cert"], staged, "r")
         lc, lk, l_new = renew(pki_root, r["link"], staged, "link")
-        targets = [site.target(group="rs"), WatchTarget("127.0.0.1", replica.port, site.tls, group="rs")]
+        targets = [
+            site.target(group="rs"),
+            WatchTarget(Endpoint("127.0.0.1", replica.port, files=site.tls), group="rs"),
+        ]
         with Running(targets, state_dir=tmp_path / "state", settle=0.5) as w:
             w.wait("watching", 2)
             write(
@@ -388,13 +391,13 @@ def test_cluster_sharing_one_set_is_reloaded_node_by_node_and_stays_ok(tmp_path:
         ):
             assert time.monotonic() < deadline, "the test cluster did not form"
             time.sleep(0.2)
-        targets = [WatchTarget("127.0.0.1", n.port, site.tls, group="cluster") for n in nodes]
+        targets = [WatchTarget(Endpoint("127.0.0.1", n.port, files=site.tls), group="cluster") for n in nodes]
         cert, key, new = site.renew()
         with Running(targets, state_dir=tmp_path / "state") as w:
             w.wait("watching", 3)
             write("replace", cert, site.live / "redis-server.crt", key, site.live / "redis-server.key")
             events = w.wait("reloaded", 3)
-        assert sorted(e.node for e in events) == sorted(t.label for t in targets)
+        assert sorted(e.node for e in events) == sorted(t.endpoint.label for t in targets)
         assert not _fails(w) and not w.of("refused")
         assert {site.serial(n.port) for n in nodes} == {new}
         for n in nodes:

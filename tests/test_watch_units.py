@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from runbook import pki, rotation
-from runbook.client import TlsClientFiles
+from runbook.client import Endpoint, TlsClientFiles
 from runbook.errors import RunbookError
 from runbook.watch import WatchTarget, consistency, fileset
 from runbook.watch.observer import Waker
@@ -28,7 +28,7 @@ def test_parse_node() -> None:
 
 
 def _files(folder: Path, **paths: str) -> NodeFiles:
-    node = rotation.NodeTarget("n", "127.0.0.1", 1, server_dir=str(folder))
+    node = rotation.NodeTarget(Endpoint("127.0.0.1", 1, name="n"), server_dir=str(folder))
     return NodeFiles(node, paths)
 
 
@@ -82,7 +82,7 @@ def test_consistency_check_on_real_certificates(material: Path, tmp_path: Path) 
 
 def test_state_dir_keeps_private_copies(material: Path, tmp_path: Path) -> None:
     state = StateDir(tmp_path / "state")
-    target = WatchTarget("::1", 6380, TlsClientFiles(str(material / "ca.crt")))
+    target = WatchTarget(Endpoint("::1", 6380, files=TlsClientFiles(str(material / "ca.crt"))))
     snap = fileset.Snapshot({"cert": b"C", "key": b"K", "ca": b"A"})
     good = state.save_good(target, snap)
     assert good.stat().st_mode & 0o777 == 0o700 and good.parent.stat().st_mode & 0o777 == 0o700
@@ -105,8 +105,8 @@ def test_order_is_replicas_first() -> None:
     tls = TlsClientFiles("ca.crt")
     pairs = []
     for port, role in ((1, "master"), (2, "slave"), (3, "master"), (4, "slave")):
-        node = rotation.NodeTarget(str(port), "h", port, role=role)
-        pairs.append((WatchTarget("h", port, tls), NodeFiles(node, {})))
+        node = rotation.NodeTarget(Endpoint("h", port, name=str(port)), role=role)
+        pairs.append((WatchTarget(Endpoint("h", port, files=tls)), NodeFiles(node, {})))
     assert order(pairs) == [1, 3, 0, 2]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import redis
 
 from runbook import files, pki, rotation, sandbox
-from runbook.client import TlsClientFiles, redis_client
+from runbook.client import Endpoint, TlsClientFiles, redis_client
 from runbook.watch import WatchEvent, WatchReport, WatchTarget, watch
 
 WRITER = Path(__file__).with_name("watch_writer.py")
@@ -86,8 +86,8 @@ class Site:
     def tls(self) -> TlsClientFiles:
         return TlsClientFiles.from_pki(self.pki)
 
-    def target(self, **kw: Any) -> WatchTarget:
-        return WatchTarget("127.0.0.1", self.node.port, self.tls, **kw)
+    def target(self, group: str = "default") -> WatchTarget:
+        return WatchTarget(Endpoint("127.0.0.1", self.node.port, files=self.tls), group)
 
     def serial(self, port: int | None = None) -> str:
         cert = rotation.served_certificate("127.0.0.1", port or self.node.port, self.tls)

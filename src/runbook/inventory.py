@@ -26,13 +26,13 @@ import os
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from runbook.client import TlsClientFiles
+from runbook.client import Endpoint, TlsClientFiles, address
 from runbook.errors import RunbookError
 
 #: Roles a node may have; ``role`` decides the order of a rolling rotation inside its group.
@@ -76,31 +76,25 @@ _TEMPLATE = re.compile(r"\{\{|\{%")
 
 @dataclass(frozen=True)
 class FleetNode:
-    """One Redis node of an inventory: where it listens, who it is, and the files to reach it."""
+    """One Redis node of an inventory: its :class:`~runbook.client.Endpoint` (inventory name, host,
+    port, server name, the client files to reach it) and its place in the fleet: role, replication
+    group, the groups it belongs to, and the PKI folder that issues for it."""
 
-    name: str
-    host: str
-    port: int
-    server_name: str
+    endpoint: Endpoint
     role: str = "standalone"
     group: str = ""
-    ca: str = ""
-    cert: str = ""
-    key: str = ""
     pki_dir: str = ""
     groups: tuple[str, ...] = ()
 
     @property
-    def target(self) -> str:
-        """``host:port`` (IPv6 in brackets): the ``target`` label of Prometheus series."""
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+    def name(self) -> str:
+        """The inventory host name."""
+        return self.endpoint.name
 
     @property
-    def files(self) -> TlsClientFiles:
-        return TlsClientFiles(self.ca, self.cert or None, self.key or None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def target(self) -> str:
+        """The endpoint's address (IPv6 in brackets): the ``target`` label of Prometheus series."""
+        return self.endpoint.address
 
 
 @dataclass
@@ -219,9 +213,10 @@ def _check_keys(source: Path, label: str, entry: Mapping[str, Any]) -> None:
 
 
 def _address(host: str, port: Any) -> str:
+    """A node's default name: its address (``host`` alone while the port is not given)."""
     if port is None or port == "":
         return host
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return address(host.strip("[]"), port)
 
 
 # --------------------------------------------------------------------------- Ansible
@@ -436,16 +431,11 @@ def _node(source: Path, name: str, values: dict[str, Any], member_of: tuple[str,
                 "correct the path (relative paths: the inventory's folder)",
             )
     host = str(values["host"]).strip("[]")
+    files = TlsClientFiles(paths["ca"], paths["cert"] or None, paths["key"] or None)
     return FleetNode(
-        name=name,
-        host=host,
-        port=port,
-        server_name=str(values.get("server_name") or host),
+        Endpoint(host, port, str(values.get("server_name") or host), files, name),
         role=role,
         group=str(values.get("group") or name),
-        ca=paths["ca"],
-        cert=paths["cert"],
-        key=paths["key"],
         pki_dir=paths["pki_dir"],
         groups=member_of,
     )
@@ -516,7 +506,7 @@ def _matches(node: FleetNode, pattern: str) -> bool:
         return bool(regex.search(node.name)) or any(regex.search(g) for g in node.groups)
     if pattern in ("all", "*"):
         return True
-    names = [node.name, node.host, node.target]
+    names = [node.name, node.endpoint.host, node.target]
     if any(fnmatch.fnmatchcase(n, pattern) for n in names):
         return True
     return any(fnmatch.fnmatchcase(g, pattern) for g in node.groups)

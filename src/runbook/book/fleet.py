@@ -47,7 +47,7 @@ class FleetTarget:
 
     def table(self) -> display.Table:
         """The nodes as the run sees them: name, host:port, role, group, the name in the certificate."""
-        rows = [[n.name, n.target, n.role, n.group, n.server_name] for n in self.nodes]
+        rows = [[n.name, n.target, n.role, n.group, n.endpoint.server_name] for n in self.nodes]
         return display.Table(
             ["node", "target", "role", "group", "server name"], rows, f"{self.label}: {len(rows)} nodes"
         )

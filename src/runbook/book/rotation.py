@@ -45,7 +45,7 @@ class RotationSetup:
     def plan(self, days: int = 365) -> RotationReport:
         """Step 1: the dry run (plan + preflight; reads, never writes), or why it cannot be planned."""
         if self.issuer is None:
-            return ext.unplanned(self.node.address, self.files.ca)
+            return ext.unplanned(self.node.endpoint.address, self.files.ca)
         return rotation.rotate(
             "server", self.issuer, self.nodes, dry_run=True, days=days,
             client_files=self.files, server_hostname=self.server_hostname,
@@ -57,7 +57,7 @@ class RotationSetup:
 
     def served(self) -> x509.Certificate:
         """The certificate a fresh handshake to the first node is presented. Connects."""
-        return rotation.served_certificate(self.node.host, self.node.port, self.files, self.server_hostname)
+        return rotation.served_by(self.node, self.files, self.server_hostname)
 
     def served_serial(self) -> str:
         return rotation.serial_of(self.served())
@@ -146,7 +146,7 @@ def rotate_server(
         return RotationOutcome(report, setup.served(), facts, "\n".join(report.commands), True)
     node, root = setup.node, setup.target.pki_dir
     with loadgen.running(
-        Endpoint(node.host, node.port, files=setup.files),
+        Endpoint(node.endpoint.host, node.endpoint.port, files=setup.files),
         pooled=2,
         reconnecting=2,
         batch=100,
@@ -185,7 +185,7 @@ class DrillOutcome:
 
 
 def _skipped_drill(setup: RotationSetup) -> DrillOutcome:
-    report = ext.skipped_drill(setup.node.address)
+    report = ext.skipped_drill(setup.node.endpoint.address)
     return DrillOutcome(report, [s for s in report.steps if s.status == "skip"], [("drill run", False)])
 
 

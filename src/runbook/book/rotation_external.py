@@ -14,10 +14,10 @@ from pathlib import Path
 from runbook import pki
 from runbook.client import TlsClientFiles
 from runbook.results import CheckResult, all_ok
+from runbook.rotation import NodeTarget
 from runbook.rotation.commands import deploy_commands
 from runbook.rotation.report import RotationReport
 from runbook.rotation.run import rotate
-from runbook.rotation.targets import NodeTarget
 
 LIVE_LOAD_NEEDS_SANDBOX = "the live-load proof needs a local server: run with target=sandbox"
 DRILLS_NEED_SANDBOX = "the rotation drills build local broken servers: run with target=sandbox"

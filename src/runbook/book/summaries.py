@@ -243,7 +243,7 @@ def rotation(
         ]  # fmt: skip
     info = pki.cert_info(outcome.served)
     evidence = {
-        "target": setup.node.address,
+        "target": setup.node.endpoint.address,
         "topology": setup.target.topology,
         "rotation": outcome.report.evidence(),
         "certificates": [_server_certificate(info.subject, info.serial, info.not_after, info.sans)],

@@ -151,8 +151,9 @@ def _cmd_rotate(a: argparse.Namespace) -> int:
 
 
 def _cmd_watch(a: argparse.Namespace) -> int:
-    from runbook.fleet.watch import watch_target
+    """`runbook watch` over the inventory: each node's endpoint, grouped by its replication group."""
+    from runbook.watch.target import WatchTarget
 
     path, nodes = selected_nodes(a)
-    targets = [watch_target(n) for n in nodes]
+    targets = [WatchTarget(n.endpoint, group=n.group) for n in nodes]
     return watch_cli.run_watch(a, targets, fleet={"inventory": path, "limit": a.limit})

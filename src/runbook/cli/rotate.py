@@ -12,6 +12,7 @@ from runbook.errors import RunbookError
 
 def _cmd_rotate(a: argparse.Namespace) -> int:
     from runbook import pki, rotation
+    from runbook.client import address
 
     nodes: list[tuple[str, int]] = [(a.host, a.port)]
     for extra in a.node or []:
@@ -21,7 +22,7 @@ def _cmd_rotate(a: argparse.Namespace) -> int:
         nodes.append((host.strip("[]"), int(port)))
     if a.kind == "verify":
         results = rotation.verify_served(a.host, a.port, Path(a.dir), server_hostname=a.server_hostname)
-        return print_checks(results, a.json, {"target": f"{a.host}:{a.port}"})
+        return print_checks(results, a.json, {"target": address(a.host, a.port)})
     report = rotation.rotate(
         a.kind,
         Path(a.dir),

@@ -98,14 +98,15 @@ def _client_files(a: argparse.Namespace) -> Any:
 
 
 def targets_from_args(a: argparse.Namespace) -> list[Any]:
+    from runbook.client import Endpoint, address
     from runbook.watch.target import WatchTarget, parse_node
 
     tls = _client_files(a)
     addresses = [(a.host, a.port), *(parse_node(n) for n in a.node)]
     if len(set(addresses)) != len(addresses):
         raise RunbookError("a node is given twice: give each --node once")
-    group = f"{a.host}:{a.port}"
-    return [WatchTarget(h, p, tls, server_name=a.server_name, group=group) for h, p in addresses]
+    group = address(a.host, a.port)
+    return [WatchTarget(Endpoint(h, p, a.server_name or "", tls), group=group) for h, p in addresses]
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from runbook.fleet.report import (
     write_prometheus,
     write_summary,
 )
-from runbook.fleet.run import audit, audit_evidence, diagnose_fleet, plan_rotation, rotate
+from runbook.fleet.run import audit, diagnose_fleet, plan_rotation, rotate
 
 __all__ = [
     "STATUSES",
@@ -28,7 +28,6 @@ __all__ = [
     "NodeResult",
     "Unit",
     "audit",
-    "audit_evidence",
     "diagnose_fleet",
     "evidence",
     "expiry_timeline",

@@ -25,12 +25,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import redis
 
 from runbook import checks, diagnose, files, pki, rotation
-from runbook.client import Endpoint
 from runbook.errors import RunbookError
 from runbook.fleet import plan as _plan
 from runbook.fleet.report import FleetReport, NodeResult
@@ -47,7 +46,8 @@ def _one_line(exc: BaseException) -> str:
 
 def unreadable(node: FleetNode) -> NodeResult | None:
     """The ``unreadable`` result when this user cannot read one of the node's client files."""
-    found = files.first_unreadable((("ca", node.ca), ("cert", node.cert), ("key", node.key)))
+    tls = node.endpoint.files
+    found = files.first_unreadable((("ca", tls.ca), ("cert", tls.cert or ""), ("key", tls.key or "")))
     if found is None:
         return None
     label, path, why = found
@@ -118,7 +118,7 @@ def audit(
 
     def one(node: FleetNode) -> NodeResult:
         found = checks.run_audit(
-            Endpoint(node.host, node.port, node.server_name, node.files),
+            node.endpoint,
             warn_days=warn_days, timeout=timeout, scan_ciphers=scan_ciphers,
         )  # fmt: skip
         found.target = node.target
@@ -150,9 +150,7 @@ def audit(
 
 
 def _diagnosis(node: FleetNode, timeout: float) -> diagnose.Diagnosis:
-    return diagnose.diagnose_endpoint(
-        Endpoint(node.host, node.port, node.server_name, node.files), timeout=timeout, settle=2.0
-    )
+    return diagnose.diagnose_endpoint(node.endpoint, timeout=timeout, settle=2.0)
 
 
 def diagnose_fleet(
@@ -217,12 +215,16 @@ def _discover(node: FleetNode, pki_dir: Path) -> _Discovered:
         found.problem = NodeResult.of(node, "unsupported", "Redis Sentinel cannot reload TLS files at runtime",
                                       "restart each Sentinel in turn (procedure in commands)")  # fmt: skip
         found.problem.commands = rotation.sentinel_procedure(
-            rotation.NodeTarget(node.name, node.host, node.port), pki.PkiPaths(pki_dir)
+            rotation.NodeTarget(node.endpoint), pki.PkiPaths(pki_dir)
         )
         return found
     try:  # the handshake first: it fails with one clear line when nothing answers
-        served = rotation.served_certificate(node.host, node.port, node.files, node.server_name)
-        target = rotation.discover_node(node.host, node.port, node.files, node.name, node.server_name)
+        served = rotation.served_certificate(
+            node.endpoint.host, node.endpoint.port, node.endpoint.files, node.endpoint.server_name
+        )
+        target = rotation.discover_node(
+            node.endpoint.host, node.endpoint.port, node.endpoint.files, node.name, node.endpoint.server_name
+        )
     except (RunbookError, redis.RedisError, OSError) as exc:
         found.problem = NodeResult.of(
             node, "unreachable", _one_line(exc), "start it, or leave it out with --limit '!NAME'"
@@ -258,7 +260,7 @@ def _share_keys(found: Sequence[_Discovered]) -> tuple[dict[str, str], list[Node
             fix = (
                 "give each external node its own pki_dir (redis_pki_dir), or rotate one per run with --limit"
             )
-        elif len({(m.node.server_name, m.node.files, m.pki_dir) for m in members}) > 1:
+        elif len({(m.node.endpoint.server_name, m.node.endpoint.files, m.pki_dir) for m in members}) > 1:
             why = f"{names} share one certificate file but differ in server_name, client files or pki_dir"
             fix = "give nodes that share files the same server_name, client files and pki_dir"
         else:
@@ -380,7 +382,7 @@ def _rotate_unit(
     t0 = time.perf_counter()
     try:
         got = rotation.rotate(
-            "server", first.pki_dir, targets, client_files=first.node.files, server_hostname=first.node.server_name,
+            "server", first.pki_dir, targets, client_files=first.node.endpoint.files, server_hostname=first.node.endpoint.server_name,
             dry_run=dry_run, if_expiring_within=if_expiring_within, days=days,
             fault=next((fault[n] for n in unit.nodes if n in fault), None),
         )  # fmt: skip
@@ -425,7 +427,7 @@ def _verify_now(m: _Discovered) -> list[CheckResult]:
     """``rotate verify`` right after staging: what the external node presents now (not deployed yet)."""
     try:
         found = rotation.verify_served(
-            m.node.host, m.node.port, m.pki_dir, server_hostname=m.node.server_name
+            m.node.endpoint.host, m.node.endpoint.port, m.pki_dir, server_hostname=m.node.endpoint.server_name
         )
     except Exception as exc:  # the node is external: its state is information, not a failure of the run
         return [CheckResult("verify", "warn", _one_line(exc), "deploy, then run `runbook rotate verify`")]
@@ -433,11 +435,3 @@ def _verify_now(m: _Discovered) -> list[CheckResult]:
         CheckResult(f"verify:{c.id}", "warn" if c.status == "fail" else c.status, c.detail, c.fix)
         for c in found
     ]
-
-
-def audit_evidence(report: FleetReport) -> dict[str, Any]:
-    """Per-node facts for a notebook's summary record (public facts only)."""
-    return {
-        n.target: {"node": n.name, "status": n.status, "not_after": n.not_after, "serial": n.serial}
-        for n in report.nodes
-    }

@@ -37,8 +37,6 @@ from runbook.pipeline.target import (
     resolve_target,
 )
 
-_failing_line = failing_line  # the name tests used before the split
-
 __all__ = [
     "COMMON_PARAMETERS",
     "CONNECTION_PARAMETERS",
@@ -53,6 +51,7 @@ __all__ = [
     "declared_parameters",
     "discover",
     "error_info",
+    "failing_line",
     "load_params",
     "notebooks_dir",
     "params_for",

@@ -100,7 +100,11 @@ def _new_summary(the_plan: Plan, out: Path, t_start: float) -> RunSummary:
         date=stamp(t_start),
         work_dir=str(the_plan.work),
         output_dir=str(out),
-        target={"kind": target.kind, "endpoint": target.endpoint, "server_name": target.server_name or None},
+        target={
+            "kind": target.kind,
+            "endpoint": target.address,
+            "server_name": target.endpoint.server_name if target.endpoint else None,
+        },
     )
 
 

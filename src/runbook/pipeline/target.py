@@ -9,13 +9,14 @@ declares them. Inside a notebook those parameters become a :class:`runbook.book.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runbook.client import Endpoint, TlsClientFiles
+from runbook.client.endpoint import TARGETS
 from runbook.errors import RunbookError
 
-TARGETS = ("sandbox", "external")
 #: Connection parameters of the target; notebooks that declare them receive them.
 CONNECTION_PARAMETERS = ("redis_host", "redis_port", "server_name", "ca_file", "client_cert", "client_key")
 #: Parameters the pipeline itself gives every notebook that declares them.
@@ -26,29 +27,25 @@ PATH_PARAMETERS = ("ca_file", "client_cert", "client_key")
 
 @dataclass(frozen=True)
 class RunTarget:
-    """What a run points at, as the notebooks' common parameters. ``external``: nothing is started or stopped."""
+    """What a run points at: ``kind`` and, for ``external`` (nothing is started or stopped), its
+    :class:`~runbook.client.Endpoint`. A plain, comparable value; :meth:`parameters` turns it back
+    into the notebooks' common parameters."""
 
     kind: str = "sandbox"
-    redis_host: str = ""
-    redis_port: int = 0
-    server_name: str = ""
-    ca_file: str = ""
-    client_cert: str = ""
-    client_key: str = ""
+    endpoint: Endpoint | None = None
 
     @property
-    def endpoint(self) -> str | None:
+    def address(self) -> str | None:
         """``host:port`` of an external target (IPv6 in brackets); None for the sandbox."""
-        if self.kind != "external":
-            return None
-        host = f"[{self.redis_host}]" if ":" in self.redis_host else self.redis_host
-        return f"{host}:{self.redis_port}"
+        return self.endpoint.address if self.endpoint is not None else None
 
     def parameters(self) -> dict[str, Any]:
         """The common parameters notebooks receive (sandbox: only ``target``)."""
-        if self.kind != "external":
+        ep = self.endpoint
+        if ep is None:
             return {"target": self.kind}
-        return {k: v for k, v in asdict(self).items() if k != "kind"} | {"target": self.kind}
+        connection = (ep.host, ep.port, ep.server_name, ep.files.ca, ep.files.cert or "", ep.files.key or "")
+        return dict(zip(CONNECTION_PARAMETERS, connection, strict=True)) | {"target": self.kind}
 
 
 def resolve_target(kind: str | None, common: Mapping[str, Any], overrides: Mapping[str, Any]) -> RunTarget:
@@ -90,12 +87,7 @@ def resolve_target(kind: str | None, common: Mapping[str, Any], overrides: Mappi
                 raise RunbookError(f"{key} {path} not found: give the path of an existing PEM file")
             paths[key] = str(path)
     host = str(given["redis_host"])
+    files = TlsClientFiles(paths["ca_file"], paths.get("client_cert"), paths.get("client_key"))
     return RunTarget(
-        "external",
-        host,
-        port,
-        str(given.get("server_name") or host),
-        paths["ca_file"],
-        paths.get("client_cert", ""),
-        paths.get("client_key", ""),
+        "external", Endpoint(host, port, str(given.get("server_name") or host), files, external=True)
     )

@@ -6,9 +6,9 @@ swaps both in one atomic call (a failed call leaves the old TLS context serving)
 ``DEBUG RELOAD-TLS``. Connections opened before a reload keep their session; new handshakes get
 the new certificate.
 
-One rotation works over a list of nodes (:class:`NodeTarget`: host, port, the paths the server
-reads, and the outgoing-link ``tls-client-cert-file``/``tls-client-key-file`` when set), node by
-node, each verified before the next:
+One rotation works over a list of nodes (:class:`NodeTarget`: its :class:`~runbook.client.Endpoint`,
+the paths the server reads, and the outgoing-link ``tls-client-cert-file``/``tls-client-key-file``
+when set), node by node, each verified before the next:
 
 1. **plan** every file written and every server command (a dry run stops here, after preflight);
 2. **preflight** the new material: key matches, chains (strict X.509) to the CA that the clients
@@ -69,10 +69,11 @@ from runbook.rotation.targets import (
     discover_node,
     nodes_from_sandbox,
     serial_of,
+    served_by,
     served_certificate,
     serves_visible_files,
 )
-from runbook.rotation.verify import LINK_TIMEOUT, _wait_link_up
+from runbook.rotation.verify import LINK_TIMEOUT, wait_link_up
 
 __all__ = [
     "CA_PHASES",
@@ -97,10 +98,9 @@ __all__ = [
     "rotate",
     "sentinel_procedure",
     "serial_of",
+    "served_by",
     "served_certificate",
     "serves_visible_files",
     "verify_served",
+    "wait_link_up",
 ]
-
-# A private helper tests reach as ``rotation._wait_link_up`` (prefer the submodule).
-__all__ += ["_wait_link_up"]

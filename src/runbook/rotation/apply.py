@@ -1,6 +1,6 @@
 """Applying a rotation: backup, atomic swap, the ONE ``CONFIG SET`` reload, verify, rollback.
 
-:class:`_Rotation` does it node by node, each node verified before the next: every file about to
+:class:`Rotation` does it node by node, each node verified before the next: every file about to
 change is copied to ``<pki>/backups/<UTC stamp>/``, the new files are staged beside the old and
 renamed over them, one ``CONFIG SET`` naming the node's TLS files reloads them, and a fresh
 strict handshake, a connection opened before the reload, replication links and the cluster state
@@ -23,8 +23,8 @@ from runbook import files, pki
 from runbook.client import TlsClientFiles
 from runbook.errors import RunbookError
 from runbook.rotation.report import Fault, RotationReport
-from runbook.rotation.targets import NodeTarget, _call
-from runbook.rotation.verify import _Verifier
+from runbook.rotation.targets import NodeTarget, call
+from runbook.rotation.verify import Verifier
 
 
 def reload_tls(client: redis.Redis, settings: Sequence[tuple[str, str]]) -> None:
@@ -35,16 +35,16 @@ def reload_tls(client: redis.Redis, settings: Sequence[tuple[str, str]]) -> None
     """
     args = [part for pair in settings for part in pair]
     try:
-        _call(client, "CONFIG", "SET", *args)
+        call(client, "CONFIG", "SET", *args)
     except redis.ResponseError as exc:
         if len(settings) > 1 and "number of arguments" in str(exc).lower():
-            _call(client, "CONFIG", "SET", *settings[0])
+            call(client, "CONFIG", "SET", *settings[0])
         else:
             raise
 
 
 @dataclass
-class _NodeWork:
+class NodeWork:
     """One node's share of a rotation: files to write, ``CONFIG SET`` pairs, certificates after/before."""
 
     node: NodeTarget
@@ -59,8 +59,8 @@ class _Failed(Exception):
     """A reload or verification failed: roll back."""
 
 
-class _Rotation(_Verifier):
-    """Shared machinery: backup, per-node swap + reload + verify (see :class:`_Verifier`), rollback."""
+class Rotation(Verifier):
+    """Shared machinery: backup, per-node swap + reload + verify (see :class:`Verifier`), rollback."""
 
     def __init__(
         self,
@@ -77,10 +77,10 @@ class _Rotation(_Verifier):
         self.fault = fault
         self.relink = relink
         self.backup_dir: Path | None = None
-        self.done: list[_NodeWork] = []
+        self.done: list[NodeWork] = []
         self.root: Path = paths.root
 
-    def backup(self, work: Sequence[_NodeWork], extra: Sequence[Path] = ()) -> tuple[Path | None, Path]:
+    def backup(self, work: Sequence[NodeWork], extra: Sequence[Path] = ()) -> tuple[Path | None, Path]:
         targets = list(dict.fromkeys([w.path for nw in work for w in nw.writes] + list(extra)))
         root = (
             Path(os.path.commonpath([str(p.resolve().parent) for p in targets]))
@@ -92,12 +92,12 @@ class _Rotation(_Verifier):
         self.report.add("backup", "pass", f"{len(targets)} files copied to backups/<UTC stamp>/ (modes kept)")
         return backup_dir, root
 
-    def run(self, work: Sequence[_NodeWork], extra_writes: Sequence[files.PlannedWrite] = ()) -> bool:
+    def run(self, work: Sequence[NodeWork], extra_writes: Sequence[files.PlannedWrite] = ()) -> bool:
         """Swap, reload and verify node by node; roll everything back on the first failure."""
         backup_dir, root = self.backup(work, [w.path for w in extra_writes])
         self.backup_dir, self.root = backup_dir, root
         written: set[Path] = set()
-        done: list[_NodeWork] = []
+        done: list[NodeWork] = []
         try:
             if extra_writes:
                 files.write_all(list(extra_writes))
@@ -113,18 +113,18 @@ class _Rotation(_Verifier):
                 if not self._reload(nw) or not self._verify(nw):
                     raise _Failed()
         except _Failed:
-            self._rollback(done, backup_dir, root)
+            self.rollback(done, backup_dir, root)
             return False
         except (OSError, RunbookError, redis.RedisError) as exc:
             self.report.add(
                 "error", "fail", " ".join(str(exc).split())[:200], "rolled back; fix the cause and retry"
             )
-            self._rollback(done, backup_dir, root)
+            self.rollback(done, backup_dir, root)
             return False
         self.done = done
         return True
 
-    def _swap(self, nw: _NodeWork, written: set[Path]) -> None:
+    def _swap(self, nw: NodeWork, written: set[Path]) -> None:
         """Stage the node's files beside the old ones and rename them over (once per shared file)."""
         pending = [w for w in nw.writes if w.path.resolve() not in written]
         if pending:
@@ -138,7 +138,7 @@ class _Rotation(_Verifier):
             else "files already in place (shared with an earlier node)",
         )
 
-    def _inject_reload_fault(self, nw: _NodeWork) -> None:
+    def _inject_reload_fault(self, nw: NodeWork) -> None:
         """Drill: a key that does not match lands on disk between preflight and reload."""
         key_path = nw.node.local(nw.node.key_file)
         stray = pki.generate_key("ecdsa-p256").private_bytes(
@@ -147,7 +147,7 @@ class _Rotation(_Verifier):
         files.write_file(key_path, stray, files.PRIVATE)
         self.report.add("drill:reload-fault", "warn", "a mismatched key was put on disk before the reload")
 
-    def _reload(self, nw: _NodeWork) -> bool:
+    def _reload(self, nw: NodeWork) -> bool:
         if not nw.settings:
             return True
         client = self.clients[nw.node.name]
@@ -165,20 +165,20 @@ class _Rotation(_Verifier):
         self.report.add(f"reload:{nw.node.name}", "pass", f"one CONFIG SET {names}")
         return True
 
-    def _verify(self, nw: _NodeWork, *, prefix: str = "verify") -> bool:
+    def _verify(self, nw: NodeWork, *, prefix: str = "verify") -> bool:
         node = nw.node
-        ok = self._check_served(node, nw.expect, prefix) if nw.expect is not None else True
-        ok = self._check_old_connection(node, prefix) and ok
-        ok = self._check_links(node, relink=self.relink and nw.relink, prefix=prefix) and ok
+        ok = self.check_served(node, nw.expect, prefix) if nw.expect is not None else True
+        ok = self.check_old_connection(node, prefix) and ok
+        ok = self.check_links(node, relink=self.relink and nw.relink, prefix=prefix) and ok
         return ok
 
-    def _rollback(self, done: Sequence[_NodeWork], backup_dir: Path | None, root: Path) -> None:
+    def rollback(self, done: Sequence[NodeWork], backup_dir: Path | None, root: Path) -> None:
         self.report.rolled_back = True
         if backup_dir is not None:
             restored = files.restore(backup_dir, root)
             self.report.add("rollback:restore", "pass", f"{len(restored)} files restored byte for byte")
         for nw in done:
-            back = _NodeWork(nw.node, [], nw.settings, nw.old, nw.old, nw.relink)
+            back = NodeWork(nw.node, [], nw.settings, nw.old, nw.old, nw.relink)
             if not nw.settings:
                 continue
             try:

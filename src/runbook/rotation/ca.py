@@ -8,7 +8,7 @@
 3. **retire**: ``ca.crt`` becomes the new CA only; a client certificate from the old CA is refused.
 
 This module finds the CA's state and runs the phases still to do (:mod:`.ca_phases` holds them);
-each phase backs up, swaps and reloads through :class:`~runbook.rotation.apply._Rotation` and rolls
+each phase backs up, swaps and reloads through :class:`~runbook.rotation.apply.Rotation` and rolls
 back on failure. Writes files, reloads servers.
 """
 
@@ -20,10 +20,10 @@ from runbook import pki
 from runbook.client import TlsClientFiles
 from runbook.errors import RunbookError
 from runbook.results import CheckResult
-from runbook.rotation.ca_phases import _ca_bundle, _ca_reissue, _ca_retire
-from runbook.rotation.issuing import _load_ca
+from runbook.rotation.ca_phases import ca_bundle, ca_reissue, ca_retire
+from runbook.rotation.issuing import load_ca
 from runbook.rotation.report import CA_PHASES, Fault, PlanStep, RotationReport
-from runbook.rotation.targets import NodeTarget, serial_of, served_certificate, serves_visible_files
+from runbook.rotation.targets import NodeTarget, serial_of, served_by, serves_visible_files
 
 _PHASE_TEXT = {
     "bundle": "publish ca.crt = new CA + old CA to servers and clients; reload tls-ca-cert-file",
@@ -40,7 +40,7 @@ def ca_state(paths: pki.PkiPaths) -> str:
     return "reissued" if pki.signed_by(pki.load_cert(paths.server_cert), cas[0]) else "bundled"
 
 
-def _rotate_ca(
+def rotate_ca(
     report: RotationReport,
     paths: pki.PkiPaths,
     targets: Sequence[NodeTarget],
@@ -58,16 +58,16 @@ def _rotate_ca(
         report.status = "planned"
         report.add("plan", "pass", f"CA state {state}: phases {', '.join(phases)}")
         return report
-    old_ca_key = _load_ca(paths) if state == "single" else None
+    old_ca_key = load_ca(paths) if state == "single" else None
     report.ok = True
     for p in phases:
         sub = RotationReport(kind=f"ca:{p}", target=report.target, nodes=report.nodes)
         if p == "bundle":
-            _ca_bundle(sub, paths, targets, tls, server_hostname, days, fault)
+            ca_bundle(sub, paths, targets, tls, server_hostname, days, fault)
         elif p == "reissue":
-            _ca_reissue(sub, paths, targets, tls, server_hostname, days, fault, relink)
+            ca_reissue(sub, paths, targets, tls, server_hostname, days, fault, relink)
         else:
-            _ca_retire(sub, paths, targets, tls, server_hostname, old_ca_key)
+            ca_retire(sub, paths, targets, tls, server_hostname, old_ca_key)
         report.phases.append(sub)
         report.steps += [CheckResult(f"{p}:{r.id}", r.status, r.detail, r.fix) for r in sub.steps]
         report.backup = sub.backup or report.backup
@@ -89,7 +89,7 @@ def _phases_to_run(
 ) -> tuple[str, list[str]]:
     """The CA state and the phases to run from it; refuses nodes whose files are not visible here."""
     for node in targets:
-        served = served_certificate(node.host, node.port, tls(), server_hostname or node.host)
+        served = served_by(node, tls(), server_hostname)
         if not serves_visible_files(node, served) or not node.ca_file:
             raise RunbookError(
                 f"{node.name} does not read its TLS files from paths visible here: rotate the CA on the Redis host"

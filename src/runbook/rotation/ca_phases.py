@@ -1,10 +1,10 @@
 """The three CA phases, each backed up, swapped, reloaded and verified node by node.
 
-* :func:`_ca_bundle`: a new CA; ``ca.crt`` = new + old on every node and for the clients; a
+* :func:`ca_bundle`: a new CA; ``ca.crt`` = new + old on every node and for the clients; a
   client certificate from the new CA is accepted and the current certificates still work;
-* :func:`_ca_reissue`: server, outgoing-link and client certificates re-issued from the new CA,
+* :func:`ca_reissue`: server, outgoing-link and client certificates re-issued from the new CA,
   each given the leaf preflight against the new CA alone;
-* :func:`_ca_retire`: ``ca.crt`` = the new CA only; a client certificate from the old CA is refused.
+* :func:`ca_retire`: ``ca.crt`` = the new CA only; a client certificate from the old CA is refused.
 
 A throwaway probe client (:func:`_probe_client`) proves which CA a server trusts. Writes files,
 reloads servers.
@@ -25,18 +25,18 @@ from runbook import files, pki
 from runbook.client import TlsClientFiles, tls_context, wire
 from runbook.errors import RunbookError
 from runbook.results import CheckResult, all_ok
-from runbook.rotation.apply import _NodeWork, _Rotation
-from runbook.rotation.issuing import _ca_encrypted, _load_ca, reissue_like
-from runbook.rotation.preflight import _preflight_link, preflight_leaf
+from runbook.rotation.apply import NodeWork, Rotation
+from runbook.rotation.issuing import ca_encrypted, load_ca, reissue_like
+from runbook.rotation.preflight import preflight_leaf, preflight_link
 from runbook.rotation.report import Fault, RotationReport
 from runbook.rotation.targets import (
     NodeTarget,
-    _link_settings,
-    _server_settings,
+    link_settings,
     serial_of,
-    served_certificate,
+    served_by,
+    server_settings,
 )
-from runbook.rotation.verify import _client_verify
+from runbook.rotation.verify import client_verify
 
 # --------------------------------------------------------------------------- shared by the phases
 
@@ -49,10 +49,10 @@ def _ca_files(targets: Sequence[NodeTarget], paths: pki.PkiPaths) -> list[Path]:
     return list(dict.fromkeys([paths.ca_cert.resolve(), *(n.local(n.ca_file).resolve() for n in targets)]))
 
 
-def _ca_file_work(targets: Sequence[NodeTarget], writes: list[files.PlannedWrite]) -> list[_NodeWork]:
+def _ca_file_work(targets: Sequence[NodeTarget], writes: list[files.PlannedWrite]) -> list[NodeWork]:
     """Write the CA files once (with the first node), reload ``tls-ca-cert-file`` on every node."""
     return [
-        _NodeWork(n, writes if i == 0 else [], [("tls-ca-cert-file", n.ca_file)], None, None)
+        NodeWork(n, writes if i == 0 else [], [("tls-ca-cert-file", n.ca_file)], None, None)
         for i, n in enumerate(targets)
     ]
 
@@ -68,8 +68,8 @@ def _refused(sub: RotationReport, checks: list[CheckResult]) -> bool:
 
 def _run_phase(
     sub: RotationReport,
-    rot: _Rotation,
-    work: Sequence[_NodeWork],
+    rot: Rotation,
+    work: Sequence[NodeWork],
     verify: Callable[[], bool],
     extra_writes: Sequence[files.PlannedWrite] = (),
 ) -> None:
@@ -100,8 +100,8 @@ def _accepted(node: NodeTarget, tls: TlsClientFiles, server_hostname: str | None
     try:
         ctx = tls_context(tls)
         with (
-            socket.create_connection((node.host, node.port), timeout=3.0) as raw,
-            ctx.wrap_socket(raw, server_hostname=server_hostname or node.host) as sock,
+            socket.create_connection((node.endpoint.host, node.endpoint.port), timeout=3.0) as raw,
+            ctx.wrap_socket(raw, server_hostname=server_hostname or node.endpoint.host) as sock,
         ):
             return wire.command(sock, "PING") == b"PONG"
     except (OSError, ValueError):
@@ -118,7 +118,7 @@ def _ca_profile_of(cert: x509.Certificate) -> list[CheckResult]:
 # --------------------------------------------------------------------------- phase 1: bundle
 
 
-def _ca_bundle(
+def ca_bundle(
     sub: RotationReport,
     paths: pki.PkiPaths,
     targets: Sequence[NodeTarget],
@@ -127,7 +127,7 @@ def _ca_bundle(
     days: int,
     fault: Fault | None,
 ) -> None:
-    old = _load_ca(paths)
+    old = load_ca(paths)
     old_chain = pki.load_certs(paths.ca_cert)
     key_type = pki.key_description(old.cert.public_key())[0]
     new = pki.make_ca(key_type if key_type in pki.KEY_TYPES else "ecdsa-p256", max(days, 3650))
@@ -137,15 +137,15 @@ def _ca_bundle(
         return
     bundle = _pem([new.cert, *old_chain])
     writes = [files.PlannedWrite(p, bundle, files.PUBLIC) for p in _ca_files(targets, paths)]
-    passphrase = pki.passphrase_from_env(pki.CA_ENV) if _ca_encrypted(paths) else None
+    passphrase = pki.passphrase_from_env(pki.CA_ENV) if ca_encrypted(paths) else None
     writes.append(files.PlannedWrite(paths.ca_key, new.key_pem(passphrase), files.PRIVATE))
     work = _ca_file_work(targets, writes)
-    rot = _Rotation(sub, paths, tls, targets, server_hostname, fault, relink=False)
+    rot = Rotation(sub, paths, tls, targets, server_hostname, fault, relink=False)
 
     def verify() -> bool:
         ok = _verify_bundle(sub, new, targets, tls, server_hostname, paths.root)
         if not ok:
-            rot._rollback(work, rot.backup_dir, rot.root)
+            rot.rollback(work, rot.backup_dir, rot.root)
         return ok
 
     _run_phase(sub, rot, work, verify)
@@ -188,7 +188,7 @@ def _verify_bundle(
 # --------------------------------------------------------------------------- phase 2: reissue
 
 
-def _ca_reissue(
+def ca_reissue(
     sub: RotationReport,
     paths: pki.PkiPaths,
     targets: Sequence[NodeTarget],
@@ -198,7 +198,7 @@ def _ca_reissue(
     fault: Fault | None,
     relink: bool,
 ) -> None:
-    ca = _load_ca(paths)
+    ca = load_ca(paths)
     new_only = [pki.load_certs(paths.ca_cert)[0]]
     checks: list[CheckResult] = []
     client_writes = _reissue_clients(paths, ca, days, new_only, checks)
@@ -209,12 +209,12 @@ def _ca_reissue(
     ]
     if _refused(sub, checks):
         return
-    rot = _Rotation(sub, paths, tls, targets, server_hostname, fault, relink)
+    rot = Rotation(sub, paths, tls, targets, server_hostname, fault, relink)
 
     def verify() -> bool:
         ok = True
         for node in targets:
-            ok = _client_verify(sub, node, tls(), server_hostname) and ok
+            ok = client_verify(sub, node, tls(), server_hostname) and ok
         return ok
 
     _run_phase(sub, rot, work, verify, client_writes)
@@ -253,13 +253,13 @@ def _reissue_node(
     new_only: list[x509.Certificate],
     issued_for: dict[Path, pki.Issued],
     checks: list[CheckResult],
-) -> _NodeWork:
+) -> NodeWork:
     """The node's server (and outgoing-link) certificate re-issued from the new CA, preflighted into ``checks``.
 
     The link certificate gets the same leaf preflight as in a server rotation (it is a client of
     the other servers, so it must chain to the new CA and carry clientAuth).
     """
-    served = served_certificate(node.host, node.port, tls(), server_hostname or node.host)
+    served = served_by(node, tls(), server_hostname)
     cert_path = node.local(node.cert_file).resolve()
     leaf = issued_for.get(cert_path) or reissue_like(served, ca, days=days)
     issued_for[cert_path] = leaf
@@ -272,25 +272,25 @@ def _reissue_node(
         purpose="server",
         client_trust=new_only,
         server_trust=new_only,
-        names=[server_hostname or node.host],
+        names=[server_hostname or node.endpoint.host],
         old=served,
     )
     writes = leaf.planned_writes(cert_path, node.local(node.key_file).resolve())
-    settings = _server_settings(node)
+    settings = server_settings(node)
     if node.client_cert_file and node.client_key_file:
         link = reissue_like(pki.load_cert(node.local(node.client_cert_file)), ca, days=days)
-        checks += _preflight_link(node, link, client_trust=new_only, server_trust=new_only)
+        checks += preflight_link(node, link, client_trust=new_only, server_trust=new_only)
         writes += link.planned_writes(
             node.local(node.client_cert_file).resolve(), node.local(node.client_key_file).resolve()
         )
-        settings += _link_settings(node)
-    return _NodeWork(node, writes, settings, leaf.cert, served, relink=True)
+        settings += link_settings(node)
+    return NodeWork(node, writes, settings, leaf.cert, served, relink=True)
 
 
 # --------------------------------------------------------------------------- phase 3: retire
 
 
-def _ca_retire(
+def ca_retire(
     sub: RotationReport,
     paths: pki.PkiPaths,
     targets: Sequence[NodeTarget],
@@ -305,12 +305,12 @@ def _ca_retire(
     if _refused(sub, _retire_preflight(paths, targets, tls, server_hostname, new)):
         return
     writes = [files.PlannedWrite(p, _pem([new]), files.PUBLIC) for p in _ca_files(targets, paths)]
-    rot = _Rotation(sub, paths, tls, targets, server_hostname, None, relink=False)
+    rot = Rotation(sub, paths, tls, targets, server_hostname, None, relink=False)
 
     def verify() -> bool:
         ok = True
         for n in targets:
-            ok = _client_verify(sub, n, tls(), server_hostname) and ok
+            ok = client_verify(sub, n, tls(), server_hostname) and ok
             if old_ca is not None:
                 ok = _old_ca_refused(sub, n, old_ca, paths.root, server_hostname) and ok
         return ok
@@ -328,10 +328,10 @@ def _retire_preflight(
     """Nothing still depends on the old CA: every served and client certificate is from ``new``."""
     checks: list[CheckResult] = []
     for node in targets:
-        served = served_certificate(node.host, node.port, tls(), server_hostname or node.host)
+        served = served_by(node, tls(), server_hostname)
         check = f"preflight:{node.name}:served-by-new-ca"
         try:
-            pki.verify_server_cert(served, [new], server_hostname or node.host)
+            pki.verify_server_cert(served, [new], server_hostname or node.endpoint.host)
             checks.append(CheckResult(check, "pass", "the served certificate chains to the new CA alone"))
         except RunbookError as exc:
             checks.append(CheckResult(check, "fail", str(exc), "run phase reissue first"))

@@ -14,15 +14,15 @@ from cryptography import x509
 
 from runbook import files, pki
 from runbook.client import TlsClientFiles
-from runbook.rotation.apply import _NodeWork, _Rotation
-from runbook.rotation.issuing import _load_ca, _load_supplied, reissue_like
-from runbook.rotation.preflight import _stop_after_preflight, _trust_of, preflight_leaf
+from runbook.rotation.apply import NodeWork, Rotation
+from runbook.rotation.issuing import load_ca, load_supplied, reissue_like
+from runbook.rotation.preflight import preflight_leaf, stop_after_preflight, trust_of
 from runbook.rotation.report import Fault, PlanStep, RotationReport
 from runbook.rotation.targets import NodeTarget, serial_of
-from runbook.rotation.verify import _client_verify
+from runbook.rotation.verify import client_verify
 
 
-def _rotate_client(
+def rotate_client(
     report: RotationReport,
     paths: pki.PkiPaths,
     targets: Sequence[NodeTarget],
@@ -39,12 +39,12 @@ def _rotate_client(
     client_trust = pki.load_certs(paths.ca_cert)
     server_trust: list[x509.Certificate] = []
     for node in targets:
-        server_trust += _trust_of(node.local(node.ca_file)) if node.ca_file else []
+        server_trust += trust_of(node.local(node.ca_file)) if node.ca_file else []
     server_trust = server_trust or client_trust
     if new_cert and new_key:
-        new, cert_pem, key_pem, key = _load_supplied(Path(new_cert), Path(new_key))
+        new, cert_pem, key_pem, key = load_supplied(Path(new_cert), Path(new_key))
     else:
-        issued = reissue_like(old, _load_ca(paths), days=days)
+        issued = reissue_like(old, load_ca(paths), days=days)
         new, cert_pem, key_pem, key = issued.cert, issued.cert_pem(), issued.key_pem(), issued.key
     report.new_serial = serial_of(new)
     checks = preflight_leaf(
@@ -55,7 +55,7 @@ def _rotate_client(
         files.PlannedWrite(paths.client_key(name), key_pem, files.PRIVATE),
     ]
     _plan(report, paths, targets, name, writes)
-    if _stop_after_preflight(report, checks, dry_run):
+    if stop_after_preflight(report, checks, dry_run):
         return report
     ok = _apply(report, paths, targets, tls, server_hostname, name, writes, fault)
     report.ok = ok
@@ -90,21 +90,20 @@ def _apply(
     fault: Fault | None,
 ) -> bool:
     """Backup, swap the client's files, verify on every node; restore the backup on failure."""
-    rot = _Rotation(report, paths, tls, targets, server_hostname, fault, relink=False)
+    rot = Rotation(report, paths, tls, targets, server_hostname, fault, relink=False)
     try:
         rot.open_sentinels()
-        backup_dir, root = rot.backup([_NodeWork(targets[0], writes, [], None, None)])
+        backup_dir, root = rot.backup([NodeWork(targets[0], writes, [], None, None)])
         files.write_all(writes)
         report.add("swap", "pass", f"{len(writes)} files staged beside the old ones and renamed over them")
         ok = True
         for node in targets:
             ok = (
-                _client_verify(report, node, TlsClientFiles.from_pki(paths.root, name), server_hostname)
-                and ok
+                client_verify(report, node, TlsClientFiles.from_pki(paths.root, name), server_hostname) and ok
             )
-            ok = rot._check_old_connection(node, "verify") and ok
+            ok = rot.check_old_connection(node, "verify") and ok
         if not ok:
-            rot._rollback([], backup_dir, root)
+            rot.rollback([], backup_dir, root)
     finally:
         rot.close()
     return ok

@@ -27,7 +27,7 @@ def sentinel_procedure(node: NodeTarget, paths: pki.PkiPaths) -> list[str]:
 
 def _cli(node: NodeTarget, paths: pki.PkiPaths, client: str = pki.DEFAULT_CLIENT) -> str:
     return (
-        f"redis-cli -h {node.host} -p {node.port} --tls --cacert {shlex.quote(str(paths.ca_cert))} "
+        f"redis-cli -h {node.endpoint.host} -p {node.endpoint.port} --tls --cacert {shlex.quote(str(paths.ca_cert))} "
         f"--cert {shlex.quote(str(paths.client_cert(client)))} --key {shlex.quote(str(paths.client_key(client)))}"
     )
 
@@ -42,5 +42,5 @@ def deploy_commands(node: NodeTarget, paths: pki.PkiPaths, host_alias: str = "")
         f"install -m 0644 {shlex.quote(str(paths.server_cert))} {dest}{shlex.quote(cert)}.new && mv {shlex.quote(cert)}.new {shlex.quote(cert)}",
         f"install -m 0600 {shlex.quote(str(paths.server_key))} {dest}{shlex.quote(key)}.new && mv {shlex.quote(key)}.new {shlex.quote(key)}",
         f"{_cli(node, paths)} CONFIG SET tls-cert-file {shlex.quote(cert)} tls-key-file {shlex.quote(key)}",
-        f"python -m runbook rotate verify --dir {shlex.quote(str(paths.root))} --host {node.host} --port {node.port}",
+        f"python -m runbook rotate verify --dir {shlex.quote(str(paths.root))} --host {node.endpoint.host} --port {node.endpoint.port}",
     ]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from runbook import files, pki
 from runbook.errors import RunbookError
-from runbook.rotation.issuing import _load_ca
+from runbook.rotation.issuing import load_ca
 
 DRILLS: tuple[str, ...] = ("wrong-key", "other-ca", "missing-san", "expired")
 
@@ -24,7 +24,7 @@ def drill_material(kind: str, pki_dir: Path | str, out_dir: Path | str) -> tuple
     if kind not in DRILLS:
         raise RunbookError(f"unknown drill {kind!r}: choose {', '.join(DRILLS)}")
     paths = pki.PkiPaths(Path(pki_dir))
-    ca = _load_ca(paths)
+    ca = load_ca(paths)
     dns, ips = ["localhost"], ["127.0.0.1", "::1"]
     if kind == "wrong-key":
         good = pki.make_leaf(ca, "localhost", purpose="server", hostnames=dns, ips=ips)

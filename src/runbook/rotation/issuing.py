@@ -50,9 +50,9 @@ def reissue_like(
     return pki.Issued(builder.sign(ca.key, hashes.SHA256()), key)
 
 
-def _load_ca(paths: pki.PkiPaths) -> pki.Issued:
+def load_ca(paths: pki.PkiPaths) -> pki.Issued:
     cert = pki.load_cert(paths.ca_cert)
-    key = pki.load_key(paths.ca_key, pki.passphrase_from_env(pki.CA_ENV) if _ca_encrypted(paths) else None)
+    key = pki.load_key(paths.ca_key, pki.passphrase_from_env(pki.CA_ENV) if ca_encrypted(paths) else None)
     if not pki.key_matches(cert, key):
         raise RunbookError(
             "ca.key does not match the first certificate of ca.crt: restore the pair from backups/"
@@ -60,11 +60,11 @@ def _load_ca(paths: pki.PkiPaths) -> pki.Issued:
     return pki.Issued(cert, key)
 
 
-def _ca_encrypted(paths: pki.PkiPaths) -> bool:
+def ca_encrypted(paths: pki.PkiPaths) -> bool:
     return paths.ca_key.is_file() and pki.key_is_encrypted(paths.ca_key)
 
 
-def _load_supplied(
+def load_supplied(
     cert_path: Path, key_path: Path
 ) -> tuple[x509.Certificate, bytes, bytes, pki.PrivateKey | None]:
     cert = pki.load_cert(cert_path)

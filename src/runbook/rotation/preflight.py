@@ -2,7 +2,7 @@
 
 :func:`preflight_leaf` checks one new certificate and key (key match, validity window, extended
 key usage, names, strict X.509 chain to the CA each side trusts); it reads nothing and writes
-nothing. :func:`_stop_after_preflight` records the checks and stops a refused rotation or a dry run.
+nothing. :func:`stop_after_preflight` records the checks and stops a refused rotation or a dry run.
 """
 
 from __future__ import annotations
@@ -135,14 +135,14 @@ def _wildcard_covers(have: set[str], name: str) -> bool:
     return len(parts) == 2 and f"*.{parts[1]}" in have
 
 
-def _trust_of(path: Path) -> list[x509.Certificate]:
+def trust_of(path: Path) -> list[x509.Certificate]:
     try:
         return pki.load_certs(path)
     except RunbookError:
         return []
 
 
-def _stop_after_preflight(report: RotationReport, checks: list[CheckResult], dry_run: bool) -> bool:
+def stop_after_preflight(report: RotationReport, checks: list[CheckResult], dry_run: bool) -> bool:
     """Record the preflight; True when the rotation stops here (refused, or a dry run that is planned)."""
     report.steps += checks
     if not all_ok(checks):
@@ -158,7 +158,7 @@ def _stop_after_preflight(report: RotationReport, checks: list[CheckResult], dry
     return False
 
 
-def _preflight_link(
+def preflight_link(
     node: NodeTarget,
     link: pki.Issued,
     *,

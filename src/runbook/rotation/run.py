@@ -15,12 +15,12 @@ from cryptography import x509
 from runbook import pki
 from runbook.client import TlsClientFiles
 from runbook.errors import RunbookError
-from runbook.rotation.ca import _rotate_ca
-from runbook.rotation.client_cert import _rotate_client
+from runbook.rotation.ca import rotate_ca
+from runbook.rotation.client_cert import rotate_client
 from runbook.rotation.commands import sentinel_procedure
 from runbook.rotation.report import CA_PHASES, KINDS, Fault, RotationReport
-from runbook.rotation.server_cert import _rotate_server
-from runbook.rotation.targets import NodeTarget, discover_node, serial_of, served_certificate
+from runbook.rotation.server_cert import rotate_server
+from runbook.rotation.targets import NodeTarget, discover_node, serial_of, served_by
 
 
 def rotate(
@@ -69,19 +69,19 @@ def rotate(
         else discover_node(n[0], int(n[1]), tls(), server_hostname=server_hostname)
         for n in nodes
     ]
-    report = RotationReport(kind=kind, target=targets[0].address, nodes=[n.name for n in targets])
+    report = RotationReport(kind=kind, target=targets[0].endpoint.address, nodes=[n.name for n in targets])
     if any(n.mode == "sentinel" for n in targets):
         return _sentinel_report(report, targets[0], paths)
     current = _current_cert(kind, paths, targets, tls(), server_hostname, name)
     if not _due(report, current, if_expiring_within):
         return report
     if kind == "ca":
-        return _rotate_ca(report, paths, targets, tls, server_hostname, days, dry_run, phase, fault, relink)
+        return rotate_ca(report, paths, targets, tls, server_hostname, days, dry_run, phase, fault, relink)
     if kind == "client":
-        return _rotate_client(
+        return rotate_client(
             report, paths, targets, tls, server_hostname, name, new_cert, new_key, days, dry_run, fault
         )
-    return _rotate_server(
+    return rotate_server(
         report, paths, targets, tls, server_hostname, hostnames, new_cert, new_key, days, dry_run,
         soak_seconds, soak_until, soak_max_seconds, fault, relink,
     )  # fmt: skip
@@ -162,5 +162,5 @@ def _current_cert(
         return pki.load_cert(paths.client_cert(name))
     if kind == "ca":
         return pki.load_certs(paths.ca_cert)[-1]
-    served = [served_certificate(n.host, n.port, tls, server_hostname or n.host) for n in targets]
+    served = [served_by(n, tls, server_hostname) for n in targets]
     return min(served, key=lambda c: c.not_valid_after_utc)

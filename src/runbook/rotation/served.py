@@ -9,7 +9,7 @@ import redis
 from runbook import pki
 from runbook.client import TlsClientFiles, redis_client
 from runbook.results import CheckResult
-from runbook.rotation.targets import _fingerprint, serial_of, served_certificate
+from runbook.rotation.targets import fingerprint, serial_of, served_certificate
 
 
 def verify_served(
@@ -25,7 +25,7 @@ def verify_served(
     tls = TlsClientFiles.from_pki(paths.root, client)
     expected = pki.load_cert(paths.server_cert)
     served = served_certificate(host, port, tls, server_hostname)
-    same = _fingerprint(served) == _fingerprint(expected)
+    same = fingerprint(served) == fingerprint(expected)
     results = [
         CheckResult(
             "served-certificate",

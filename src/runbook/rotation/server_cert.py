@@ -21,18 +21,18 @@ from runbook import files, pki
 from runbook.client import TlsClientFiles
 from runbook.errors import RunbookError
 from runbook.results import CheckResult
-from runbook.rotation.apply import _NodeWork, _Rotation
+from runbook.rotation.apply import NodeWork, Rotation
 from runbook.rotation.commands import deploy_commands
-from runbook.rotation.issuing import _load_ca, _load_supplied, reissue_like
-from runbook.rotation.preflight import _preflight_link, _stop_after_preflight, _trust_of, preflight_leaf
+from runbook.rotation.issuing import load_ca, load_supplied, reissue_like
+from runbook.rotation.preflight import preflight_leaf, preflight_link, stop_after_preflight, trust_of
 from runbook.rotation.report import Fault, PlanStep, RotationReport
 from runbook.rotation.targets import (
     NodeTarget,
-    _fingerprint,
-    _link_settings,
-    _server_settings,
+    fingerprint,
+    link_settings,
     serial_of,
-    served_certificate,
+    served_by,
+    server_settings,
     serves_visible_files,
 )
 
@@ -60,12 +60,12 @@ class _ServerJob:
     supplied: _Material | None
     ca: pki.Issued | None
     issued_for: dict[Path, tuple[x509.Certificate, bytes, bytes]] = field(default_factory=dict)
-    work: list[_NodeWork] = field(default_factory=list)
+    work: list[NodeWork] = field(default_factory=list)
     external: list[NodeTarget] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
 
 
-def _rotate_server(
+def rotate_server(
     report: RotationReport,
     paths: pki.PkiPaths,
     targets: Sequence[NodeTarget],
@@ -83,13 +83,13 @@ def _rotate_server(
     relink: bool,
 ) -> RotationReport:
     client_trust = pki.load_certs(paths.ca_cert)
-    supplied = _load_supplied(Path(new_cert), Path(new_key)) if new_cert and new_key else None
-    ca = None if supplied else _load_ca(paths)
+    supplied = load_supplied(Path(new_cert), Path(new_key)) if new_cert and new_key else None
+    ca = None if supplied else load_ca(paths)
     job = _ServerJob(report, paths, tls, server_hostname, hostnames, days, client_trust, supplied, ca)
     for node in targets:
         _plan_node(job, node)
     report.plan.insert(0, PlanStep("backup", str(paths.root / "backups"), "every file above, byte for byte"))
-    if _stop_after_preflight(report, job.checks, dry_run):
+    if stop_after_preflight(report, job.checks, dry_run):
         return report
     work = job.work
     if job.external:
@@ -105,13 +105,13 @@ def _rotate_server(
 
 def _plan_node(job: _ServerJob, node: NodeTarget) -> None:
     """Issue (or take) the node's new certificate, preflight it, and plan its writes and reload."""
-    served = served_certificate(node.host, node.port, job.tls(), job.server_hostname or node.host)
+    served = served_by(node, job.tls(), job.server_hostname)
     managed = serves_visible_files(node, served)
     cert_path = node.local(node.cert_file) if managed else job.paths.server_cert
     key_path = node.local(node.key_file) if managed else job.paths.server_key
     if not managed:
         job.external.append(node)
-    server_trust = (_trust_of(node.local(node.ca_file)) if node.ca_file else []) or job.client_trust
+    server_trust = (trust_of(node.local(node.ca_file)) if node.ca_file else []) or job.client_trust
     needs_client_auth = (node.role == "slave" or node.mode == "cluster") and not node.client_cert_file
     new, cert_pem, key_pem, key = _new_material(job, served, cert_path)
     job.checks += preflight_leaf(
@@ -121,7 +121,7 @@ def _plan_node(job: _ServerJob, node: NodeTarget) -> None:
         purpose="server",
         client_trust=job.client_trust,
         server_trust=server_trust,
-        names=list(dict.fromkeys([*(job.hostnames or ()), job.server_hostname or node.host])),
+        names=list(dict.fromkeys([*(job.hostnames or ()), job.server_hostname or node.endpoint.host])),
         old=served,
         needs_client_auth=needs_client_auth,
     )
@@ -129,14 +129,14 @@ def _plan_node(job: _ServerJob, node: NodeTarget) -> None:
         files.PlannedWrite(cert_path, cert_pem, files.PUBLIC),
         files.PlannedWrite(key_path, key_pem, files.PRIVATE),
     ]
-    settings = _server_settings(node)
+    settings = server_settings(node)
     if managed and node.client_cert_file and node.client_key_file and not job.supplied:
         assert job.ca is not None
         link = reissue_like(pki.load_cert(node.local(node.client_cert_file)), job.ca, days=job.days)
-        job.checks += _preflight_link(node, link, client_trust=job.client_trust, server_trust=server_trust)
+        job.checks += preflight_link(node, link, client_trust=job.client_trust, server_trust=server_trust)
         writes += link.planned_writes(node.local(node.client_cert_file), node.local(node.client_key_file))
-        settings += _link_settings(node)
-    job.work.append(_NodeWork(node, writes, settings, new, served, relink=True))
+        settings += link_settings(node)
+    job.work.append(NodeWork(node, writes, settings, new, served, relink=True))
     job.report.new_serial = serial_of(new)
     _plan_rows(job.report, node, writes, settings, managed)
 
@@ -202,16 +202,16 @@ def _stage_external(job: _ServerJob) -> None:
 
 
 def _apply(
-    job: _ServerJob, work: Sequence[_NodeWork], fault: Fault | None, relink: bool, soak: _SoakSpec
+    job: _ServerJob, work: Sequence[NodeWork], fault: Fault | None, relink: bool, soak: _SoakSpec
 ) -> bool:
     """Backup, swap, reload and verify node by node, then soak; roll back on any failure."""
     nodes = [nw.node for nw in work]
-    rot = _Rotation(job.report, job.paths, job.tls, nodes, job.server_hostname, fault, relink)
+    rot = Rotation(job.report, job.paths, job.tls, nodes, job.server_hostname, fault, relink)
     try:
         rot.open_sentinels()
         ok = rot.run(work)
         if ok and not _soak(rot, work, soak.seconds, soak.until, soak.limit):
-            rot._rollback(rot.done, rot.backup_dir, rot.root)
+            rot.rollback(rot.done, rot.backup_dir, rot.root)
             ok = False
     finally:
         rot.close()
@@ -219,7 +219,7 @@ def _apply(
 
 
 def _soak(
-    rot: _Rotation, work: Sequence[_NodeWork], seconds: float, until: Callable[[], bool] | None, limit: float
+    rot: Rotation, work: Sequence[NodeWork], seconds: float, until: Callable[[], bool] | None, limit: float
 ) -> bool:
     """Keep checking fresh handshakes after the last reload until ``seconds`` passed and ``until()`` holds."""
     if seconds <= 0 and until is None:
@@ -229,15 +229,15 @@ def _soak(
     while True:
         for nw in work:
             try:
-                served = served_certificate(nw.node.host, nw.node.port, rot.tls(), rot.hostname(nw.node))
-                ok = ok and (nw.expect is None or _fingerprint(served) == _fingerprint(nw.expect))
+                served = served_by(nw.node, rot.tls(), rot.hostname(nw.node))
+                ok = ok and (nw.expect is None or fingerprint(served) == fingerprint(nw.expect))
             except RunbookError:
                 ok = False
         elapsed = time.monotonic() - t0
         if not ok or elapsed >= limit or (elapsed >= seconds and (until is None or until())):
             break
         time.sleep(0.2)
-    old_ok = all(rot._check_old_connection(nw.node, "soak") for nw in work)
+    old_ok = all(rot.check_old_connection(nw.node, "soak") for nw in work)
     rot.report.add(
         "soak",
         "pass" if ok and old_ok else "fail",

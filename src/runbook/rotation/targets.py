@@ -18,17 +18,20 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from runbook import pki
-from runbook.client import TlsClientFiles, redis_client, tls_context
+from runbook.client import Endpoint, TlsClientFiles, address, redis_client, tls_context
 from runbook.errors import RunbookError
 
 
 @dataclass
 class NodeTarget:
-    """One Redis node to rotate: where it listens and the TLS files it reads (its own paths)."""
+    """One Redis node to rotate: its :class:`~runbook.client.Endpoint` and the TLS files it reads (its own paths).
 
-    name: str
-    host: str
-    port: int
+    ``endpoint`` is where the node listens and how it was reached (the name verified, our client
+    files, the operator's label); the rest is what the server itself reports: the files it reads
+    (``CONFIG GET tls-*``), its ``dir``, mode, role and, for a replica, its primary's port.
+    """
+
+    endpoint: Endpoint
     cert_file: str = ""
     key_file: str = ""
     ca_file: str = ""
@@ -40,8 +43,9 @@ class NodeTarget:
     master_port: int = 0
 
     @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
+    def name(self) -> str:
+        """The node's name in reports: the endpoint's label (its name, else its IPv6-safe address)."""
+        return self.endpoint.label
 
     def local(self, path: str) -> Path:
         """A path as the server reads it, resolved on this machine (relative paths: the server's dir)."""
@@ -49,11 +53,11 @@ class NodeTarget:
         return p if p.is_absolute() else Path(self.server_dir or ".") / p
 
 
-def _admin(node: NodeTarget, tls: TlsClientFiles, server_hostname: str | None = None) -> redis.Redis:
-    """One connection to ``node.host`` whose certificate is verified for ``server_hostname``. Connects."""
+def admin_client(node: NodeTarget, tls: TlsClientFiles, server_hostname: str | None = None) -> redis.Redis:
+    """One connection to the node's host whose certificate is verified for ``server_hostname``. Connects."""
     return redis_client(
-        node.host,
-        node.port,
+        node.endpoint.host,
+        node.endpoint.port,
         tls,
         server_hostname=server_hostname,
         socket_timeout=5.0,
@@ -74,28 +78,37 @@ def served_certificate(
             der = sock.getpeercert(binary_form=True)
     except (OSError, ssl.SSLError) as exc:
         raise RunbookError(
-            f"TLS handshake with {host}:{port} failed ({' '.join(str(exc).split())}): "
+            f"TLS handshake with {address(host, port)} failed ({' '.join(str(exc).split())}): "
             "check the address, the CA and the client certificate"
         ) from None
     if not der:
-        raise RunbookError(f"{host}:{port} presented no certificate: is it a TLS port?")
+        raise RunbookError(f"{address(host, port)} presented no certificate: is it a TLS port?")
     return x509.load_der_x509_certificate(der)
 
 
+def served_by(node: NodeTarget, tls: TlsClientFiles, server_hostname: str | None = None) -> x509.Certificate:
+    """:func:`served_certificate` of ``node``, verified for ``server_hostname`` (default: its host). Connects."""
+    ep = node.endpoint
+    return served_certificate(ep.host, ep.port, tls, server_hostname or ep.host)
+
+
 def serial_of(cert: x509.Certificate) -> str:
+    """The serial number in upper-case hex, as ``openssl x509 -serial`` prints it."""
     return format(cert.serial_number, "X")
 
 
-def _fingerprint(cert: x509.Certificate) -> bytes:
+def fingerprint(cert: x509.Certificate) -> bytes:
+    """SHA-256 of the DER certificate: how "the same certificate" is told."""
     return cert.fingerprint(hashes.SHA256())
 
 
-def _call(client: redis.Redis, *args: Any) -> Any:
+def call(client: redis.Redis, *args: Any) -> Any:
     """``execute_command`` with redis-py's reply parsing (INFO -> dict, CONFIG GET -> dict, ...)."""
     return client.execute_command(*args)  # type: ignore[no-untyped-call]
 
 
-def _info(client: redis.Redis, section: str) -> dict[str, Any]:
+def server_info(client: redis.Redis, section: str) -> dict[str, Any]:
+    """One ``INFO`` section as redis-py parses it (a dict)."""
     data: dict[str, Any] = client.info(section)  # type: ignore[assignment]
     return data
 
@@ -113,27 +126,27 @@ def discover_node(
     It connects to ``host``; ``server_hostname`` (default ``host``) is the name its certificate
     is verified against.
     """
-    node = NodeTarget(name or f"{host}:{port}", host, port)
+    node = NodeTarget(Endpoint(host, port, server_hostname or "", tls, name))
     try:
-        client = _admin(node, tls, server_hostname)
+        client = admin_client(node, tls, server_hostname)
     except (redis.RedisError, OSError) as exc:
         raise RunbookError(
-            f"cannot connect to {host}:{port} over mutual TLS ({' '.join(str(exc).split())}): "
+            f"cannot connect to {node.endpoint.address} over mutual TLS ({' '.join(str(exc).split())}): "
             "check the address, the server name, the CA and the client certificate"
         ) from None
     try:
-        server = _info(client, "server")
+        server = server_info(client, "server")
         node.mode = str(server.get("redis_mode", "standalone"))
         if node.mode == "sentinel":
             return node
-        repl = _info(client, "replication")
+        repl = server_info(client, "replication")
         try:
             config: dict[str, str] = {**client.config_get("tls-*"), **client.config_get("dir")}  # type: ignore[dict-item]
         except redis.ResponseError:
             config = {}  # CONFIG renamed or denied: an external target whose paths we cannot see
     except (redis.RedisError, OSError) as exc:
         raise RunbookError(
-            f"cannot read the role of {host}:{port} ({' '.join(str(exc).split())}): "
+            f"cannot read the role of {node.endpoint.address} ({' '.join(str(exc).split())}): "
             "the client certificate must be allowed INFO"
         ) from None
     finally:
@@ -153,12 +166,12 @@ def _apply_config(node: NodeTarget, config: dict[str, str], repl: dict[str, Any]
     node.master_port = int(repl.get("master_port", 0) or 0)
 
 
-def _server_settings(node: NodeTarget) -> list[tuple[str, str]]:
+def server_settings(node: NodeTarget) -> list[tuple[str, str]]:
     """The ``CONFIG SET`` pairs that reload the node's own certificate and key."""
     return [("tls-cert-file", node.cert_file), ("tls-key-file", node.key_file)]
 
 
-def _link_settings(node: NodeTarget) -> list[tuple[str, str]]:
+def link_settings(node: NodeTarget) -> list[tuple[str, str]]:
     """The ``CONFIG SET`` pairs that reload the node's outgoing-link (replication/cluster) certificate."""
     return [("tls-client-cert-file", node.client_cert_file), ("tls-client-key-file", node.client_key_file)]
 
@@ -171,6 +184,6 @@ def serves_visible_files(node: NodeTarget, served: x509.Certificate) -> bool:
     if not (cert_path.is_file() and key_path.is_file() and os.access(cert_path.parent, os.W_OK)):
         return False
     try:
-        return _fingerprint(pki.load_cert(cert_path)) == _fingerprint(served)
+        return fingerprint(pki.load_cert(cert_path)) == fingerprint(served)
     except RunbookError:
         return False

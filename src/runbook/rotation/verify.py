@@ -7,7 +7,7 @@
 * a cluster node reports ``cluster_state:ok``;
 * after a client rotation, a fresh connection with the new client files gets PING answered.
 
-:class:`_Verifier` holds the connections opened before any reload; every check adds one row to
+:class:`Verifier` holds the connections opened before any reload; every check adds one row to
 the report. Connects to the servers; writes nothing.
 """
 
@@ -24,12 +24,12 @@ from cryptography import x509
 from runbook.client import TlsClientFiles, redis_client
 from runbook.errors import RunbookError
 from runbook.rotation.report import RotationReport
-from runbook.rotation.targets import NodeTarget, _admin, _call, _fingerprint, _info, served_certificate
+from runbook.rotation.targets import NodeTarget, admin_client, call, fingerprint, served_by, server_info
 
 LINK_TIMEOUT = 20.0
 
 
-class _Verifier:
+class Verifier:
     """The checks that prove a node serves what it should, over connections opened before the reload."""
 
     def __init__(
@@ -46,13 +46,13 @@ class _Verifier:
         self.client_ids: dict[str, int] = {}
 
     def hostname(self, node: NodeTarget) -> str:
-        """The name a node's certificate is verified for (the address is always ``node.host``)."""
-        return self.server_hostname or node.host
+        """The name a node's certificate is verified for (the address is always the endpoint's host)."""
+        return self.server_hostname or node.endpoint.host
 
     # -- connections opened before any reload; they must survive it
     def open_sentinels(self) -> None:
         for node in self.nodes:
-            c = _admin(node, self.tls(), self.server_hostname)
+            c = admin_client(node, self.tls(), self.server_hostname)
             self.clients[node.name] = c
             current: Any = c.client_id()
             self.client_ids[node.name] = int(current)
@@ -62,14 +62,14 @@ class _Verifier:
             with contextlib.suppress(Exception):
                 c.close()
 
-    def _check_served(self, node: NodeTarget, expect: x509.Certificate, prefix: str) -> bool:
+    def check_served(self, node: NodeTarget, expect: x509.Certificate, prefix: str) -> bool:
         """A fresh strict handshake presents ``expect`` (the new certificate, or the old on rollback)."""
         try:
-            served = served_certificate(node.host, node.port, self.tls(), self.hostname(node))
+            served = served_by(node, self.tls(), self.hostname(node))
         except RunbookError as exc:
             self.report.add(f"{prefix}:{node.name}:handshake", "fail", str(exc), "rolled back")
             return False
-        same = _fingerprint(served) == _fingerprint(expect)
+        same = fingerprint(served) == fingerprint(expect)
         self.report.add(
             f"{prefix}:{node.name}:serial",
             "pass" if same else "fail",
@@ -80,7 +80,7 @@ class _Verifier:
         )
         return same
 
-    def _check_old_connection(self, node: NodeTarget, prefix: str) -> bool:
+    def check_old_connection(self, node: NodeTarget, prefix: str) -> bool:
         client = self.clients.get(node.name)
         if client is None:
             return True
@@ -99,11 +99,11 @@ class _Verifier:
         )
         return same
 
-    def _check_links(self, node: NodeTarget, *, relink: bool, prefix: str) -> bool:
+    def check_links(self, node: NodeTarget, *, relink: bool, prefix: str) -> bool:
         """Replicas of ``node`` (and ``node`` itself as a replica) re-link and reach ``up``."""
         ok = True
         for other in self.nodes:
-            if other.role == "slave" and (other is node or other.master_port == node.port):
+            if other.role == "slave" and (other is node or other.master_port == node.endpoint.port):
                 ok = self._check_replica_link(other, relink=relink, prefix=prefix) and ok
         if node.mode == "cluster":
             ok = self._check_cluster(node, prefix) and ok
@@ -113,8 +113,8 @@ class _Verifier:
         client = self.clients[replica.name]
         try:
             if relink:
-                _call(client, "CLIENT", "KILL", "TYPE", "master")
-            up = _wait_link_up(client, LINK_TIMEOUT)
+                call(client, "CLIENT", "KILL", "TYPE", "master")
+            up = wait_link_up(client, LINK_TIMEOUT)
         except (redis.RedisError, OSError):
             up = False
         how = "re-linked with the new certificates, " if relink else ""
@@ -128,8 +128,8 @@ class _Verifier:
 
     def _check_cluster(self, node: NodeTarget, prefix: str) -> bool:
         try:
-            state = str(_info(self.clients[node.name], "cluster").get("cluster_enabled", 0))
-            cluster_ok = "cluster_state:ok" in str(_call(self.clients[node.name], "CLUSTER", "INFO"))
+            state = str(server_info(self.clients[node.name], "cluster").get("cluster_enabled", 0))
+            cluster_ok = "cluster_state:ok" in str(call(self.clients[node.name], "CLUSTER", "INFO"))
         except (redis.RedisError, OSError):
             state, cluster_ok = "?", False
         self.report.add(
@@ -141,21 +141,21 @@ class _Verifier:
         return cluster_ok
 
 
-def _wait_link_up(client: redis.Redis, timeout: float) -> bool:
+def wait_link_up(client: redis.Redis, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if _info(client, "replication").get("master_link_status") == "up":
+        if server_info(client, "replication").get("master_link_status") == "up":
             return True
         time.sleep(0.1)
     return False
 
 
-def _client_verify(
+def client_verify(
     report: RotationReport, node: NodeTarget, tls: TlsClientFiles, server_hostname: str | None
 ) -> bool:
     """A fresh mutual-TLS connection with ``tls`` gets PING answered (the server accepts the client)."""
     try:
-        c = redis_client(node.host, node.port, tls, server_hostname=server_hostname)
+        c = redis_client(node.endpoint.host, node.endpoint.port, tls, server_hostname=server_hostname)
         c.ping()
         c.close()
         report.add(

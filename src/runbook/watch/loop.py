@@ -86,7 +86,7 @@ class Watcher:
         self.on_event = on_event
         self.before_reload = before_reload
         self.keep_going = keep_going
-        self.nodes = [_Node(t, NodeStatus(t.label, t.group, t.address)) for t in targets]
+        self.nodes = [_Node(t, NodeStatus(t.endpoint.label, t.group, t.endpoint.address)) for t in targets]
         self.report = WatchReport(nodes=[n.status for n in self.nodes])
         self.waker = Waker(poll)
         self.report.backend = self.waker.backend
@@ -168,7 +168,7 @@ class Watcher:
             blocker = self._blocker(n)
             if blocker is not None:
                 self._once(n, ("held", blocker.failed), "held", "warn",
-                           f"not reloaded: {blocker.target.label} of group {n.target.group} failed with these files",
+                           f"not reloaded: {blocker.target.endpoint.label} of group {n.target.group} failed with these files",
                            "fix the files of that node first")  # fmt: skip
                 continue
             self._handle(n, snap)
@@ -244,10 +244,10 @@ class Watcher:
             checks = consistency.check(
                 snap,
                 served=served,
-                client_trust=pki.load_certs(Path(t.tls.ca)),
-                name=t.hostname,
+                client_trust=pki.load_certs(Path(t.endpoint.files.ca)),
+                name=t.endpoint.hostname,
                 needs_client_auth=files.node.role == "slave" or files.node.mode == "cluster",
-                client_cert=pki.load_cert(Path(t.tls.cert)) if t.tls.cert else None,
+                client_cert=pki.load_cert(Path(t.endpoint.files.cert)) if t.endpoint.files.cert else None,
             )
         except RunbookError as exc:  # the clients' CA or the watcher's certificate became unreadable
             checks = [
@@ -267,7 +267,7 @@ class Watcher:
         replicas = [
             m.target for m in self.nodes
             if m is not n and m.files is not None and m.files.node.role == "slave"
-            and m.files.node.master_port == t.port
+            and m.files.node.master_port == t.endpoint.port
         ]  # fmt: skip
         outcome = reload.apply(
             t,
@@ -317,7 +317,7 @@ class Watcher:
         self, n: _Node, kind: str, status: str, detail: str, fix: str = "", *,
         old_serial: str = "", new_serial: str = "", seconds: float | None = None,
     ) -> None:  # fmt: skip
-        event = WatchEvent(time.time(), n.target.label, kind, status, detail, fix, old_serial, new_serial,
+        event = WatchEvent(time.time(), n.target.endpoint.label, kind, status, detail, fix, old_serial, new_serial,
                            None if seconds is None else round(seconds, 3))  # fmt: skip
         self.report.events.append(event)
         if self.on_event is not None:

@@ -15,10 +15,8 @@ Touches the server.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import redis
 from cryptography import x509
@@ -28,9 +26,9 @@ from runbook import rotation
 from runbook.client import redis_client
 from runbook.errors import RunbookError
 from runbook.results import CheckResult
+from runbook.rotation.targets import call
 from runbook.watch.target import NodeFiles, WatchTarget
 
-LINK_TIMEOUT = 20.0
 Hook = Callable[[WatchTarget], None]
 
 
@@ -53,11 +51,12 @@ class Outcome:
 
 def admin(target: WatchTarget) -> redis.Redis:
     # Connects to the host; the server name is only sent (SNI) and verified, as in rotation.
+    ep = target.endpoint
     return redis_client(
-        target.host,
-        target.port,
-        target.tls,
-        server_hostname=target.hostname,
+        ep.host,
+        ep.port,
+        ep.files,
+        server_hostname=ep.hostname,
         socket_timeout=5.0,
         single_connection_client=True,
     )
@@ -71,7 +70,8 @@ def same_cert(a: x509.Certificate | None, b: x509.Certificate | None) -> bool:
 
 def served(target: WatchTarget) -> x509.Certificate:
     """The certificate a fresh strict mutual-TLS handshake is presented now. Connects."""
-    return rotation.served_certificate(target.host, target.port, target.tls, target.hostname)
+    ep = target.endpoint
+    return rotation.served_certificate(ep.host, ep.port, ep.files, ep.hostname)
 
 
 def apply(
@@ -153,7 +153,9 @@ def _links(
         try:
             rc = admin(replica)
         except (redis.RedisError, OSError) as exc:
-            ok = out.add(f"{prefix}:{replica.label}:replication", False, _line(exc), "is the replica up?")
+            ok = out.add(
+                f"{prefix}:{replica.endpoint.label}:replication", False, _line(exc), "is the replica up?"
+            )
             continue
         try:
             ok = _relink(out, rc, replica, prefix) and ok
@@ -161,7 +163,7 @@ def _links(
             rc.close()
     if files.node.mode == "cluster":
         try:
-            state_ok = "cluster_state:ok" in str(_call(client, "CLUSTER", "INFO"))
+            state_ok = "cluster_state:ok" in str(call(client, "CLUSTER", "INFO"))
         except (redis.RedisError, OSError):
             state_ok = False
         ok = out.add(
@@ -174,26 +176,16 @@ def _links(
 def _relink(out: Outcome, client: redis.Redis, target: WatchTarget, prefix: str) -> bool:
     """Re-link a replica to its primary (new handshake with the new certificates) and wait for ``up``."""
     try:
-        _call(client, "CLIENT", "KILL", "TYPE", "master")
-        up = _wait_link_up(client, LINK_TIMEOUT)
+        call(client, "CLIENT", "KILL", "TYPE", "master")
+        up = rotation.wait_link_up(client, rotation.LINK_TIMEOUT)
     except (redis.RedisError, OSError):
         up = False
     return out.add(
-        f"{prefix}:{target.label}:replication",
+        f"{prefix}:{target.endpoint.label}:replication",
         up,
         "re-linked, master_link_status:up" if up else "master_link_status is not up",
         "check tls-replication and the link certificates (clientAuth)",
     )
-
-
-def _wait_link_up(client: redis.Redis, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        info: dict[str, Any] = client.info("replication")  # type: ignore[assignment]
-        if info.get("master_link_status") == "up":
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def _rollback(
@@ -224,10 +216,6 @@ def _rollback(
     out.add("rollback:reload", True, "one CONFIG SET pointing at the last good copy (state dir)")
     if _verify(out, client, target, files, previous, replicas, prefix="rollback"):
         out.result = "rolled-back"
-
-
-def _call(client: redis.Redis, *args: Any) -> Any:
-    return client.execute_command(*args)  # type: ignore[no-untyped-call]
 
 
 def _line(exc: BaseException) -> str:

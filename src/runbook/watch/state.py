@@ -41,7 +41,7 @@ class StateDir:
         self.root = Path(root).absolute()
 
     def node_dir(self, target: WatchTarget) -> Path:
-        safe = f"{target.host}_{target.port}".replace(":", "_").replace("/", "_")
+        safe = f"{target.endpoint.host}_{target.endpoint.port}".replace(":", "_").replace("/", "_")
         return files.ensure_private_dir(self.root / safe)
 
     def good_dir(self, target: WatchTarget) -> Path:

@@ -17,7 +17,7 @@ from pathlib import Path
 import redis
 
 from runbook import files, rotation
-from runbook.client import TlsClientFiles
+from runbook.client import Endpoint
 from runbook.errors import RunbookError
 
 # file roles of a node, in CONFIG SET order; each maps to the Redis parameter that names it
@@ -33,35 +33,12 @@ PARAMETER: dict[str, str] = {
 
 @dataclass(frozen=True)
 class WatchTarget:
-    """One node to watch: its address, the name its certificate must cover, the client files to connect
-    with, and its group (nodes of one replica set or cluster: reloaded one at a time, a failure holds
-    the rest of the group)."""
+    """One node to watch: its :class:`~runbook.client.Endpoint` (address, the name its certificate
+    must cover, the client files to connect with, an operator's label) and its group (nodes of one
+    replica set or cluster: reloaded one at a time, a failure holds the rest of the group)."""
 
-    host: str
-    port: int
-    tls: TlsClientFiles
-    server_name: str | None = None
+    endpoint: Endpoint
     group: str = "default"
-    name: str = ""
-
-    @property
-    def address(self) -> str:
-        """``host:port`` (IPv6 in brackets): the ``target`` label, as in the fleet's series."""
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-    @property
-    def label(self) -> str:
-        return self.name or self.address
-
-    @property
-    def who(self) -> str:
-        """The label, with the address when the node has a name (``cache-1 at 10.0.0.5:6380``)."""
-        return f"{self.name} at {self.address}" if self.name else self.address
-
-    @property
-    def hostname(self) -> str:
-        """The name a fresh handshake verifies (``server_name``, else ``host``)."""
-        return self.server_name or self.host
 
 
 @dataclass
@@ -103,24 +80,24 @@ class NodeUnavailable(RunbookError):
 
 
 def _check_client_files(target: WatchTarget) -> None:
-    tls = target.tls
+    tls = target.endpoint.files
     found = files.first_unreadable((("ca", tls.ca), ("cert", tls.cert or ""), ("key", tls.key or "")))
     if found is not None:
         label, path, why = found
         raise NodeUnavailable(
             "unreadable",
-            f"{target.who}: client {label} file {path} cannot be read ({why}): let this user read it, or fix the path",
+            f"{target.endpoint.who}: client {label} file {path} cannot be read ({why}): let this user read it, or fix the path",
         )
 
 
 def _check_listening(target: WatchTarget, timeout: float = 3.0) -> None:
     """One TCP connect first: a node that is down is reported at once, not after the client's retries."""
     try:
-        socket.create_connection((target.host, target.port), timeout=timeout).close()
+        socket.create_connection((target.endpoint.host, target.endpoint.port), timeout=timeout).close()
     except OSError as exc:
         raise NodeUnavailable(
             "unreachable",
-            f"cannot reach {target.who} ({exc.strerror or exc}): "
+            f"cannot reach {target.endpoint.who} ({exc.strerror or exc}): "
             "check the host and port, and that redis-server runs",
         ) from None
 
@@ -134,13 +111,14 @@ def discover(target: WatchTarget, origin: dict[str, str] | None = None) -> NodeF
     _check_client_files(target)
     _check_listening(target)
     try:
+        ep = target.endpoint
         node = rotation.discover_node(
-            target.host, target.port, target.tls, name=target.label, server_hostname=target.server_name
+            ep.host, ep.port, ep.files, name=ep.label, server_hostname=ep.server_name or None
         )
     except (redis.RedisError, OSError) as exc:  # discover_node's client connects before its own try
         raise NodeUnavailable(
             "unreachable",
-            f"cannot reach {target.who} ({' '.join(str(exc).split())[:160]}): "
+            f"cannot reach {target.endpoint.who} ({' '.join(str(exc).split())[:160]}): "
             "check --host/--port and that redis-server runs",
         ) from None
     except RunbookError as exc:  # the handshake or INFO failed
@@ -148,7 +126,7 @@ def discover(target: WatchTarget, origin: dict[str, str] | None = None) -> NodeF
     if node.mode == "sentinel":
         raise NodeUnavailable(
             "external",
-            f"{target.who} is a Sentinel: it cannot reload TLS files at runtime, restart it instead "
+            f"{target.endpoint.who} is a Sentinel: it cannot reload TLS files at runtime, restart it instead "
             "(`runbook rotate server` prints the procedure)",
         )
     reported = {
@@ -163,9 +141,9 @@ def discover(target: WatchTarget, origin: dict[str, str] | None = None) -> NodeF
     if not reported["cert"] or not reported["key"]:
         raise NodeUnavailable(
             "external",
-            f"{target.who} is external: it does not report its TLS files (CONFIG GET tls-* denied or "
+            f"{target.endpoint.who} is external: it does not report its TLS files (CONFIG GET tls-* denied or "
             "renamed), so it cannot be watched from here: renew it with `runbook rotate server --dir PKI "
-            f"--host {target.host} --port {target.port}` (prints the deploy commands; `runbook fleet rotate` "
+            f"--host {target.endpoint.host} --port {target.endpoint.port}` (prints the deploy commands; `runbook fleet rotate` "
             "for an inventory), then check it with `runbook rotate verify`",
         )
     return NodeFiles(node, {r: v for r, v in reported.items() if v})
