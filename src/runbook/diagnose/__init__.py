@@ -38,12 +38,10 @@ from runbook.diagnose.negotiation import (
     protocols_accepted,
 )
 from runbook.diagnose.probes import (
-    PING,
     TLS_ALERTS,
     ClientSpec,
     attempt,
     probe_hello,
-    probe_resp,
     probe_tls,
     server_version,
 )
@@ -79,7 +77,6 @@ __all__ = [
     "NB_ROTATION",
     "NB_SERVER",
     "NB_TROUBLE",
-    "PING",
     "SIGNATURES",
     "TLS12_CIPHERS",
     "TLS_ALERTS",
@@ -103,7 +100,6 @@ __all__ = [
     "log_patterns",
     "log_size",
     "probe_hello",
-    "probe_resp",
     "probe_tls",
     "protocols_accepted",
     "read_server_log",

@@ -11,6 +11,7 @@ from typing import Any
 
 from runbook import pki
 from runbook.client import Endpoint
+from runbook.client.probe import plaintext_ping
 from runbook.diagnose.cert_facts import cert_facts, describe_cert
 from runbook.diagnose.error_text import text_of
 from runbook.diagnose.probes import (
@@ -19,7 +20,6 @@ from runbook.diagnose.probes import (
     listen_for_alert,
     peer_certificate,
     probe_hello,
-    probe_resp,
     probe_tls,
     versions_bad,
 )
@@ -155,7 +155,7 @@ def _gather(host: str, port: int, spec: ClientSpec, timeout: float, outcome: Out
         text,
         re.I,
     )
-    if outcome.stage == "handshake" and handshake_broke and probe_resp(host, port, short):
+    if outcome.stage == "handshake" and handshake_broke and plaintext_ping(Endpoint(host, port), short).ok:
         facts["server_speaks"] = "resp"
         return
     if versions_bad(spec):

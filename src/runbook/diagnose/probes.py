@@ -96,11 +96,6 @@ def _text(sock: ssl.SSLSocket, *args: str) -> str:
     return "" if isinstance(reply, wire.ReplyError) else wire.text(reply)
 
 
-def probe_resp(host: str, port: int, timeout: float) -> bool:
-    """Does the port answer a plaintext PING (any RESP reply)? Opens one connection."""
-    return one.plaintext_ping(Endpoint(host, port), timeout).ok
-
-
 def probe_tls(host: str, port: int, timeout: float) -> bool:
     """Does the port answer a TLS ClientHello with a ServerHello? Opens one connection."""
     info = probe_hello(host, port, timeout, ClientSpec(tls=True))
