@@ -47,7 +47,7 @@ Where each part lives (imports flow down this list, never up):
 from runbook.rotation.apply import reload_tls
 from runbook.rotation.ca import ca_state
 from runbook.rotation.commands import deploy_commands, sentinel_procedure
-from runbook.rotation.drills import DRILLS, drill_material
+from runbook.rotation.drills import DRILLS, check_params, drill_material
 from runbook.rotation.issuing import reissue_like
 from runbook.rotation.preflight import (
     preflight_leaf,
@@ -86,6 +86,7 @@ __all__ = [
     "PlanStep",
     "RotationReport",
     "ca_state",
+    "check_params",
     "deploy_commands",
     "discover_node",
     "drill_material",
