@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from runbook import display
-from runbook.cli.common import Subparsers, print_checks, print_json
+from runbook.cli.common import Subparsers, deprecated_alias, print_checks, print_json
 from runbook.errors import RunbookError
 
 
@@ -21,7 +21,7 @@ def _cmd_rotate(a: argparse.Namespace) -> int:
             raise RunbookError(f"--node {extra!r} is not HOST:PORT: e.g. --node 127.0.0.1:6380")
         nodes.append((host.strip("[]"), int(port)))
     if a.kind == "verify":
-        results = rotation.verify_served(a.host, a.port, Path(a.dir), server_hostname=a.server_hostname)
+        results = rotation.verify_served(a.host, a.port, Path(a.dir), server_hostname=a.server_name)
         return print_checks(results, a.json, {"target": address(a.host, a.port)})
     report = rotation.rotate(
         a.kind,
@@ -30,9 +30,9 @@ def _cmd_rotate(a: argparse.Namespace) -> int:
         name=a.name or pki.DEFAULT_CLIENT,
         connect_as=a.connect_as,
         hostnames=a.hostname or [],
-        server_hostname=a.server_hostname,
-        new_cert=a.cert,
-        new_key=a.key,
+        server_hostname=a.server_name,
+        new_cert=a.new_cert,
+        new_key=a.new_key,
         days=a.days,
         dry_run=a.dry_run,
         if_expiring_within=a.if_expiring_within,
@@ -80,9 +80,14 @@ def register(sub: Subparsers) -> None:
     p.add_argument(
         "--hostname", action="append", help="a name clients use; the new certificate must cover it"
     )
-    p.add_argument("--server-hostname", help="name to verify the server against (default: --host)")
-    p.add_argument("--cert", help="use this new certificate instead of issuing one (with --key)")
-    p.add_argument("--key", help="the new certificate's private key (unencrypted PEM)")
+    server_name = p.add_argument("--server-name", help="name to verify the server against (default: --host)")
+    new_cert = p.add_argument(
+        "--new-cert", help="use this new certificate instead of issuing one (with --new-key)"
+    )
+    new_key = p.add_argument("--new-key", help="the new certificate's private key (unencrypted PEM)")
+    # --cert/--key name the client identity everywhere else; here they meant the new certificate
+    for old, new in (("--server-hostname", server_name), ("--cert", new_cert), ("--key", new_key)):
+        deprecated_alias(p, old, new)
     p.add_argument("--days", type=int, default=365, help="validity of re-issued certificates (default 365)")
     p.add_argument("--phase", default="all", choices=["all", "bundle", "reissue", "retire"], help="CA phase")
     p.add_argument(
