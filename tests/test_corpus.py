@@ -16,7 +16,7 @@ from cryptography import x509
 
 import corpus
 from runbook import adopt, checks, diagnose, sandbox, watch
-from runbook.client import tls_context
+from runbook.client import Endpoint, tls_context
 
 pytestmark = pytest.mark.integration
 
@@ -143,9 +143,7 @@ def _watch_target(dep: corpus.Deployment, node: sandbox.Node) -> watch.WatchTarg
 def test_diagnose_names_the_true_cause(served: tuple[corpus.Deployment, sandbox.Node]) -> None:
     """The right CA is never blamed as untrusted: a guide's CA is ``ca-not-strict`` with its fix."""
     dep, node = served
-    d = diagnose.diagnose_endpoint(
-        "127.0.0.1", node.port, files=dep.files, server_name=dep.server_name, settle=0.0
-    )
+    d = diagnose.diagnose_endpoint(dep.endpoint(node.port), settle=0.0)
     assert d.cause == dep.cause, (d.cause, d.evidence)
     if dep.cause == "ca-not-strict":
         assert f"runbook pki resign-ca --ca {dep.ca}" in d.fix
@@ -194,7 +192,7 @@ def test_resign_ca_makes_strict_clients_accept_the_same_leaves(
         else:  # the name is still only in the CN: that is the remaining finding
             assert "Hostname mismatch" in _ping(strict, node.port, "strict")
             d = diagnose.diagnose_endpoint(
-                "127.0.0.1", node.port, files=strict.files, server_name=dep.server_name, settle=0.0
+                Endpoint("127.0.0.1", node.port, dep.server_name, strict.files), settle=0.0
             )
             assert d.cause == "server-name-cn-only", d.evidence
     finally:
@@ -234,7 +232,7 @@ def test_check_works_on_every_deployment(served: tuple[corpus.Deployment, sandbo
     """The audit connects as Redis/OpenSSL do; strictness is its own check; 24 h step certificates are
     judged against their lifetime (hours shown, not "0 days")."""
     dep, node = served
-    report = checks.audit("127.0.0.1", node.port, dep.files, server_name=dep.server_name, scan_ciphers=False)
+    report = checks.audit(dep.endpoint(node.port), scan_ciphers=False)
     by_id = {c.id: c for c in report}
     assert by_id["tls-handshake"].status == "pass", by_id["tls-handshake"]
     assert by_id["redis-ping"].status == "pass"
@@ -376,9 +374,7 @@ def test_a_missing_intermediate_is_named_and_fixed_with_our_own_commands(
     corpus.renew_step_leaf(dep, bundle=False)
     node = corpus.start(dep, tmp_path / "node")
     try:
-        d = diagnose.diagnose_endpoint(
-            "127.0.0.1", node.port, files=dep.files, server_name=dep.server_name, settle=0.0
-        )
+        d = diagnose.diagnose_endpoint(dep.endpoint(node.port), settle=0.0)
         assert d.cause == "missing-intermediate", (d.cause, d.evidence)
         assert any("without CN=Redis Intermediate CA" in e for e in d.evidence)
         assert "runbook watch --once --ca BUNDLE" in d.fix
@@ -394,9 +390,7 @@ def test_a_missing_intermediate_is_named_and_fixed_with_our_own_commands(
         report = watch.watch_once([watch.WatchTarget(admin)], state_dir=tmp_path / "state", settle=0.0)
         assert report.ok and report.nodes[0].reloads["reloaded"] == 1, report.to_dict()
         assert report.nodes[0].served_serial == format(renewed.serial_number, "X")
-        after = diagnose.diagnose_endpoint(
-            "127.0.0.1", node.port, files=dep.files, server_name=dep.server_name, settle=0.0
-        )
+        after = diagnose.diagnose_endpoint(dep.endpoint(node.port), settle=0.0)
         assert after.cause == "ok", after.evidence
     finally:
         sandbox.stop_node(node)

@@ -96,7 +96,7 @@ def test_standalone_up_status_verify_stop(
             r.id for r in results
         }
         assert _plaintext_refused(box.primary.port)
-        hs = sandbox.handshake("localhost", box.primary.port, box.client_files())
+        hs = sandbox.handshake(box.endpoint())
         assert hs.protocol == "TLSv1.3" and hs.server_subject.startswith("CN=localhost")
         assert hs.server_serial == pki.inspect(workdir.pki_dir(work) / "redis-server.crt").serial
         log = box.primary.log_path.read_text()
@@ -157,7 +157,7 @@ def test_cluster_forms_over_tls(
         for i in range(20):
             rc.set(f"k{i}", i)
         assert [rc.get(f"k{i}") for i in range(20)] == [str(i) for i in range(20)]
-        slots = {n.name: int(sandbox._cluster_info(box, n)["cluster_slots_ok"]) for n in box.nodes}
+        slots = {n.name: int(sandbox.cluster_info(box, n)["cluster_slots_ok"]) for n in box.nodes}
         assert set(slots.values()) == {16384}
         rc.close()
         for n in box.nodes:
@@ -204,7 +204,7 @@ def test_checks_fail_on_a_server_that_lets_plaintext_in(session_work: Path, tmp_
         results = {
             r.id: r.status
             for r in sandbox.verify_endpoint(
-                "localhost", node.port, files, plaintext_port=node.plaintext_port
+                node.endpoint.with_files(files), name="", plaintext_port=node.plaintext_port
             )
         }
         assert results == {

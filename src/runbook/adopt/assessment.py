@@ -147,9 +147,7 @@ def _assess_node(result: Assessment, e: Endpoint, timeout: float, warn_days: int
     view("redis-cli", cli is None, cli or "PONG")
     view("redis-py", *_redis_py(e, timeout))
     if compatible is not None:
-        d = diagnose_endpoint(
-            e.host, e.port, files=e.files, server_name=e.hostname, timeout=timeout, settle=0.0
-        )
+        d = diagnose_endpoint(e, timeout=timeout, settle=0.0)
         finding(d.cause, f"{d.summary} ({compatible})", d.fix)
         return
     leaf = _served_leaf(e, timeout)

@@ -101,9 +101,7 @@ def toolkit_external(endpoint: Endpoint, out_dir: Path | str, timeout: float = 3
     spec = ClientSpec(ca=files.ca, cert=files.cert, key=files.key, server_name=endpoint.server_name)
     served = peer_certificate(endpoint.host, endpoint.port, timeout, spec)
     if served is None:
-        d = diagnose_endpoint(
-            endpoint.host, endpoint.port, files=files, server_name=endpoint.server_name, timeout=timeout
-        )
+        d = diagnose_endpoint(endpoint, timeout=timeout)
         raise RunbookError(f"no verified TLS handshake with {endpoint.address}: {d.cause}: {d.fix}")
     path = Path(out_dir) / "served-server.crt"
     _files.write_file(path, served.public_bytes(serialization.Encoding.PEM), _files.PUBLIC)
@@ -162,12 +160,10 @@ def chain_checks(tk: Toolkit) -> list[CheckResult]:
 
 def toolkit_diagnoses(tk: Toolkit, work: Path | str | None = None) -> dict[str, Diagnosis]:
     """Step 6: the client as configured, then the same client without a certificate. Read-only."""
-    name = tk.server_name if tk.target == "external" else None
+    client = tk.endpoint.with_files(TlsClientFiles(tk.spec.ca or "", tk.spec.cert, tk.spec.key))
     return {
-        "with the client certificate": diagnose_endpoint(
-            tk.host, tk.port, ca=tk.spec.ca, cert=tk.spec.cert, key=tk.spec.key, server_name=name, work=work
-        ),
+        "with the client certificate": diagnose_endpoint(client, work=work),
         "without a client certificate": diagnose_endpoint(
-            tk.host, tk.port, ca=tk.spec.ca, server_name=name, work=work
+            client.with_files(TlsClientFiles(client.files.ca)), work=work
         ),
     }

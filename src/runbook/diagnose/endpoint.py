@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from runbook import pki
-from runbook.client import TlsClientFiles
+from runbook.client import Endpoint
+from runbook.client.probe import plaintext_ping
 from runbook.diagnose.cert_facts import cert_facts, describe_cert
 from runbook.diagnose.chain_facts import missing_intermediate
 from runbook.diagnose.error_text import text_of
@@ -20,7 +21,6 @@ from runbook.diagnose.probes import (
     listen_for_alert,
     peer_certificate,
     probe_hello,
-    probe_resp,
     probe_tls,
     versions_bad,
 )
@@ -38,13 +38,8 @@ from runbook.errors import RunbookError
 
 
 def diagnose_endpoint(
-    host: str,
-    port: int,
+    endpoint: Endpoint,
     *,
-    ca: str | Path | None = None,
-    cert: str | Path | None = None,
-    key: str | Path | None = None,
-    server_name: str | None = None,
     tls: bool = True,
     min_version: ssl.TLSVersion | None = None,
     max_version: ssl.TLSVersion | None = None,
@@ -53,24 +48,27 @@ def diagnose_endpoint(
     log_file: str | Path | None = None,
     work: str | Path | None = None,
     settle: float = 8.0,
-    files: TlsClientFiles | None = None,
 ) -> Diagnosis:
-    """Connect to ``host:port`` the way the client would and say why it fails (or ``ok``).
+    """Connect to ``endpoint`` the way the client would and say why it fails (or ``ok``).
+
+    The client trusts ``endpoint.files.ca`` (the system store when empty), presents
+    ``endpoint.files.cert``/``key`` when given (a key inside the certificate file when only
+    ``cert`` is given), verifies ``endpoint.hostname``; with ``tls=False`` it speaks plaintext;
+    ``min_version``/``max_version``/``ciphers`` limit it as the failing client was limited.
 
     Read-only: opens a few short connections (the attempt, then probes when it fails: does the
     port speak TLS or plaintext, which alert the server sends, which certificate it presents) and
     reads the server log: ``log_file``, or the sandbox node's log when ``port`` belongs to the
     sandbox of ``work``. For a replica or cluster node whose link is down without a visible TLS
     reason it waits up to ``settle`` seconds for the link (a primary delays a diskless sync by 5 s).
-    ``files`` (a :class:`~runbook.client.TlsClientFiles`) may stand in for ``ca``/``cert``/``key``.
     """
-    if files is not None:
-        ca, cert, key = ca or files.ca, cert or files.cert, key or files.key
+    host, port = endpoint.host, endpoint.port
+    ca, cert, key = endpoint.files.ca, endpoint.files.cert, endpoint.files.key
     spec = ClientSpec(
         ca=str(ca) if ca else None,
         cert=str(cert) if cert else None,
         key=str(key) if key else (str(cert) if cert else None),
-        server_name=server_name,
+        server_name=endpoint.server_name or None,
         tls=tls,
         min_version=min_version,
         max_version=max_version,
@@ -164,7 +162,7 @@ def _gather(host: str, port: int, spec: ClientSpec, timeout: float, outcome: Out
         text,
         re.I,
     )
-    if outcome.stage == "handshake" and handshake_broke and probe_resp(host, port, short):
+    if outcome.stage == "handshake" and handshake_broke and plaintext_ping(Endpoint(host, port), short).ok:
         facts["server_speaks"] = "resp"
         return
     if versions_bad(spec):
@@ -189,11 +187,3 @@ def _gather(host: str, port: int, spec: ClientSpec, timeout: float, outcome: Out
                     f"the server sends its certificate without {link.subject.rfc4514_string()}, the "
                     f"intermediate between it and {link.issuer.rfc4514_string()} (the CA the client trusts)"
                 )
-
-
-def client_spec_from_pki(
-    pki_dir: Path | str, client: str | None = pki.DEFAULT_CLIENT
-) -> dict[str, str | None]:
-    """``ca``/``cert``/``key`` keyword arguments for :func:`diagnose_endpoint` from a PKI dir."""
-    files = TlsClientFiles.from_pki(pki_dir, client)
-    return {"ca": files.ca, "cert": files.cert, "key": files.key}

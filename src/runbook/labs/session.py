@@ -110,7 +110,7 @@ def start(name: str, work: str | Path | None = None, trainee: str | None = None)
                 state.stop_nodes(_state(lab, root, paths, who, env.nodes, env.nodes[-1]), [node.name])
     else:
         raise RunbookError(f"lab {name} could not be built ({problem}): run `runbook doctor`")
-    app = next((n for n in env.nodes if setup.port in (n.port, n.plaintext_port)), env.nodes[-1])
+    app = next((n for n in env.nodes if setup.endpoint.port in (n.port, n.plaintext_port)), env.nodes[-1])
     st = _state(lab, root, paths, who, env.nodes, app)
     if name == "vault-migration":
         catalogue.write_passphrase_note(root)
@@ -122,8 +122,8 @@ def start(name: str, work: str | Path | None = None, trainee: str | None = None)
         lab.name,
         lab.title,
         lab.ticket,
-        setup.host,
-        setup.port,
+        setup.endpoint.host,
+        setup.endpoint.port,
         str(app.conf_path),
         str(paths.root),
         files_written.to_dict(),

@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 
 from runbook.client import TlsClientFiles
+from runbook.client.probe import answers_ping
 from runbook.errors import RunbookError
 from runbook.pki import PkiPaths
 from runbook.sandbox.engine import docker, docker_image, image_info
 from runbook.sandbox.node_config import conf_text
-from runbook.sandbox.probes import tls_answers
 from runbook.sandbox.readiness import log_message, log_tail
 from runbook.sandbox.state import Node
 
@@ -157,7 +157,7 @@ def wait_container(node: Node, pki: PkiPaths, timeout: float) -> None:
             raise RunbookError(
                 f"container {node.container} ({node.name}) exited at start: {log_message(reason)}"
             )
-        if tls_answers("localhost", node.port, files, timeout=1.0):  # raw socket: no client retries
+        if answers_ping(node.endpoint.with_files(files), timeout=1.0):  # raw socket: no client retries
             return
         time.sleep(0.1)
     raise RunbookError(
