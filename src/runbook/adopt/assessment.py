@@ -29,12 +29,11 @@ import redis
 from cryptography import x509
 
 from runbook import pki
-from runbook.client import Endpoint, Mode, redis_client, tls_context
+from runbook.client import Endpoint, Mode, probe, redis_client, tls_context, wire
 from runbook.diagnose import diagnose_endpoint
 from runbook.errors import RunbookError
 from runbook.files import first_unreadable
 
-PING = b"*1\r\n$4\r\nPING\r\n"
 CLIENTS: dict[str, str] = {
     "strict": "Python 3.13 default context / OpenSSL -x509_strict",
     "openssl": "OpenSSL-based client checking the name (what Redis accepts)",
@@ -181,15 +180,12 @@ def _ping(e: Endpoint, mode: Mode, check_hostname: bool, timeout: float) -> str 
     """None when a handshake in ``mode`` and a PING succeed, else the one-line reason."""
     try:
         ctx = tls_context(e.files, mode=mode, check_hostname=check_hostname)
-        with (
-            socket.create_connection((e.host, e.port), timeout=timeout) as raw,
-            ctx.wrap_socket(raw, server_hostname=e.hostname) as tls,
-        ):
-            tls.sendall(PING)
-            reply = tls.recv(64)
     except (OSError, ssl.SSLError, ValueError) as exc:
         return _one_line(exc)
-    return None if reply.startswith(b"+PONG") else f"unexpected reply {reply[:40]!r}"
+    got = probe.command(e, "PING", ctx=ctx, timeout=timeout)
+    if not got.ok:
+        return got.error
+    return None if got.value == b"PONG" else f"unexpected reply {wire.text(got.value)[:40]!r}"
 
 
 def _redis_py(e: Endpoint, timeout: float) -> tuple[bool, str]:
