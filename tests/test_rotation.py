@@ -119,7 +119,7 @@ def test_report_evidence_has_the_shared_keys() -> None:
 @pytest.mark.parametrize(
     "argv",
     [
-        ["rotate", "server", "--dir", "{d}", "--host", "127.0.0.1", "--port", "1", "--cert", "x.crt"],
+        ["rotate", "server", "--dir", "{d}", "--host", "127.0.0.1", "--port", "1", "--new-cert", "x.crt"],
         ["rotate", "banana", "--dir", "{d}", "--host", "127.0.0.1", "--port", "1"],
         ["rotate", "server", "--dir", "{d}", "--host", "127.0.0.1", "--port", "1", "--node", "nope"],
         ["rotate", "server", "--dir", "{d}/missing", "--host", "127.0.0.1", "--port", "1"],

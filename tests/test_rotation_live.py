@@ -129,7 +129,7 @@ def test_bad_input_is_refused_at_preflight_and_nothing_changes(
     watched = [pki_root / n for n in ("ca.crt", "ca.key", "redis-server.crt", "redis-server.key")]
     before, serial = _digest(watched), _served_serial(node.port, pki_root)
     cert, key = rotation.drill_material(kind, pki_root, tmp_path)
-    assert _rotate_cli(pki_root, node.port, "server", "--cert", str(cert), "--key", str(key)) == 1
+    assert _rotate_cli(pki_root, node.port, "server", "--new-cert", str(cert), "--new-key", str(key)) == 1
     out = capsys.readouterr().out
     assert "refused" in out and "✘ fail" in out
     assert _digest(watched) == before and _served_serial(node.port, pki_root) == serial

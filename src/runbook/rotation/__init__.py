@@ -49,9 +49,7 @@ from runbook.rotation.ca import ca_state
 from runbook.rotation.commands import deploy_commands, sentinel_procedure
 from runbook.rotation.drills import DRILLS, drill_material
 from runbook.rotation.issuing import reissue_like
-from runbook.rotation.preflight import (
-    preflight_leaf,
-)
+from runbook.rotation.preflight import ClientTrust, preflight_leaf, served_chain_check
 from runbook.rotation.report import (
     CA_PHASES,
     KINDS,
