@@ -97,11 +97,15 @@ class ChainSite:
         """The operator's admin identity, trusting only the root (as every client does)."""
         return TlsClientFiles(str(self.root_ca), str(self.root / "client.crt"), str(self.root / "client.key"))
 
-    def leaf(self, *, with_intermediate: bool, out: Path, name: str = "renewed") -> tuple[Path, Path]:
+    def leaf(
+        self, *, with_intermediate: bool, out: Path, name: str = "renewed", days: int = 365
+    ) -> tuple[Path, Path]:
         """A renewed server pair signed by the intermediate: ``out/NAME.crt`` (leaf, or leaf +
         intermediate as step writes it) and ``out/NAME.key``."""
         out.mkdir(parents=True, exist_ok=True)
-        new = pki.make_leaf(self.inter, "redis", purpose="server", hostnames=["localhost"], ips=["127.0.0.1"])
+        new = pki.make_leaf(
+            self.inter, "redis", purpose="server", hostnames=["localhost"], ips=["127.0.0.1"], days=days
+        )
         cert = out / f"{name}.crt"
         cert.write_bytes(pem(new.cert, self.inter.cert) if with_intermediate else pem(new.cert))
         return cert, write_key(out / f"{name}.key", new)

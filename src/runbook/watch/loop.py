@@ -243,6 +243,7 @@ class Watcher:
             self._unavailable(n, exc)
             return
         try:
+            identity = pki.load_certs(Path(t.endpoint.files.cert)) if t.endpoint.files.cert else []
             checks = consistency.check(
                 snap,
                 served=served,
@@ -251,7 +252,8 @@ class Watcher:
                 ),
                 name=t.endpoint.hostname,
                 needs_client_auth=files.node.role == "slave" or files.node.mode == "cluster",
-                client_cert=pki.load_cert(Path(t.endpoint.files.cert)) if t.endpoint.files.cert else None,
+                client_cert=identity[0] if identity else None,
+                client_chain=identity[1:],
             )
         except RunbookError as exc:  # the clients' CA or the watcher's certificate became unreadable
             checks = [
