@@ -267,6 +267,8 @@ def test_cli_diagnose_unreachable_exits_1_with_json(capsys: pytest.CaptureFixtur
 
 def test_cli_drill_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["drill", "list", "--json"]) == 0
+    assert all(set(r) == {"name"} for r in json.loads(capsys.readouterr().out))  # the answer out of sight
+    assert cli.main(["drill", "list", "--answers", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["expected"] for r in rows} >= {"ok", "outgoing-cert-wrong-usage", "server-key-passphrase"}
 

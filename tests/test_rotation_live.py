@@ -144,6 +144,7 @@ def test_forced_reload_failure_rolls_back_byte_for_byte(
     before, serial = _digest(watched), _served_serial(node.port, pki_root)
     assert _rotate_cli(pki_root, node.port, "server", "--drill", "reload") == 1
     out = capsys.readouterr().out
+    out = " ".join(out.split())  # the CLI table wraps long cells at 100 columns
     assert "rolled-back" in out and "Unable to update TLS configuration" in out
     assert _digest(watched) == before  # the backup was restored byte for byte
     assert _served_serial(node.port, pki_root) == serial  # the old certificate is still served
@@ -160,6 +161,7 @@ def test_dry_run_and_not_due_touch_nothing(
     assert "not-due" in capsys.readouterr().out
     assert _rotate_cli(pki_root, node.port, "server", "--if-expiring-within", "400", "--dry-run") == 0
     out = capsys.readouterr().out
+    out = " ".join(out.split())  # the CLI table wraps long cells at 100 columns
     assert "planned" in out and "CONFIG SET tls-cert-file" in out
     assert _digest(watched) == before and _served_serial(node.port, pki_root) == serial
 
@@ -356,6 +358,7 @@ def test_external_target_gets_deploy_commands_then_verifies(
     try:
         assert _rotate_cli(pki_root, node.port, "server") == 0
         out = capsys.readouterr().out
+        out = " ".join(out.split())  # the CLI table wraps long cells at 100 columns
         assert "pending" in out and "CONFIG SET tls-cert-file" in out and "install -m 0600" in out
         assert _rotate_cli(pki_root, node.port, "verify") == 1  # not deployed yet
         capsys.readouterr()
@@ -400,6 +403,7 @@ def test_sentinel_is_told_to_restart(fresh_work: Path, capsys: pytest.CaptureFix
         sandbox.wait_ready(node, pki.PkiPaths(pki_root), proc=proc)
         assert _rotate_cli(pki_root, port, "server") == 1
         out = capsys.readouterr().out
+        out = " ".join(out.split())  # the CLI table wraps long cells at 100 columns
         assert "cannot reload TLS files at runtime" in out and "systemctl restart redis-sentinel" in out
     finally:
         sandbox.stop_node(node)

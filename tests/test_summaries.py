@@ -340,3 +340,17 @@ def test_performance_skipped_and_failed() -> None:
     failed = {**skipped, "pooling": CheckResult("pooling", "fail", "pooling did not help", "re-run")}
     assert statuses(summaries.performance(failed, None))["pooling"] == "fail"
     check_record(summaries.performance(failed, None), "06_performance", False)
+
+
+def test_a_failed_summary_check_names_its_fix() -> None:
+    """Every check id a summary can fail has a fix in the verdict table's fix column."""
+    import inspect
+    import re
+
+    from runbook.book import summaries as s
+
+    ids = set(re.findall(r'_check\(\s*"([\w-]+)"', inspect.getsource(s)))
+    assert ids and ids <= set(s.FIXES)
+    failed = s._check("protocols", False, "accepted: TLSv1")
+    assert failed.status == "fail" and "tls-protocols" in failed.fix
+    assert s._check("protocols", True, "ok").fix == ""

@@ -8,6 +8,7 @@ Nothing here computes anything: it only shows results produced elsewhere.
 from __future__ import annotations
 
 import html
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, is_dataclass
 from typing import Any
@@ -34,16 +35,25 @@ class Table:
         self.rows = [["" if c is None else str(c) for c in row] for row in rows]
         self.title = title
 
-    def text(self) -> str:
-        widths = [len(h) for h in self.header]
-        for row in self.rows:
-            widths = [max(w, len(c)) for w, c in zip(widths, row, strict=False)]
-        line = "  ".join(h.ljust(w) for h, w in zip(self.header, widths, strict=False))
+    def text(self, width: int | None = None) -> str:
+        """Aligned plain text. With ``width``, a table wider than that keeps its leftmost columns on
+        the row's line and moves the rightmost ones (free text: detail, fix) under the row as
+        ``column: value`` lines wrapped to ``width``, so every line fits and no word is cut."""
+        widths = _widths(self.header, self.rows)
+        keep = len(self.header)
+        while width and keep > 1 and sum(widths[:keep]) + 2 * (keep - 1) > width:
+            keep -= 1
         out = [self.title] if self.title else []
-        out += [line.rstrip(), "  ".join("-" * w for w in widths)]
-        out += [
-            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in self.rows
-        ]
+        out.append("  ".join(h.ljust(w) for h, w in zip(self.header[:keep], widths, strict=False)).rstrip())
+        out.append("  ".join("-" * w for w in widths[:keep]))
+        for row in self.rows:
+            out.append("  ".join(c.ljust(w) for c, w in zip(row[:keep], widths, strict=False)).rstrip())
+            for name, cell in zip(self.header[keep:], row[keep:], strict=False):
+                if cell:
+                    out += textwrap.wrap(
+                        f"{name}: {cell}", width or 100, initial_indent="    ", subsequent_indent="      ",
+                        break_on_hyphens=False,
+                    )  # fmt: skip
         return "\n".join(out)
 
     def __repr__(self) -> str:
@@ -66,6 +76,16 @@ class Table:
             else ""
         )
         return f"<table class='runbook-table'>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+TERMINAL_WIDTH = 100  # the CLI's tables fit this many columns (full data: --json)
+
+
+def _widths(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
+    widths = [len(h) for h in header]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=False)]
+    return widths
 
 
 def mark(status: str) -> str:

@@ -35,6 +35,7 @@ from runbook.errors import RunbookError
 from runbook.sandbox import Node
 
 HOST = "localhost"
+KEY_PASSPHRASE = "the-right-passphrase"  # the encrypted key's real passphrase (server-key-wrong-passphrase)
 TIMEOUT = 2.0  # seconds: loopback answers fast; a TLS client on a plaintext port waits this long
 
 
@@ -350,7 +351,7 @@ def _key_unreadable(env: DrillEnv) -> Setup:
 
 def _key_passphrase(env: DrillEnv) -> Setup:
     issued = pki.Issued(pki.load_cert(env.paths.server_cert), pki.load_key(env.paths.server_key))
-    crt, key = env.write_pair("encrypted", issued, passphrase=b"the-right-passphrase")
+    crt, key = env.write_pair("encrypted", issued, passphrase=KEY_PASSPHRASE.encode())
     return _startup_failure(
         env, "server", tls_cert_file=crt, tls_key_file=key, tls_key_file_pass="a-wrong-one"
     )
@@ -358,7 +359,7 @@ def _key_passphrase(env: DrillEnv) -> Setup:
 
 def _replica_server_auth_only(env: DrillEnv) -> Setup:
     # The shared server certificate has serverAuth only; the replica presents it to its primary.
-    primary = env.start("primary", tls_replication="yes")
+    primary = env.start("primary", tls_replication="yes", repl_diskless_sync_delay="0")
     replica = env.start("replica", tls_replication="yes", replicaof=f"127.0.0.1 {primary.port}")
     deadline = time.monotonic() + 5
     line = ""
@@ -585,3 +586,12 @@ def table_rows(results: Sequence[DrillResult]) -> list[list[str]]:
         ]
         for r in results
     ]
+
+
+def table(results: Sequence[DrillResult], answers: bool = False) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the drills table. Without ``answers`` the scenario, the cause and the fix
+    stay out of sight (the trainee sees the symptom and whether the diagnosis was right)."""
+    if answers:
+        return ["drill", "scenario", "what the operator sees", "diagnosis", "fix"], table_rows(results)
+    rows = [[r.name, r.symptom, "✔ diagnosed" if r.diagnosed else "✘ misdiagnosed"] for r in results]
+    return ["drill", "what the operator sees", "diagnosis"], rows

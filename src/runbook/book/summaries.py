@@ -53,8 +53,35 @@ class Summary:
         }
 
 
+#: The fix a failed summary check shows in the verdict table (the step above it says more).
+FIXES: dict[str, str] = {
+    "ca-profile": "re-issue the CA with notebook 01 (overwrite=True): strict RFC 5280 profile",
+    "verification": "read the failed checks of step 2 in notebook 01; re-issue with overwrite=True",
+    "plaintext-refused": "set port 0 (notebook 02 renders it) so Redis speaks only TLS",
+    "mutual-tls": "set tls-auth-clients yes (notebook 02)",
+    "live-checks": "read the failed live checks above; `runbook check --json` on the port",
+    "snippets": "read the failed snippet's output above; `runbook check` on the endpoint",
+    "redis-py-mistakes": "read the mistake that did not fail as expected; check redis-py's version",
+    "audit": "read the failed audit checks above (`runbook check --json`)",
+    "refusals": "a wrong client got in: set tls-auth-clients yes and tls-protocols TLSv1.2 TLSv1.3",
+    "drills": "run `runbook drill run NAME --json` and read the evidence",
+    "drills-cleanup": "run `runbook drill run NAME`; stop leftover redis-server processes by pid",
+    "certificate-dates": "rotate the certificate out of its validity (notebook 05) or fix the clock",
+    "chain-verification": "re-issue the certificate that does not verify (notebook 01, overwrite=True)",
+    "handshake": "run `runbook diagnose` on the port",
+    "protocols": 'set tls-protocols "TLSv1.2 TLSv1.3" (notebook 02)',
+    "diagnose": "set tls-auth-clients yes; `runbook diagnose --json` for the evidence",
+    "plan-preflight": "read the failed preflight step above; `runbook rotate server --dry-run`",
+    "rotation": "read the failed rotation step above; the old files are in pki/backups/",
+    "live-load": "read the failed load facts above; re-run with a longer soak_seconds",
+    "drill-preflight": "the bad certificate was not refused: read the preflight steps above",
+    "drill-rollback": "restore pki/backups/<latest> and reload (`runbook rotate verify`)",
+}
+
+
 def _check(check_id: str, ok: bool, detail: str) -> CheckResult:
-    return CheckResult(check_id, "pass" if ok else "fail", detail)
+    fix = "" if ok else FIXES.get(check_id, "read the failed step above")
+    return CheckResult(check_id, "pass" if ok else "fail", detail, fix)
 
 
 def _server_certificate(subject: str, serial: str, not_after: str, sans: Sequence[str]) -> dict[str, Any]:

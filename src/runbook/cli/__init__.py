@@ -13,7 +13,21 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-from runbook.cli import bench, check, config, diagnose, doctor, drill, fleet, pki, rotate, run, sandbox, watch
+from runbook.cli import (
+    bench,
+    check,
+    config,
+    diagnose,
+    doctor,
+    drill,
+    fleet,
+    lab,
+    pki,
+    rotate,
+    run,
+    sandbox,
+    watch,
+)
 from runbook.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Handler, Parser, Subparsers
 from runbook.errors import RunbookError
 
@@ -39,6 +53,7 @@ COMMAND_GROUPS: list[Callable[[Subparsers], None]] = [
     sandbox.register,
     diagnose.register,
     drill.register,
+    lab.register,
     bench.register,
     watch.register,
     fleet.register,

@@ -20,8 +20,8 @@ def _cmd_bench(a: argparse.Namespace) -> int:
         print_json({**report.to_dict(), "ok": all_ok(results), "checks": as_dicts(results)})
     else:
         for table in bench.tables(report):
-            print(table.text(), end="\n\n")
-        print(display.checks_table(results, "Verdict").text())
+            print(table.text(display.TERMINAL_WIDTH), end="\n\n")
+        print(display.checks_table(results, "Verdict").text(display.TERMINAL_WIDTH))
         if a.plot:
             print(f"\nplot: {a.plot}")
     return EXIT_OK if all_ok(results) else EXIT_FAILED

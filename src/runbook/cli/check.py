@@ -37,7 +37,9 @@ def _cmd_check(a: argparse.Namespace) -> int:
     if a.json:
         print_json(report.to_json())
     else:
-        print(display.checks_table(report.checks, f"TLS audit of {report.target}").text())
+        print(
+            display.checks_table(report.checks, f"TLS audit of {report.target}").text(display.TERMINAL_WIDTH)
+        )
     return EXIT_OK if report.ok else EXIT_FAILED
 
 

@@ -39,5 +39,5 @@ def print_checks(results: list[CheckResult], as_json: bool, extra: dict[str, Any
     if as_json:
         print_json({**(extra or {}), "ok": ok, "checks": as_dicts(results)})
     else:
-        print(display.checks_table(results).text())
+        print(display.checks_table(results).text(display.TERMINAL_WIDTH))
     return EXIT_OK if ok else EXIT_FAILED

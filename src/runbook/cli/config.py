@@ -63,7 +63,7 @@ def _cmd_config_lint(a: argparse.Namespace) -> int:
                 display.Table(
                     ["severity", "directive", "message", "fix"],
                     ([display.mark(f.severity), f.subject, f.message, f.fix] for f in findings),
-                ).text()
+                ).text(display.TERMINAL_WIDTH)
             )
         counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warn", "info")}
         print(f"{a.file}: {counts['error']} errors, {counts['warn']} warnings, {counts['info']} notes")

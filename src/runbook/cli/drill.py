@@ -13,11 +13,12 @@ from runbook.errors import RunbookError
 def _cmd_drill_list(a: argparse.Namespace) -> int:
     from runbook import drills
 
-    rows = [{"name": d.name, "expected": d.expected, "scenario": d.scenario} for d in drills.DRILLS]
+    fields = ["name", "expected", "scenario"] if a.answers else ["name"]
+    rows = [{f: getattr(d, f) for f in fields} for d in drills.DRILLS]
     if a.json:
         print_json(rows)
     else:
-        print(display.record_table(rows, ["name", "expected", "scenario"]).text())
+        print(display.record_table(rows, fields).text(display.TERMINAL_WIDTH))
     return EXIT_OK
 
 
@@ -34,7 +35,11 @@ def _cmd_drill_run(a: argparse.Namespace) -> int:
         print_json({"ok": ok, "drills": [r.to_dict() for r in results]})
     else:
         header = ["drill", "symptom", "diagnosis", "fix"]
-        print(display.Table(header, [[r[0], r[2], r[3], r[4]] for r in drills.table_rows(results)]).text())
+        print(
+            display.Table(header, [[r[0], r[2], r[3], r[4]] for r in drills.table_rows(results)]).text(
+                display.TERMINAL_WIDTH
+            )
+        )
         for r in results:
             if not r.cleaned:
                 print(f"drill {r.name} did not clean up after itself", file=sys.stderr)
@@ -44,7 +49,8 @@ def _cmd_drill_run(a: argparse.Namespace) -> int:
 def register(sub: Subparsers) -> None:
     p = sub.add_parser("drill", help="fault drills: real broken setups, diagnosed (training)")
     s = p.add_subparsers(dest="drill_command", required=True)
-    ls = s.add_parser("list", help="list the drills")
+    ls = s.add_parser("list", help="list the drills (names only; --answers adds the expected cause)")
+    ls.add_argument("--answers", action="store_true", help="show each drill's scenario and expected cause")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=_cmd_drill_list)
     r = s.add_parser("run", help="run one drill (NAME) or all (--all)")

@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import Any
 
+from runbook import display
 from runbook.cli import watch as watch_cli
 from runbook.cli.common import Subparsers, print_json
 
@@ -101,16 +102,16 @@ def _finish(a: argparse.Namespace, report: Any, audits: list[Any] | None = None)
         print_json(report.to_dict())
         return report.exit_code  # type: ignore[no-any-return]
     if report.plan:
-        print(report.plan_table().text(), end="\n\n")
+        print(report.plan_table().text(display.TERMINAL_WIDTH), end="\n\n")
     good = reports.OK_STATUSES[report.action]
     for node in report.nodes:
         if (a.details or node.status not in good or node.commands) and node.checks:
-            print(node.table().text(), end="\n\n")
+            print(node.table().text(display.TERMINAL_WIDTH), end="\n\n")
         for line in node.commands:
             print(line)
         if node.commands:
             print()
-    print(report.verdict_table().text())
+    print(report.verdict_table().text(display.TERMINAL_WIDTH))
     if report.stopped_at:
         print(f"\nstopped at {report.stopped_at}: later nodes were not started", file=sys.stderr)
     return report.exit_code  # type: ignore[no-any-return]

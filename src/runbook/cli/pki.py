@@ -46,7 +46,7 @@ def _cmd_pki_inspect(a: argparse.Namespace) -> int:
         print_json(as_dicts(infos))
     else:
         fields = ["path", "subject", "serial", "not_after", "days_left", "sans", "key_type", "eku", "is_ca"]
-        print(display.record_table(infos, fields).text())
+        print(display.record_table(infos, fields).text(display.TERMINAL_WIDTH))
     return EXIT_OK
 
 

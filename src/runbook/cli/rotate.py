@@ -67,10 +67,14 @@ def _cmd_rotate(a: argparse.Namespace) -> int:
         print_json(report.to_dict())
         return report.exit_code
     if a.dry_run or report.status == "planned":
-        print(display.record_table(report.plan, ["step", "target", "detail"], "plan").text())
+        print(
+            display.record_table(report.plan, ["step", "target", "detail"], "plan").text(
+                display.TERMINAL_WIDTH
+            )
+        )
         print()
     if report.steps:
-        print(display.checks_table(report.steps, f"rotate {a.kind}").text())
+        print(display.checks_table(report.steps, f"rotate {a.kind}").text(display.TERMINAL_WIDTH))
     for line in report.commands:
         print(line)
     serials = f"old serial {report.old_serial}" + (

@@ -36,9 +36,9 @@ def _cmd_sandbox(a: argparse.Namespace) -> int:
     else:
         print(f"topology {doc['topology']} ({doc['backend']}), PKI {doc['pki_dir']}")
         fields = ["name", "role", "host", "port", "tls", "pid", "alive"]
-        print(display.record_table(doc["nodes"], fields).text())
+        print(display.record_table(doc["nodes"], fields).text(display.TERMINAL_WIDTH))
         if doc["links"]:
-            print(display.checks_table([CheckResult(**r) for r in doc["links"]]).text())
+            print(display.checks_table([CheckResult(**r) for r in doc["links"]]).text(display.TERMINAL_WIDTH))
         print("healthy" if doc["healthy"] else "NOT healthy: restart with `runbook sandbox start`")
     return EXIT_OK if doc["healthy"] else EXIT_FAILED
 

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from runbook import display
 from runbook.errors import RunbookError
 
 SYNOPSIS = (
@@ -168,7 +169,7 @@ def run_watch(a: argparse.Namespace, targets: list[Any], *, fleet: dict[str, Any
         data = {**(fleet or {}), **report.to_dict()}
         print(json.dumps(data if a.once else {"report": data}, default=str), flush=True)
     elif fleet is not None:
-        print(report.table().text())
+        print(report.table().text(display.TERMINAL_WIDTH))
     else:
         bad = [n for n in report.nodes if not n.ok]
         for n in bad:

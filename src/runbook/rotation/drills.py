@@ -15,6 +15,16 @@ from runbook.rotation.issuing import load_ca
 DRILLS: tuple[str, ...] = ("wrong-key", "other-ca", "missing-san", "expired")
 
 
+def check_params(drill_kind: str, soak_seconds: float = 0.0, min_commands: int = 1) -> None:
+    """Notebook 05's inputs, checked before anything runs: one RunbookError line naming the fix."""
+    if drill_kind not in DRILLS:
+        raise RunbookError(f"drill_kind {drill_kind!r} is unknown: set it to one of {', '.join(DRILLS)}")
+    if not isinstance(soak_seconds, int | float) or isinstance(soak_seconds, bool) or soak_seconds < 0:
+        raise RunbookError(f"soak_seconds {soak_seconds!r} is not a number of seconds >= 0: set e.g. 1.0")
+    if not isinstance(min_commands, int) or isinstance(min_commands, bool) or min_commands < 1:
+        raise RunbookError(f"min_commands {min_commands!r} is not a positive whole number: set e.g. 20000")
+
+
 def drill_material(kind: str, pki_dir: Path | str, out_dir: Path | str) -> tuple[Path, Path]:
     """Write a deliberately bad server certificate + key to ``out_dir`` for a preflight drill. Writes files.
 

@@ -31,6 +31,7 @@ from runbook.sandbox.binary import (
     prove_tls_support,
     redis_server_binary,
     redis_server_version,
+    spawn_process,
 )
 from runbook.sandbox.docker import (
     DEFAULT_IMAGE,
@@ -121,6 +122,7 @@ __all__ = [
     "redis_server_version",
     "reload_tls",
     "server_version",
+    "spawn_process",
     "start",
     "start_node",
     "state_path",

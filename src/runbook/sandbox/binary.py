@@ -74,14 +74,7 @@ def start_process(
     """
     node_dir.mkdir(parents=True, exist_ok=True)
     (node_dir / "redis.conf").write_text(conf_text(directives))
-    proc = subprocess.Popen(
-        [redis_server_binary(), str(node_dir / "redis.conf")],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        cwd=node_dir,
-    )
+    proc = spawn_process(node_dir)
     node = Node.from_directives(name, role, node_dir, directives, proc.pid)
     if wait:
         try:
@@ -90,6 +83,20 @@ def start_process(
             stop_process(node)
             raise
     return node
+
+
+def spawn_process(node_dir: Path) -> subprocess.Popen[bytes]:
+    """Start redis-server on ``node_dir/redis.conf`` as it is on disk, detached from our session
+    (its own session, no terminal, output to its logfile), so it outlives the command that started
+    it. Starts a process; waits for nothing."""
+    return subprocess.Popen(
+        [redis_server_binary(), str(node_dir / "redis.conf")],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=node_dir,
+    )
 
 
 def stop_process(node: Node, timeout: float = 10.0) -> None:
