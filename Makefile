@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export RUNBOOK_WORK_DIR ?= $(CURDIR)/build/work
 
-.PHONY: setup setup-dev demo test lint unit notebooks lab bench clean
+.PHONY: setup setup-dev demo test lint unit unit-py313 notebooks lab bench clean
 
 setup:
 	@scripts/setup.sh
@@ -16,9 +16,15 @@ setup-dev:
 demo: setup
 	$(PY) -m runbook run
 
-## the whole test suite: lint, types, unit + integration tests, notebook regression (nbval)
-test: setup-dev lint
+## the whole test suite: lint, types, unit tests on Python 3.13 too, unit + integration tests, notebook regression (nbval)
+test: setup-dev lint unit-py313
 	$(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with notebooks/sanitize.cfg
+
+## the unit tests (no server: not marked integration/browser) on the newest supported Python, in .venv313
+## (scripts/setup.sh --dev creates it when python3.13 is found; skipped with a note otherwise)
+unit-py313: setup-dev
+	@if [ -x .venv313/bin/python ]; then .venv313/bin/python -m pytest tests -q -p no:cacheprovider -m "not integration and not browser"; \
+	else echo "unit-py313: skipped: no .venv313 (python3.13 not found by scripts/setup.sh)"; fi
 
 lint: setup-dev
 	$(VENV)/bin/ruff check src tests benchmarks

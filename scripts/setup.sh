@@ -3,6 +3,8 @@
 #   1. a Python >= 3.11 virtualenv in .venv with the package and its dependencies
 #   2. a TLS-capable redis-server >= 6.2 (apt-get install when missing and we are root)
 #   3. proof that redis-server speaks TLS (started once with a tls-port by `runbook doctor`)
+#   4. with --dev: a second virtualenv .venv313 on Python 3.13 (the newest supported) for the unit tests
+#      `make test` also runs there (skipped, saying so, when no python3.13 is found; PYTHON313=/path sets it)
 # Usage: scripts/setup.sh [--dev]   (--dev adds the test tools: pytest, nbval, ruff, mypy, ...)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +38,32 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 | sed '/is ignored/d'
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".${extras}" 2>&1 | sed '/is ignored/d'
   touch "$stamp"
+fi
+
+# --- Python 3.13 (dev only): the unit tests on the newest supported Python -------------------
+if [ -n "$extras" ]; then
+  VENV313=${VENV313:-.venv313}
+  PY313=${PYTHON313:-}
+  if [ -z "$PY313" ]; then
+    for cand in python3.13 /root/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13; do
+      if command -v "$cand" >/dev/null 2>&1; then PY313=$cand; break; fi
+    done
+  fi
+  if [ -z "$PY313" ]; then
+    say "python3.13 not found: the Python 3.13 unit-test leg of 'make test' is skipped (set PYTHON313=/path to enable)"
+  else
+    if [ ! -x "$VENV313/bin/python" ]; then
+      say "creating virtualenv $VENV313 with $($PY313 --version)"
+      "$PY313" -m venv "$VENV313" || die "could not create $VENV313 with $PY313: reinstall that Python or unset PYTHON313"
+    fi
+    stamp313="$VENV313/.installed-dev"
+    if [ ! -f "$stamp313" ] || [ pyproject.toml -nt "$stamp313" ]; then
+      say "installing redis-tls-runbook[dev] into $VENV313"
+      "$VENV313/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 | sed '/is ignored/d'
+      "$VENV313/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev]" 2>&1 | sed '/is ignored/d'
+      touch "$stamp313"
+    fi
+  fi
 fi
 
 # --- redis-server ----------------------------------------------------------------------

@@ -48,10 +48,12 @@ def _commands(
 
 
 def _options(parser: argparse.ArgumentParser) -> set[str]:
+    """The options ``--help`` shows (deprecated spellings are hidden: docs show only the new names)."""
     return {
         s
         for a in parser._actions
         if not isinstance(a, argparse._HelpAction | argparse._SubParsersAction)
+        and a.help != argparse.SUPPRESS
         for s in a.option_strings
     }
 

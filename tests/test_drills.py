@@ -15,15 +15,25 @@ pytestmark = pytest.mark.integration
 
 
 def _drill_processes() -> list[int]:
-    """redis-server processes whose config lives in a drill folder."""
+    """redis-server processes of this test process whose config lives in a drill folder.
+
+    Drill servers are children of the process that ran the drills (Popen, no daemonizing), so other
+    test processes (pytest-xdist workers, notebook kernels, other checkouts) running drills at the
+    same time are not counted.
+    """
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            state, ppid = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:2]
         except OSError:
             continue
-        if "redis-server" in cmd and "/drill-" in cmd and state not in ("Z", "X"):
+        if (
+            "redis-server" in cmd
+            and "/drill-" in cmd
+            and state not in ("Z", "X")
+            and int(ppid) == os.getpid()
+        ):
             found.append(int(pid))
     return found
 

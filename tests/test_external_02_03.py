@@ -1,7 +1,10 @@
-"""Notebooks 02 and 03 under ``--target external``: against a redis-server the test starts itself.
+"""Notebooks 01-06 under ``--target external``: against a redis-server the test starts itself.
 
 The server has its own PKI (``pki create``) and config (``config render``), is started with
 ``subprocess`` (not ``sandbox``), and must be the very same process, still answering, after the run.
+One pipeline run per server: 01-06 against the ``localhost`` one (02/03 here, the 04/05/06 contract of
+docs/external-target.md in :func:`check_04_05_06_contract`), 01-03 against the ``redis.test`` one; 01
+also runs alone (its own promise: it writes no PKI, which later notebooks may).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook import cli, pipeline, sandbox
+from runbook import bench, cli, pipeline, rotation, sandbox
 from runbook.client import TlsClientFiles
 from runbook.pki import PkiPaths, inspect
 
@@ -34,6 +37,12 @@ class External:
     @property
     def files(self) -> TlsClientFiles:
         return TlsClientFiles(str(self.pki.ca_cert), str(self.pki.client_cert()), str(self.pki.client_key()))
+
+    def serial(self) -> str:
+        """Serial of the certificate the server presents now."""
+        return rotation.serial_of(
+            rotation.served_certificate("127.0.0.1", self.port, self.files, self.server_name)
+        )
 
     def info(self) -> dict[str, str]:
         reply = sandbox.tls_command(
@@ -76,14 +85,17 @@ def external_redis(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[E
     proc.wait(timeout=10)
 
 
-def test_02_and_03_run_against_an_external_server_and_start_nothing(
+def test_notebooks_run_against_an_external_server_and_start_nothing(
     external_redis: External, tmp_path: Path
 ) -> None:
     before = external_redis.info()
     work, out = tmp_path / "work", tmp_path / "out"
     pki = external_redis.pki
+    with_04_05_06 = external_redis.server_name == "localhost"
+    watched = [pki.server_cert, pki.server_key, pki.ca_cert, pki.ca_key]
+    digests, serial = rotation.file_digests(watched), external_redis.serial()
     summary = pipeline.run(
-        only=["01", "02", "03"],
+        only=["01", "02", "03", *(["04", "05", "06"] if with_04_05_06 else [])],
         target="external",
         connection={
             "redis_host": "127.0.0.1",
@@ -99,11 +111,12 @@ def test_02_and_03_run_against_an_external_server_and_start_nothing(
         progress=False,
     )
     assert summary.ok, summary.failure_line()
-    assert [(n.name, n.status) for n in summary.notebooks] == [
+    assert [(n.name, n.status) for n in summary.notebooks][:3] == [
         ("01_certificates", "passed"),
         ("02_server_config", "passed"),
         ("03_client_checks", "passed"),
     ]
+    assert len(summary.notebooks) == (6 if with_04_05_06 else 3)
     assert sandbox.status(work) is None and not (work / "sandbox").exists(), "no sandbox may be started"
 
     after = external_redis.info()
@@ -146,6 +159,47 @@ def test_02_and_03_run_against_an_external_server_and_start_nothing(
     else:  # redis-py cannot verify a certificate that does not name 127.0.0.1: not run, and says why
         assert snippets == "2 of 5 ran and answered"
         assert "has no server-name option" in json.dumps(executed)
+    if with_04_05_06:
+        check_04_05_06_contract(external_redis, summary, work, serial, digests)
+
+
+def check_04_05_06_contract(
+    srv: External, summary: pipeline.RunSummary, work: Path, serial: str, digests: dict[str, str]
+) -> None:
+    """04 diagnoses without drills, 05 plans but neither rotates nor writes, 06 skips its bench."""
+    watched = [srv.pki.server_cert, srv.pki.server_key, srv.pki.ca_cert, srv.pki.ca_key]
+    assert not (work / "bench").exists(), "06 must not build its bench servers"
+    assert srv.serial() == serial, "05 must not rotate by default"
+    assert rotation.file_digests(watched) == digests, "05 must not write the server's files by default"
+
+    records = {n.name: n.record for n in summary.notebooks}
+    r04, r05, r06 = records["04_troubleshooting"], records["05_rotation"], records["06_performance"]
+    assert r04 is not None and r05 is not None and r06 is not None
+
+    v04 = {v["id"]: v for v in r04["verdict"]}
+    assert v04["drills"]["status"] == "skip" and "target=sandbox" in v04["drills"]["detail"]
+    assert all(v04[i]["status"] == "pass" for i in ("certificate-dates", "chain-verification", "handshake"))
+    assert r04["evidence"]["target"] == f"127.0.0.1:{srv.port}"
+    assert r04["evidence"]["mutual_tls_enforced"] is True and r04["evidence"]["drills"] == []
+    assert r04["evidence"]["protocols_refused"] == ["TLSv1", "TLSv1.1"]
+
+    v05 = {v["id"]: v["status"] for v in r05["verdict"]}
+    assert v05 == {
+        "plan-preflight": "pass",
+        "rotation": "skip",
+        "live-load": "skip",
+        "drill-preflight": "skip",
+        "drill-rollback": "skip",
+    }
+    ev05 = r05["evidence"]
+    assert ev05["rotation"][0]["status"] == "planned" and ev05["rotation"][0]["old_serial"] == serial
+    assert ev05["certificates"][0]["serial"] == serial
+    commands = "\n".join(ev05["rotation_plan"]["commands"])
+    assert f"CONFIG SET tls-cert-file {srv.pki.server_cert} tls-key-file {srv.pki.server_key}" in commands
+    assert "rotate verify" in commands
+
+    assert {v["status"] for v in r06["verdict"]} == {"skip"}
+    assert r06["evidence"]["skipped"] == bench.EXTERNAL_SKIP
 
 
 def _digests(folder: Path) -> dict[str, bytes]:

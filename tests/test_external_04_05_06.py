@@ -1,7 +1,6 @@
-"""Notebooks 04, 05 and 06 under ``--target external`` (the contract in docs/external-target.md).
+"""The package helpers notebooks 04, 05 and 06 use under ``--target external`` (docs/external-target.md).
 
-Unit tests for the package helpers the notebooks use, then integration tests against an
-independent redis-server: PKI from ``runbook pki create``, config from ``runbook config render``,
+Unit tests, then integration tests against an independent redis-server: PKI from ``runbook pki create``, config from ``runbook config render``,
 started by the test (not by the sandbox). Nothing is mocked.
 """
 
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook import bench, client, diagnose, pipeline, pki, rotation, sandbox
+from runbook import bench, client, diagnose, pki, rotation, sandbox
 from runbook.book import rotation_external, toolkit
 from runbook.client import Endpoint, TlsClientFiles
 from runbook.errors import RunbookError
@@ -170,60 +169,8 @@ def _connection(server: Server) -> dict[str, object]:
     }
 
 
-@pytest.mark.integration
-def test_04_05_06_follow_the_contract_against_an_independent_server(
-    independent_server: Server, tmp_path: Path
-) -> None:
-    srv = independent_server
-    serial, pid = srv.serial(), srv.process_id()
-    watched = [srv.pki.server_cert, srv.pki.server_key, srv.pki.ca_cert, srv.pki.ca_key]
-    digests = rotation.file_digests(watched)
-    work = tmp_path / "w"
-    summary = pipeline.run(
-        target="external",
-        connection=_connection(srv),
-        only=["01", "04", "05", "06"],
-        output_dir=tmp_path / "o",
-        work=work,
-        notebooks=ROOT / "notebooks",
-        progress=False,
-    )
-    assert summary.ok, summary.failure_line()
-    assert sandbox.status(work) is None and not (work / "sandbox").exists(), "no sandbox may be started"
-    assert not (work / "bench").exists(), "06 must not build its bench servers"
-    assert srv.proc.poll() is None and srv.process_id() == pid, "the same server process keeps serving"
-    assert srv.serial() == serial, "05 must not rotate by default"
-    assert rotation.file_digests(watched) == digests, "05 must not write the server's files by default"
-
-    records = {n.name: n.record for n in summary.notebooks}
-    assert set(records) == {"01_certificates", "04_troubleshooting", "05_rotation", "06_performance"}
-    r04, r05, r06 = records["04_troubleshooting"], records["05_rotation"], records["06_performance"]
-    assert r04 is not None and r05 is not None and r06 is not None
-
-    v04 = {v["id"]: v for v in r04["verdict"]}
-    assert v04["drills"]["status"] == "skip" and "target=sandbox" in v04["drills"]["detail"]
-    assert all(v04[i]["status"] == "pass" for i in ("certificate-dates", "chain-verification", "handshake"))
-    assert r04["evidence"]["target"] == f"127.0.0.1:{srv.port}"
-    assert r04["evidence"]["mutual_tls_enforced"] is True and r04["evidence"]["drills"] == []
-    assert r04["evidence"]["protocols_refused"] == ["TLSv1", "TLSv1.1"]
-
-    v05 = {v["id"]: v["status"] for v in r05["verdict"]}
-    assert v05 == {
-        "plan-preflight": "pass",
-        "rotation": "skip",
-        "live-load": "skip",
-        "drill-preflight": "skip",
-        "drill-rollback": "skip",
-    }
-    ev05 = r05["evidence"]
-    assert ev05["rotation"][0]["status"] == "planned" and ev05["rotation"][0]["old_serial"] == serial
-    assert ev05["certificates"][0]["serial"] == serial
-    commands = "\n".join(ev05["rotation_plan"]["commands"])
-    assert f"CONFIG SET tls-cert-file {srv.pki.server_cert} tls-key-file {srv.pki.server_key}" in commands
-    assert "rotate verify" in commands
-
-    assert {v["status"] for v in r06["verdict"]} == {"skip"}
-    assert r06["evidence"]["skipped"] == bench.EXTERNAL_SKIP
+# The notebooks themselves (01-06 in one external pipeline run) are checked against the same kind of
+# server by tests/test_external_02_03.py::check_04_05_06_contract, sharing that run.
 
 
 @pytest.mark.integration

@@ -40,10 +40,10 @@ def test_external_endpoint_from_parameters(tmp_path: Path) -> None:
     [
         (("", 6379), "needs redis_host"),
         (("h", 0), "needs redis_port"),
-        (("h", 70000), "70000 is not a TCP port: pass --redis-port"),
+        (("h", 70000), "70000 is not a TCP port: pass --port"),
         (("h", 6379, "", ""), "needs ca_file"),
         (("h", 6379, "", "CA", "CERT", ""), "go together"),
-        (("h", 6379, "", "/nonexistent/ca.crt"), "ca_file /nonexistent/ca.crt is not a file: .* --ca-file"),
+        (("h", 6379, "", "/nonexistent/ca.crt"), "ca_file /nonexistent/ca.crt is not a file: .* --ca$"),
     ],
 )
 def test_external_endpoint_refuses_incomplete_parameters(

@@ -6,13 +6,17 @@ code cells (one top-to-bottom run), no key material in outputs, the summary reco
 the notebook, and strict nbval (not lax) with the one sanitize file in ``make test``.
 
 Runs (integration, real redis-server): all notebooks in sequence in one fresh work dir through
-``pipeline.run`` (outputs equal the committed ones, records ok with well-formed evidence), and each
-notebook alone in a fresh work dir (outputs equal to the ones it has in sequence).
+``pipeline.run``, once per session (outputs equal the committed ones, records ok with well-formed
+evidence). nbval (`make test`) runs each notebook alone in a fresh work dir against the same committed
+outputs, so alone == committed == in sequence, and every notebook is executed twice in all.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -154,23 +158,21 @@ def test_sequence_outputs_equal_committed_outputs(nb_path: Path) -> None:
     )
 
 
-@pytest.mark.integration
-@pytest.mark.parametrize("nb_path", NBS, ids=IDS)
-def test_notebook_alone_in_fresh_work_dir(nb_path: Path, tmp_path: Path) -> None:
-    if nb_path == NBS[0]:  # the sequence run already ran it alone in a fresh work dir: don't pay twice
-        first = full_run().notebooks[0]
-        assert first.name == nb_path.stem and first.status == "passed"
-        return
-    summary = pipeline.run(
-        only=[nb_path.stem],
-        work=tmp_path / "work",
-        output_dir=tmp_path / "out",
-        notebooks=NOTEBOOKS,
-        progress=False,
-    )
-    assert summary.ok, summary.failure_line()
-    alone = Path(summary.notebooks[0].output)
-    in_sequence = Path(next(n for n in full_run().notebooks if n.name == nb_path.stem).output)
-    assert cell_outputs(alone) == cell_outputs(in_sequence), (
-        f"{nb_path.name} gives different outputs alone and in sequence: make its prerequisites idempotent"
-    )
+def test_nbval_runs_each_notebook_alone_in_a_fresh_work_dir() -> None:
+    """The other leg of "alone == in sequence": nbval (`make test`) gives every notebook its own empty
+    work dir, and compares its outputs with the committed ones, which the sequence run above equals.
+    Together: each notebook's prerequisites are idempotent, with two executions per notebook."""
+    spec = importlib.util.spec_from_file_location("nbval_conftest", NOTEBOOKS / "conftest.py")
+    assert spec and spec.loader
+    nbval_conftest = importlib.util.module_from_spec(spec)
+    before = os.environ.get("RUNBOOK_WORK_DIR")
+    spec.loader.exec_module(nbval_conftest)  # sets RUNBOOK_WORK_DIR, as it does for nbval
+    shutil.rmtree(nbval_conftest.ROOT)
+    if before is None:
+        del os.environ["RUNBOOK_WORK_DIR"]
+    else:
+        os.environ["RUNBOOK_WORK_DIR"] = before
+    dirs = [nbval_conftest.work_dir_for(p) for p in NBS]
+    assert len(set(dirs)) == len(NBS), "one work dir per notebook"
+    assert not any(d.exists() for d in dirs), "each starts empty"
+    assert all(d.name == p.stem for d, p in zip(dirs, NBS, strict=True))

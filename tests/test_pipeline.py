@@ -246,7 +246,7 @@ def test_evidence_problems() -> None:
         (["--params", "{bad}"], "not valid YAML"),
         (["--params", "{unknown}"], "no notebook has a parameter frobnicate"),
         (["--target", "external"], "--target external needs redis_host"),
-        (["--redis-host", "x"], "only apply to --target external"),
+        (["--host", "x"], "redis_host (--host) only apply to --target external"),
     ],
 )
 def test_cli_run_usage_errors_exit_2(

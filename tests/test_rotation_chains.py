@@ -122,3 +122,32 @@ def test_step_style_renewal_with_its_intermediate_is_served_as_is(
     assert report.status == "rotated", report.to_dict()
     assert s.cert.read_bytes() == new_cert.read_bytes()
     assert _ping(node.port, s.files)
+
+
+def test_a_ca_strict_clients_refuse_is_a_warning_with_the_fix_not_a_blocker(tmp_path: Path) -> None:
+    """A guide-made CA (no keyUsage): Redis/OpenSSL clients verify its leaves, strict ones refuse.
+    The preflight says so (warn, with the re-sign fix) and does not fail; a real in-memory handshake
+    in compatible mode is the judge."""
+    from guide_certs import guide_style_ca
+    from runbook import pki
+    from runbook.rotation import ClientTrust, preflight_leaf
+
+    ca = guide_style_ca()
+    ca_file = tmp_path / "guide-ca.crt"
+    ca_file.write_bytes(ca.cert_pem())
+    leaf = pki.make_leaf(ca, "redis", purpose="server", hostnames=["localhost"])
+    checks = preflight_leaf(
+        "", leaf.cert, leaf.key, purpose="server", client_trust=ClientTrust.of(ca_file),
+        server_trust=[ca.cert], names=["localhost"],
+    )  # fmt: skip
+    chain = next(c for c in checks if c.id == "chain")
+    assert chain.status == "warn", chain
+    assert "strict clients" in chain.detail and "keyUsage" in chain.fix
+    assert all(c.status != "fail" for c in checks), checks
+    other = guide_style_ca()  # a CA the clients do not trust at all: refused
+    stranger = pki.make_leaf(other, "redis", purpose="server", hostnames=["localhost"])
+    checks = preflight_leaf(
+        "", stranger.cert, stranger.key, purpose="server", client_trust=ClientTrust.of(ca_file),
+        server_trust=[ca.cert], names=["localhost"],
+    )  # fmt: skip
+    assert next(c for c in checks if c.id == "chain").status == "fail"

@@ -121,7 +121,7 @@ def test_operator_files_and_ca_key_reissue_serves_leaf_and_intermediate(
     old = _served(node.port, s.files)
     monkeypatch.setenv("RUNBOOK_WORK_DIR", str(tmp_path / "work"))  # backups go to <work>/rotation/backups
     argv = [
-        "rotate", "server", "--host", "127.0.0.1", "--port", str(node.port), "--server-hostname", "localhost",
+        "rotate", "server", "--host", "127.0.0.1", "--port", str(node.port), "--server-name", "localhost",
         "--ca", s.files.ca, "--cert", str(s.files.cert), "--key", str(s.files.key), "--ca-key", str(s.inter_key),
     ]  # fmt: skip
     code = cli.main(argv)

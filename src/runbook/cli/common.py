@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from runbook import display
 from runbook.results import CheckResult, all_ok, as_dicts
@@ -23,6 +23,45 @@ class Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         print(f"{self.prog}: error: {message}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
+
+
+class _DeprecatedOption(argparse.Action):
+    """An old option spelling: stores into the new option's dest and says so on stderr, once per use."""
+
+    def __init__(self, option_strings: list[str], dest: str, new: str = "", **kwargs: Any) -> None:
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        print(
+            f"{parser.prog}: note: {option_string} is deprecated and will be removed in the next release: "
+            f"use {self.new}",
+            file=sys.stderr,
+        )
+        setattr(namespace, self.dest, values)
+
+
+def deprecated_alias(parser: argparse.ArgumentParser, old: str, new: argparse.Action) -> None:
+    """Accept ``old`` as a hidden spelling of the option ``new`` (what ``add_argument`` returned).
+
+    Kept for one release: the value lands in ``new``'s dest with its type, ``--help`` and the docs show
+    only the new spelling, and each use prints one deprecation line on stderr naming it.
+    """
+    convert = cast(Callable[[str], Any], new.type or str)  # no type: argparse keeps the string
+    parser.add_argument(
+        old,
+        dest=new.dest,
+        type=convert,
+        action=_DeprecatedOption,
+        new=new.option_strings[0],
+        help=argparse.SUPPRESS,
+    )
 
 
 #: What a command group's ``register(subparsers)`` receives.

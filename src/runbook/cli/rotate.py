@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from runbook import display
-from runbook.cli.common import Subparsers, print_checks, print_json
+from runbook.cli.common import Subparsers, deprecated_alias, print_checks, print_json
 from runbook.client import TlsClientFiles
 from runbook.errors import RunbookError
 
@@ -16,7 +16,10 @@ def _identity(a: argparse.Namespace) -> TlsClientFiles | None:
     if not (a.ca or a.cert or a.key):
         return None
     if not a.ca:
-        raise RunbookError("--cert/--key need --ca: pass the CA file your clients trust (redis-cli --cacert)")
+        raise RunbookError(
+            "--cert/--key name the identity to connect with and need --ca (the CA file your clients trust); "
+            "a renewed pair to install is --new-cert/--new-key"
+        )
     if bool(a.cert) != bool(a.key):
         raise RunbookError("pass --cert and --key together (the client identity to connect with)")
     return TlsClientFiles(a.ca, a.cert, a.key)
@@ -42,7 +45,7 @@ def _cmd_rotate(a: argparse.Namespace) -> int:
             raise RunbookError(
                 "rotate verify checks the files a deploy used: pass --dir (the staged files' folder)"
             )
-        results = rotation.verify_served(a.host, a.port, Path(a.dir), server_hostname=a.server_hostname)
+        results = rotation.verify_served(a.host, a.port, Path(a.dir), server_hostname=a.server_name)
         return print_checks(results, a.json, {"target": address(a.host, a.port)})
     report = rotation.rotate(
         a.kind,
@@ -51,7 +54,7 @@ def _cmd_rotate(a: argparse.Namespace) -> int:
         name=a.name or pki.DEFAULT_CLIENT,
         connect_as=a.connect_as,
         hostnames=a.hostname or [],
-        server_hostname=a.server_hostname,
+        server_hostname=a.server_name,
         new_cert=a.new_cert,
         new_key=a.new_key,
         client_files=identity,
@@ -106,7 +109,10 @@ def register(sub: Subparsers) -> None:
     p.add_argument(
         "--hostname", action="append", help="a name clients use; the new certificate must cover it"
     )
-    p.add_argument("--server-hostname", help="name to verify the server against (default: --host)")
+    server_name = p.add_argument("--server-name", help="name to verify the server against (default: --host)")
+    # --server-hostname: the old spelling, kept one release. --cert/--key once meant the new pair here;
+    # they now name the connection identity, as on every other command (--new-cert/--new-key: the pair)
+    deprecated_alias(p, "--server-hostname", server_name)
     p.add_argument(
         "--ca", help="CA file the clients trust (redis-cli --cacert): the anchors a new chain must verify to"
     )

@@ -7,19 +7,19 @@ import sys
 from pathlib import Path
 
 from runbook import display
-from runbook.cli.common import EXIT_FAILED, EXIT_OK, Subparsers, print_json
+from runbook.cli.common import EXIT_FAILED, EXIT_OK, Subparsers, deprecated_alias, print_json
 
 
 def _cmd_run(a: argparse.Namespace) -> int:
     from runbook import pipeline
 
     connection = {
-        "redis_host": a.redis_host,
-        "redis_port": a.redis_port,
+        "redis_host": a.host,
+        "redis_port": a.port,
         "server_name": a.server_name,
-        "ca_file": a.ca_file,
-        "client_cert": a.client_cert,
-        "client_key": a.client_key,
+        "ca_file": a.ca,
+        "client_cert": a.cert,
+        "client_key": a.key,
     }
     summary = pipeline.run(
         params_file=a.params,
@@ -62,12 +62,20 @@ def _add_run(sub: Subparsers) -> None:
         choices=["sandbox", "external"],
         help="sandbox: a local Redis the notebooks start (default); external: a server given by the options below, never started or stopped",
     )
-    p.add_argument("--redis-host", help="external target: host name or address")
-    p.add_argument("--redis-port", type=int, help="external target: TLS port")
-    p.add_argument("--server-name", help="external target: name in its certificate (default: --redis-host)")
-    p.add_argument("--ca-file", help="external target: CA certificate (PEM) that signed the server's")
-    p.add_argument("--client-cert", help="external target: client certificate (PEM) for mutual TLS")
-    p.add_argument("--client-key", help="external target: client private key (PEM) for mutual TLS")
+    host = p.add_argument("--host", help="external target: host name or address")
+    port = p.add_argument("--port", type=int, help="external target: TLS port")
+    p.add_argument("--server-name", help="external target: name in its certificate (default: --host)")
+    ca = p.add_argument("--ca", help="external target: CA certificate (PEM) that signed the server's")
+    cert = p.add_argument("--cert", help="external target: client certificate (PEM) for mutual TLS")
+    key = p.add_argument("--key", help="external target: client private key (PEM) for mutual TLS")
+    for old, new in (
+        ("--redis-host", host),
+        ("--redis-port", port),
+        ("--ca-file", ca),
+        ("--client-cert", cert),
+        ("--client-key", key),
+    ):
+        deprecated_alias(p, old, new)
     p.add_argument("--html", action="store_true", help="also write report.html (nbconvert, code hidden)")
     p.add_argument("--json", action="store_true", help="print summary.json on stdout (progress on stderr)")
     p.add_argument("--keep-sandbox", action="store_true", help="leave the sandbox Redis running afterwards")

@@ -9,6 +9,15 @@ from runbook.client.contexts import TlsClientFiles
 from runbook.errors import RunbookError
 
 TARGETS: tuple[str, ...] = ("sandbox", "external")
+#: The command-line option of each connection parameter (the one flag set of every command).
+PARAMETER_FLAGS: dict[str, str] = {
+    "redis_host": "--host",
+    "redis_port": "--port",
+    "server_name": "--server-name",
+    "ca_file": "--ca",
+    "client_cert": "--cert",
+    "client_key": "--key",
+}
 
 
 NO_FILES = TlsClientFiles("")  # no CA given (system trust), no client certificate
@@ -92,17 +101,15 @@ def target_endpoint(
     ]
     if missing:
         raise RunbookError(
-            f"target external needs {', '.join(missing)}: set it (runbook run --{missing[0].replace('_', '-')})"
+            f"target external needs {', '.join(missing)}: set it (runbook run {PARAMETER_FLAGS[missing[0]]})"
         )
     if bool(client_cert) != bool(client_key):
         raise RunbookError("client_cert and client_key go together: set both or neither")
     if not 0 < int(redis_port) < 65536:
-        raise RunbookError(
-            f"redis_port {redis_port} is not a TCP port: pass --redis-port, the server's TLS port"
-        )
+        raise RunbookError(f"redis_port {redis_port} is not a TCP port: pass --port, the server's TLS port")
     for name, value in (("ca_file", ca_file), ("client_cert", client_cert), ("client_key", client_key)):
         if value and not Path(value).is_file():
-            flag = name.replace("_", "-")
-            raise RunbookError(f"{name} {value} is not a file: pass the PEM file's path with --{flag}")
+            flag = PARAMETER_FLAGS[name]
+            raise RunbookError(f"{name} {value} is not a file: pass the PEM file's path with {flag}")
     files = TlsClientFiles(ca_file, client_cert or None, client_key or None)
     return Endpoint(redis_host, int(redis_port), server_name or redis_host, files, external=True)

@@ -1,7 +1,7 @@
 """What a whole run points at: the sandbox, or an external Redis given by host, port and files.
 
 :class:`RunTarget` is the run's connection parameters, validated before any notebook starts (from
-``--target``, the params YAML and the ``--redis-*`` options) and handed to every notebook that
+``--target``, the params YAML and the ``--host``/``--port``/... options) and handed to every notebook that
 declares them. Inside a notebook those parameters become a :class:`runbook.book.Target`
 (``SandboxTarget`` / ``ExternalTarget``), the object the notebook's steps work against.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook.client import Endpoint, TlsClientFiles
-from runbook.client.endpoint import TARGETS
+from runbook.client.endpoint import PARAMETER_FLAGS, TARGETS
 from runbook.errors import RunbookError
 
 #: Connection parameters of the target; notebooks that declare them receive them.
@@ -63,13 +63,14 @@ def resolve_target(kind: str | None, common: Mapping[str, Any], overrides: Mappi
     if chosen == "sandbox":
         if given:
             raise RunbookError(
-                f"{', '.join(sorted(given))} only apply to --target external: remove them or add --target external"
+                f"{', '.join(f'{k} ({PARAMETER_FLAGS[k]})' for k in CONNECTION_PARAMETERS if k in given)} only apply to "
+                "--target external: remove them or add --target external"
             )
         return RunTarget()
     missing = [k for k in ("redis_host", "redis_port", "ca_file") if not given.get(k)]
     if missing:
         raise RunbookError(
-            f"--target external needs {', '.join(missing)}: pass --{missing[0].replace('_', '-')} or set it in the params file"
+            f"--target external needs {', '.join(missing)}: pass {PARAMETER_FLAGS[missing[0]]} or set it in the params file"
         )
     try:
         port = int(given["redis_port"])
