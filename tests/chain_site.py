@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,11 +157,21 @@ def start(
 ) -> sandbox.Node:
     """Start redis-server on a free loopback port serving the site's files; its tls-ca-cert-file is
     ``ca`` (default: the root + intermediate bundle)."""
-    from conftest import wait_tls
-
     node_dir.mkdir(parents=True, exist_ok=True)
     port = sandbox.free_port()
     conf = directives(cert or site.cert, key or site.key, ca or site.bundle, node_dir, port)
     node = sandbox.start_node("chain", "primary", node_dir, conf, pki.PkiPaths(site.root), wait=False)
-    wait_tls(port)
+    _wait_port(port)
     return node
+
+
+def _wait_port(port: int) -> None:
+    """Until 127.0.0.1:``port`` accepts TCP (10 s at most; mutual TLS readiness needs our own layout)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"redis-server does not listen on {port}")

@@ -45,7 +45,8 @@ class ClientTrust:
 
     @property
     def label(self) -> str:
-        return self.path or "the clients' CA"
+        """The trust file by name (stable in reports and notebook outputs), else a description."""
+        return Path(self.path).name if self.path else "the clients' CA"
 
 
 def preflight_leaf(
@@ -159,7 +160,7 @@ def served_chain_check(
             f"clients trusting only {trust.label} cannot verify {served}: its issuer "
             f"{leaf.issuer.rfc4514_string()} is an intermediate the new file does not hold"
             if missing_link
-            else f"clients trusting only {trust.label} cannot verify {served}: {compatible or reason}"
+            else f"clients trusting only {trust.label} cannot verify {served}: {reason}"
         ),
         "serve leaf + intermediate: append the intermediate CA certificate to the new certificate file "
         "(leaf first)"
