@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from runbook import pki, sandbox, workdir
-from runbook.client import TlsClientFiles
+from runbook.client import Endpoint, TlsClientFiles
 
 RUNS = 5
 
@@ -42,17 +42,17 @@ def main() -> None:
             def full() -> object:
                 from runbook import checks
 
-                return checks.audit("localhost", port, files)
+                return checks.audit(Endpoint("localhost", port, files=files))
 
             def no_scan() -> object:
                 from runbook import checks
 
-                return checks.audit("localhost", port, files, scan_ciphers=False)
+                return checks.audit(Endpoint("localhost", port, files=files), scan_ciphers=False)
 
             def scan_only() -> object:
                 from runbook import checks
 
-                return checks.scan_tls12_ciphers("localhost", port, "localhost")
+                return checks.scan_tls12_ciphers(Endpoint("localhost", port, "localhost"))
 
             first = timed(full)
             warm = [timed(full) for _ in range(RUNS)]

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from runbook import display, loadgen, pki, rotation, sandbox
-from runbook.client import TlsClientFiles, redis_client
+from runbook.client import Endpoint, TlsClientFiles, redis_client
 
 
 def main() -> int:
@@ -40,9 +40,7 @@ def main() -> int:
         rows = []
         try:
             with loadgen.running(
-                "127.0.0.1",
-                node.port,
-                tls,
+                Endpoint("127.0.0.1", node.port, files=tls),
                 pooled=args.pooled,
                 reconnecting=args.reconnecting,
                 batch=100,

@@ -44,5 +44,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from runbook import sandbox
 
     for work in _USED:
+        box = sandbox.status(work)
+        if box is not None:  # which backend the regression run really exercised
+            image = f"{box.image}, " if box.image else ""
+            print(f"\nnbval: {work.name}: sandbox on the {box.backend} backend ({image}Redis {box.server_version})")
         sandbox.stop(work)
     shutil.rmtree(ROOT, ignore_errors=True)

@@ -23,7 +23,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from prometheus_client.parser import text_string_to_metric_families
 
 from runbook import checks, files, pki, sandbox, workdir
-from runbook.client import TlsClientFiles
+from runbook.checks.certificates import key_check
+from runbook.checks.probes import probe_context
+from runbook.client import Endpoint, TlsClientFiles
+from runbook.client.probe import handshake
 from runbook.errors import RunbookError
 
 pytestmark = pytest.mark.integration
@@ -63,7 +66,9 @@ def _only(results: list[Any], check_id: str, status: str = "fail") -> None:
 
 
 def test_correct_server_passes_every_check(tls_sandbox: sandbox.Sandbox) -> None:
-    report = checks.run_audit("localhost", tls_sandbox.primary.port, tls_sandbox.client_files())
+    report = checks.run_audit(
+        Endpoint("localhost", tls_sandbox.primary.port, files=tls_sandbox.client_files())
+    )
     assert [c.id for c in report.checks] == list(checks.CHECK_IDS)
     assert all(c.status == "pass" for c in report.checks), report.checks
     ev = report.evidence
@@ -76,7 +81,7 @@ def test_correct_server_passes_every_check(tls_sandbox: sandbox.Sandbox) -> None
 
 def test_ip_address_target_is_verified_by_ip_san(tls_sandbox: sandbox.Sandbox) -> None:
     results = checks.audit(
-        "127.0.0.1", tls_sandbox.primary.port, tls_sandbox.client_files(), scan_ciphers=False
+        Endpoint("127.0.0.1", tls_sandbox.primary.port, files=tls_sandbox.client_files()), scan_ciphers=False
     )
     assert _statuses(results)["hostname-verified"] == "pass"
     assert _statuses(results)["tls-handshake"] == "pass"
@@ -121,7 +126,7 @@ def test_nothing_listening_fails_handshake_and_cli_exits_1(session_work: Path) -
 
     paths = pki.PkiPaths(workdir.pki_dir(session_work))
     port = sandbox.free_port()
-    results = checks.audit("localhost", port, TlsClientFiles.from_pki(paths.root))
+    results = checks.audit(Endpoint("localhost", port, files=TlsClientFiles.from_pki(paths.root)))
     assert _statuses(results)["tls-handshake"] == "fail"
     assert "nothing listens" in results[0].fix
     args = ["check", "--host", "localhost", "--port", str(port), "--ca", str(paths.ca_cert)]
@@ -130,7 +135,7 @@ def test_nothing_listening_fails_handshake_and_cli_exits_1(session_work: Path) -
 
 def test_missing_file_is_a_runbook_error(tmp_path: Path) -> None:
     with pytest.raises(RunbookError, match="not found"):
-        checks.audit("localhost", 6379, TlsClientFiles(str(tmp_path / "ca.crt")))
+        checks.audit(Endpoint("localhost", 6379, files=TlsClientFiles(str(tmp_path / "ca.crt"))))
 
 
 # --------------------------------------------------------------------------- one misconfiguration each
@@ -167,7 +172,7 @@ def test_server_directive_misconfiguration(
 ) -> None:
     paths = _copy_pki(session_work, tmp_path / "pki")
     node = start_server(paths, **directives)
-    _only(checks.audit("localhost", node.port, TlsClientFiles.from_pki(paths.root)), check_id)
+    _only(checks.audit(Endpoint("localhost", node.port, files=TlsClientFiles.from_pki(paths.root))), check_id)
 
 
 def test_plaintext_port_found_without_flag_and_with_flag(
@@ -177,19 +182,19 @@ def test_plaintext_port_found_without_flag_and_with_flag(
     plain = sandbox.free_port()
     node = start_server(paths, port=str(plain))
     tls_files = TlsClientFiles.from_pki(paths.root)
-    found = checks.audit("localhost", node.port, tls_files, scan_ciphers=False)
+    found = checks.audit(Endpoint("localhost", node.port, files=tls_files), scan_ciphers=False)
     _only(found, "plaintext-refused")
     assert f"{plain} (CONFIG GET port): +PONG" in found[6].detail
-    given = checks.audit("localhost", node.port, tls_files, plaintext_port=plain, scan_ciphers=False)
+    given = checks.audit(
+        Endpoint("localhost", node.port, files=tls_files), plaintext_port=plain, scan_ciphers=False
+    )
     assert f"{plain} (--plaintext-port): +PONG" in given[6].detail
 
 
 def test_plaintext_port_given_but_closed_passes(tls_sandbox: sandbox.Sandbox) -> None:
     closed = sandbox.free_port()
     results = checks.audit(
-        "localhost",
-        tls_sandbox.primary.port,
-        tls_sandbox.client_files(),
+        Endpoint("localhost", tls_sandbox.primary.port, files=tls_sandbox.client_files()),
         plaintext_port=closed,
         scan_ciphers=False,
     )
@@ -202,20 +207,19 @@ def test_wrong_hostname(
     paths = _copy_pki(session_work, tmp_path / "pki")
     _replace_server(paths, pki.make_leaf(_ca(paths), "other", purpose="server", hostnames=["other.example"]))
     node = start_server(paths, wait=False)
-    results = checks.audit("localhost", node.port, TlsClientFiles.from_pki(paths.root))
+    results = checks.audit(Endpoint("localhost", node.port, files=TlsClientFiles.from_pki(paths.root)))
     _only(results, "hostname-verified")
     assert "other.example" in results[7].detail
     # the same server checked by the name it carries passes
     ok = checks.audit(
-        "localhost",
-        node.port,
-        TlsClientFiles.from_pki(paths.root),
-        server_name="other.example",
+        Endpoint("localhost", node.port, "other.example", files=TlsClientFiles.from_pki(paths.root)),
         scan_ciphers=False,
     )
     assert _statuses(ok)["hostname-verified"] == "pass"
     # reached by an IP the certificate does not list: the fix names the flag `pki create` accepts for it
-    by_ip = checks.audit("127.0.0.1", node.port, TlsClientFiles.from_pki(paths.root), scan_ciphers=False)
+    by_ip = checks.audit(
+        Endpoint("127.0.0.1", node.port, files=TlsClientFiles.from_pki(paths.root)), scan_ciphers=False
+    )
     fix = {r.id: r for r in by_ip}["hostname-verified"].fix
     assert "--ip 127.0.0.1" in fix and "--hostname 127.0.0.1" not in fix
     from runbook.cli import main
@@ -254,7 +258,11 @@ def test_server_certificate_expiry(
     )
     _replace_server(paths, leaf)
     node = start_server(paths, wait=False)
-    _only(checks.audit("localhost", node.port, TlsClientFiles.from_pki(paths.root)), "cert-expiry", status)
+    _only(
+        checks.audit(Endpoint("localhost", node.port, files=TlsClientFiles.from_pki(paths.root))),
+        "cert-expiry",
+        status,
+    )
 
 
 def test_key_strength_flags_rsa_1024(session_work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -270,11 +278,11 @@ def test_key_strength_flags_rsa_1024(session_work: Path, monkeypatch: pytest.Mon
         _ca(paths), "localhost", purpose="server", hostnames=["localhost"], key_type="rsa-2048"
     )
     got: dict[str, tuple[str, str]] = {}
-    checks._key_check(
+    key_check(
         lambda cid, status, detail, fix="": got.update({cid: (status, detail)}), [("server", weak.cert)]
     )
     assert got["key-strength"] == ("fail", "weak keys: server RSA 1024")
-    checks._key_check(
+    key_check(
         lambda cid, status, detail, fix="": got.update({cid: (status, detail)}), [("server", strong.cert)]
     )
     assert got["key-strength"][0] == "pass"
@@ -318,7 +326,10 @@ def test_non_strict_chain(tmp_path: Path, start_server: Callable[..., sandbox.No
         ]
     )
     node = start_server(paths, wait=False)
-    _only(checks.audit("localhost", node.port, TlsClientFiles.from_pki(paths.root)), "chain-strict")
+    _only(
+        checks.audit(Endpoint("localhost", node.port, files=TlsClientFiles.from_pki(paths.root))),
+        "chain-strict",
+    )
 
 
 # --------------------------------------------------------------------------- why the probes are built this way
@@ -342,12 +353,10 @@ def test_default_client_context_cannot_see_tls10_but_the_probe_can(
 
     with pytest.raises(ssl.SSLError), socket.create_connection(("127.0.0.1", node.port), 2) as raw:
         naive.wrap_socket(raw, server_hostname="localhost")
-    probe = checks._handshake(
-        "127.0.0.1",
-        node.port,
-        checks._context(tls_files, verify=False, version=ssl.TLSVersion.TLSv1),
-        "localhost",
-        2,
+    probe = handshake(
+        Endpoint("127.0.0.1", node.port, "localhost"),
+        probe_context(tls_files, verify=False, version=ssl.TLSVersion.TLSv1),
+        timeout=2,
     )
     assert probe.ok and probe.protocol == "TLSv1", probe
 
@@ -366,13 +375,15 @@ def test_explain_refusals_on_a_correct_and_a_lax_server(
     tmp_path: Path,
     start_server: Callable[..., sandbox.Node],
 ) -> None:
-    good = checks.explain_refusals("localhost", tls_sandbox.primary.port, tls_sandbox.client_files())
+    good = checks.explain_refusals(
+        Endpoint("localhost", tls_sandbox.primary.port, files=tls_sandbox.client_files())
+    )
     assert all(r.refused for r in good), good
     assert "certificate required" in good[0].error and "protocol version" in good[1].error
     assert "Hostname mismatch" in good[2].error
     paths = _copy_pki(session_work, tmp_path / "pki")
     node = start_server(paths, tls_auth_clients="no")
-    lax = checks.explain_refusals("localhost", node.port, TlsClientFiles.from_pki(paths.root))
+    lax = checks.explain_refusals(Endpoint("localhost", node.port, files=TlsClientFiles.from_pki(paths.root)))
     assert [r.refused for r in lax] == [False, True, True]
 
 
@@ -397,7 +408,9 @@ def test_cn_only_certificate_fails_hostname_only(
             builder = builder.add_extension(ext.value, ext.critical)
     _replace_server(paths, pki.Issued(builder.sign(ca.key, hashes.SHA256()), leaf.key))
     node = start_server(paths, wait=False)
-    results = checks.audit("localhost", node.port, TlsClientFiles.from_pki(paths.root), scan_ciphers=False)
+    results = checks.audit(
+        Endpoint("localhost", node.port, files=TlsClientFiles.from_pki(paths.root)), scan_ciphers=False
+    )
     _only(results, "hostname-verified")
 
 
@@ -413,7 +426,9 @@ def test_server_certificate_from_another_ca_fails_handshake_only(
         ),
     )
     node = start_server(paths, wait=False)
-    results = checks.audit("localhost", node.port, TlsClientFiles.from_pki(paths.root), scan_ciphers=False)
+    results = checks.audit(
+        Endpoint("localhost", node.port, files=TlsClientFiles.from_pki(paths.root)), scan_ciphers=False
+    )
     _only(results, "tls-handshake")
     assert "not issued by --ca" in results[0].fix
 
@@ -429,10 +444,10 @@ def test_openssl_default_ciphers_warn_by_default_and_fail_when_strict(
     paths = _copy_pki(session_work, tmp_path / "pki")
     node = start_server(paths, tls_ciphers="DEFAULT")
     tls_files = TlsClientFiles.from_pki(paths.root)
-    default = checks.audit("localhost", node.port, tls_files)
+    default = checks.audit(Endpoint("localhost", node.port, files=tls_files))
     _only(default, "weak-ciphers-refused", "warn")
     assert "_CBC_" in default[4].detail and "--strict-ciphers" in default[4].fix, default[4]
-    strict = checks.audit("localhost", node.port, tls_files, strict_ciphers=True)
+    strict = checks.audit(Endpoint("localhost", node.port, files=tls_files), strict_ciphers=True)
     _only(strict, "weak-ciphers-refused", "fail")
     assert "_CBC_" in strict[4].detail
     prom = tmp_path / "redis_tls.prom"
@@ -453,11 +468,13 @@ def test_the_suggested_cipher_fix_and_the_sandbox_preset_pass_the_strict_policy(
 ) -> None:
     paths = _copy_pki(session_work, tmp_path / "pki")
     node = start_server(paths, tls_ciphers='"ECDHE+AESGCM:ECDHE+CHACHA20"')
-    fixed = checks.audit("localhost", node.port, TlsClientFiles.from_pki(paths.root), strict_ciphers=True)
+    fixed = checks.audit(
+        Endpoint("localhost", node.port, files=TlsClientFiles.from_pki(paths.root)), strict_ciphers=True
+    )
     assert fixed[4].status == "pass" and "CBC" not in fixed[4].detail, fixed[4]
     # the sandbox's strict preset (runbook.config) already passes the strict policy
     ours = checks.audit(
-        "localhost", tls_sandbox.primary.port, tls_sandbox.client_files(), strict_ciphers=True
+        Endpoint("localhost", tls_sandbox.primary.port, files=tls_sandbox.client_files()), strict_ciphers=True
     )
     assert ours[4].status == "pass", ours[4]
 
@@ -472,10 +489,14 @@ def test_requirepass_server_needs_auth_for_ping_only(
     plain = sandbox.free_port()
     node = start_server(paths, wait=False, requirepass="s3cret-pass", port=str(plain))
     tls_files = TlsClientFiles.from_pki(paths.root)
-    without = checks.audit("localhost", node.port, tls_files, scan_ciphers=False, plaintext_port=plain)
+    without = checks.audit(
+        Endpoint("localhost", node.port, files=tls_files), scan_ciphers=False, plaintext_port=plain
+    )
     assert _statuses(without)["redis-ping"] == "fail" and "NOAUTH" in without[1].detail
     assert _statuses(without)["plaintext-refused"] == "fail"  # -NOAUTH is still a plaintext answer
-    with_auth = checks.audit("localhost", node.port, tls_files, scan_ciphers=False, password="s3cret-pass")
+    with_auth = checks.audit(
+        Endpoint("localhost", node.port, files=tls_files), scan_ciphers=False, password="s3cret-pass"
+    )
     _only(with_auth, "plaintext-refused")  # found through CONFIG GET port, after AUTH
     assert f"{plain} (CONFIG GET port)" in with_auth[6].detail
     assert not any("s3cret" in c.detail for c in with_auth)

@@ -87,7 +87,9 @@ def test_rendered_file_runs_on_redis_server_with_plaintext_refused(
     paths = pki.PkiPaths(pki_dir)
     node = sandbox.start_node("rendered", "primary", node_dir, wrapper, paths)
     try:
-        results = sandbox.verify_endpoint("localhost", port, sandbox.TlsClientFiles.from_pki(pki_dir))
+        results = sandbox.verify_endpoint(
+            sandbox.Endpoint("localhost", port, files=sandbox.TlsClientFiles.from_pki(pki_dir))
+        )
         assert {r.id: r.status for r in results} == {
             "tls-ping": "pass",
             "mutual-tls-enforced": "pass",
@@ -96,7 +98,9 @@ def test_rendered_file_runs_on_redis_server_with_plaintext_refused(
         client = sandbox.redis_client("localhost", port, sandbox.TlsClientFiles.from_pki(pki_dir))
         assert client.config_get("port") == {"port": "0"}, "the plaintext port must be closed"
         client.close()
-        hs = sandbox.handshake("localhost", port, sandbox.TlsClientFiles.from_pki(pki_dir))
+        hs = sandbox.handshake(
+            sandbox.Endpoint("localhost", port, files=sandbox.TlsClientFiles.from_pki(pki_dir))
+        )
         assert hs.protocol in ("TLSv1.2", "TLSv1.3")
         assert hs.cipher in (
             "TLS_AES_128_GCM_SHA256",

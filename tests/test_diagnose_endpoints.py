@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from runbook import diagnose, pki, sandbox, workdir
+from runbook.client import Endpoint, TlsClientFiles
 from runbook.drills import DrillEnv
 
 pytestmark = pytest.mark.integration
@@ -34,7 +35,9 @@ def env(session_work: Path, tmp_path: Path) -> Iterator[DrillEnv]:
 
 def _diag(env: DrillEnv, node: sandbox.Node, host: str = "localhost", **kw: object) -> diagnose.Diagnosis:
     args: dict[str, object] = {**env.client_kwargs(), "timeout": 1.0, "log_file": node.log_path, **kw}
-    return diagnose.diagnose_endpoint(host, node.port or node.plaintext_port, **args)  # type: ignore[arg-type]
+    files = TlsClientFiles(str(args.pop("ca") or ""), args.pop("cert"), args.pop("key"))  # type: ignore[arg-type]
+    where = Endpoint(host, node.port or node.plaintext_port, str(args.pop("server_name", "")), files)
+    return diagnose.diagnose_endpoint(where, **args)  # type: ignore[arg-type]
 
 
 def test_healthy_endpoint_is_ok_with_evidence(env: DrillEnv) -> None:
@@ -172,11 +175,10 @@ def test_sandbox_log_is_found_by_port(tls_sandbox: sandbox.Sandbox, session_work
     files = tls_sandbox.client_files()
     node = tls_sandbox.primary
     assert diagnose.sandbox_log_for(node.port, session_work) == node.log_path
-    ok = diagnose.diagnose_endpoint(
-        "localhost", node.port, ca=files.ca, cert=files.cert, key=files.key, work=session_work
-    )
+    ok = diagnose.diagnose_endpoint(Endpoint("localhost", node.port, files=files), work=session_work)
     assert ok.cause == "ok", ok
-    d = diagnose.diagnose_endpoint("localhost", node.port, ca=files.ca, work=session_work, timeout=1.0)
+    anonymous = Endpoint("localhost", node.port, files=TlsClientFiles(files.ca))
+    d = diagnose.diagnose_endpoint(anonymous, work=session_work, timeout=1.0)
     assert d.cause == "client-cert-missing", d
     assert any("peer did not return a certificate" in e for e in d.evidence)
 

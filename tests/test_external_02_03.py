@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from runbook import bench, cli, pipeline, rotation, sandbox
-from runbook.client import TlsClientFiles
+from runbook.client import Endpoint, TlsClientFiles, probe
 from runbook.pki import PkiPaths, inspect
 
 pytestmark = pytest.mark.integration
@@ -45,10 +45,11 @@ class External:
         )
 
     def info(self) -> dict[str, str]:
-        reply = sandbox.tls_command(
-            "127.0.0.1", self.port, self.files, "INFO", "server", server_name=self.server_name
+        reply = probe.command(
+            Endpoint("127.0.0.1", self.port, self.server_name, self.files), "INFO", "server"
         )
-        lines = reply.decode().split("\r\n")
+        assert isinstance(reply.value, bytes), reply
+        lines = reply.value.decode().splitlines()
         return dict(line.split(":", 1) for line in lines if ":" in line and not line.startswith("#"))
 
 
@@ -77,7 +78,7 @@ def external_redis(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[E
     )
     server = External(proc, port, PkiPaths(home / "pki"), name)
     deadline = time.monotonic() + 10
-    while not sandbox.tls_answers("127.0.0.1", port, server.files, 0.5, server_name=name):
+    while not probe.answers_ping(Endpoint("127.0.0.1", port, name, server.files), 0.5):
         assert proc.poll() is None and time.monotonic() < deadline, (home / "redis.log").read_text()
         time.sleep(0.05)
     yield server

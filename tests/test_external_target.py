@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from runbook import sandbox
-from runbook.client import Endpoint, TlsClientFiles, target_endpoint
+from runbook.client import Endpoint, TlsClientFiles, probe, target_endpoint
 from runbook.errors import RunbookError
 from runbook.pki import PkiPaths
 
@@ -58,13 +59,6 @@ def test_external_endpoint_refuses_incomplete_parameters(
         target_endpoint("external", *full)  # type: ignore[arg-type]
 
 
-def test_resp_reply_completeness() -> None:
-    complete = sandbox._resp_complete
-    assert complete(b"+PONG\r\n") and complete(b"-ERR no\r\n") and complete(b":1\r\n")
-    assert not complete(b"$5\r\nhel") and complete(b"$5\r\nhello\r\n") and complete(b"$-1\r\n")
-    assert not complete(b"*2\r\n$4\r\nport\r\n") and complete(b"*2\r\n$4\r\nport\r\n$1\r\n0\r\n")
-
-
 def test_handshake_rows_compare_serial_only_when_expected() -> None:
     hs = sandbox.HandshakeDetails(
         "TLSv1.3", "TLS_AES_128_GCM_SHA256", "CN=s", "CN=ca", "0A", "2030", ["DNS:a", "IP:1"]
@@ -96,10 +90,11 @@ def test_external_probes_against_a_real_server(tls_sandbox: sandbox.Sandbox, ses
         ("plaintext-port-closed:target", "pass"),
     ]
     version = ".".join(map(str, sandbox.redis_server_version()))
-    assert sandbox.server_version(ep.host, ep.port, ep.files, server_name="localhost") == version
-    assert sandbox.server_version(ep.host, ep.port, ep.files, server_name="wrong.example") == ""
-    assert not sandbox.tls_answers(ep.host, ep.port, ep.files, server_name="wrong.example")
-    assert sandbox.tls_command(ep.host, ep.port, ep.files, "PING", server_name="localhost") == b"+PONG\r\n"
+    wrong = replace(ep, server_name="wrong.example")
+    assert probe.server_version(ep) == version and probe.server_version(wrong) == ""
+    assert probe.answers_ping(ep) and not probe.answers_ping(wrong)
+    assert probe.command(ep, "PING").value == b"PONG"
+    assert "certificate verify failed" in probe.command(wrong, "PING").error
     sb = tls_sandbox.endpoint()
     assert (sb.host, sb.server_name, sb.external, sb.label) == ("localhost", "localhost", False, "sandbox")
 
@@ -108,13 +103,13 @@ def test_external_probes_against_a_real_server(tls_sandbox: sandbox.Sandbox, ses
 def test_plaintext_port_check_skips_when_it_cannot_tell(tls_sandbox: sandbox.Sandbox) -> None:
     files = tls_sandbox.client_files()
     closed = sandbox.free_port()
-    got = sandbox.plaintext_port_check("127.0.0.1", closed, files, server_name="localhost")
+    got = sandbox.plaintext_port_check(Endpoint("127.0.0.1", closed, "localhost", files))
     assert got.status == "skip" and "cannot tell" in got.detail
     client = tls_sandbox.client()
     client.execute_command("ACL", "SETUSER", "default", "-config")
     try:
         got = sandbox.plaintext_port_check(
-            "127.0.0.1", tls_sandbox.primary.port, files, server_name="localhost"
+            Endpoint("127.0.0.1", tls_sandbox.primary.port, "localhost", files)
         )
     finally:
         client.execute_command("ACL", "SETUSER", "default", "+@all")
@@ -129,7 +124,7 @@ def test_plaintext_port_check_fails_when_a_plaintext_port_is_open(session_work: 
     node = sandbox.start_node("lax", "primary", tmp_path, conf, p)
     try:
         got = sandbox.plaintext_port_check(
-            "127.0.0.1", node.port, TlsClientFiles.from_pki(p.root), server_name="localhost", name="lax"
+            Endpoint("127.0.0.1", node.port, "localhost", TlsClientFiles.from_pki(p.root)), name="lax"
         )
     finally:
         sandbox.stop_node(node)

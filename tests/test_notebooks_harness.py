@@ -122,8 +122,11 @@ def test_checks_reject_a_bad_notebook(tmp_path: Path) -> None:
 
 def test_make_test_runs_strict_nbval_with_one_sanitize_file() -> None:
     make = (ROOT / "Makefile").read_text()
-    assert "--nbval-lax" not in make
-    assert re.search(r"pytest .*notebooks --nbval --nbval-sanitize-with notebooks/sanitize.cfg", make)
+    assert re.search(r"^test:.*\n(\t.*\n)*\t.*scripts/test\.sh", make, re.M), "make test runs scripts/test.sh"
+    script = (ROOT / "scripts" / "test.sh").read_text()
+    assert "--nbval-lax" not in make + script
+    runs = re.findall(r"pytest .*notebooks --nbval --nbval-sanitize-with notebooks/sanitize.cfg", script)
+    assert len(runs) == 1, "one nbval run per `make test` (docker or binary backend)"
     assert re.search(r"^notebooks:.*\n\t.*runbook notebooks --refresh", make, re.M), (
         "make notebooks regenerates"
     )

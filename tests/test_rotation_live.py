@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from runbook import cli, files, loadgen, pki, rotation, sandbox
-from runbook.client import TlsClientFiles, redis_client
+from runbook.client import Endpoint, TlsClientFiles, redis_client
 from runbook.errors import RunbookError
 
 pytestmark = pytest.mark.integration
@@ -77,9 +77,7 @@ def test_server_rotation_under_load_drops_nothing(fresh_work: Path) -> None:
     old_serial = _served_serial(node.port, pki_root)
     try:
         load = loadgen.LoadGen(
-            "127.0.0.1",
-            node.port,
-            TlsClientFiles.from_pki(pki_root),
+            Endpoint("127.0.0.1", node.port, files=TlsClientFiles.from_pki(pki_root)),
             pooled=2,
             reconnecting=2,
             batch=100,
@@ -333,7 +331,7 @@ def test_server_hostname_is_verified_while_connecting_to_the_host(
     )
     with pytest.raises(RunbookError, match="certificate verify failed"):  # the name is really checked
         rotation.discover_node("127.0.0.1", node.port, tls)
-    load = loadgen.LoadGen("127.0.0.1", node.port, tls, server_hostname=NAME_ONLY, max_seconds=20)
+    load = loadgen.LoadGen(Endpoint("127.0.0.1", node.port, NAME_ONLY, tls), max_seconds=20)
     with load:  # pooled and reconnecting clients verify the name too, while connecting to the address
         report = rotation.rotate("server", pki_root, [found], server_hostname=NAME_ONLY)
     assert report.ok and report.status == "rotated", [s for s in report.steps if s.status == "fail"]
@@ -418,9 +416,7 @@ def test_cli_in_a_subprocess_rotates_an_independent_server_under_load(fresh_work
     node = _start(pki_root, fresh_work / "node")
     try:
         with loadgen.running(
-            "127.0.0.1",
-            node.port,
-            TlsClientFiles.from_pki(pki_root),
+            Endpoint("127.0.0.1", node.port, files=TlsClientFiles.from_pki(pki_root)),
             pooled=1,
             reconnecting=1,
             max_seconds=30,

@@ -7,7 +7,6 @@ import json
 import shutil
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,6 @@ from redis.cluster import RedisCluster
 from runbook import cli, config, pki, sandbox, workdir
 from runbook.client import ssl_kwargs
 from runbook.errors import RunbookError
-
-DOCKER_OK, DOCKER_WHY = sandbox.docker_available()
 
 
 def _work_with_pki(session_work: Path, tmp_path: Path) -> Path:
@@ -77,30 +74,6 @@ def test_status_without_sandbox(fresh_work: Path, capsys: pytest.CaptureFixture[
     assert code == 1 and doc["nodes"] == [] and doc["topology"] is None
 
 
-def test_docker_run_args_mount_certificates_read_only(tmp_path: Path) -> None:
-    node_dir, pki_root = tmp_path / "sandbox" / "primary", tmp_path / "pki"
-    args = sandbox.docker_run_args("n1", node_dir, pki_root, "redis:7.2")
-    assert f"{pki_root.resolve()}:/tls:ro" in args and f"{node_dir.resolve()}:/data" in args
-    assert args[-3:] == ["redis:7.2", "redis-server", "/data/redis.conf"]
-    assert args[args.index("--network") + 1] == "host"
-    conf = sandbox.container_conf(
-        {"tls-cert-file": str(pki_root / "redis-server.crt"), "logfile": str(node_dir / "redis.log")},
-        pki_root,
-        node_dir,
-    )
-    assert conf == {"tls-cert-file": "/tls/redis-server.crt", "logfile": "/data/redis.log"}
-    assert sandbox.container_name(node_dir).startswith("runbook-") and sandbox.container_name(
-        node_dir
-    ).endswith("-primary")
-
-
-@pytest.mark.skipif(DOCKER_OK, reason="a Docker engine answers here")
-def test_docker_backend_without_engine_says_so(session_work: Path, tmp_path: Path) -> None:
-    work = _work_with_pki(session_work, tmp_path)
-    with pytest.raises(RunbookError, match="Docker engine"):
-        sandbox.start(work, backend="docker")
-
-
 # --------------------------------------------------------------------------- integration
 
 
@@ -123,7 +96,7 @@ def test_standalone_up_status_verify_stop(
             r.id for r in results
         }
         assert _plaintext_refused(box.primary.port)
-        hs = sandbox.handshake("localhost", box.primary.port, box.client_files())
+        hs = sandbox.handshake(box.endpoint())
         assert hs.protocol == "TLSv1.3" and hs.server_subject.startswith("CN=localhost")
         assert hs.server_serial == pki.inspect(workdir.pki_dir(work) / "redis-server.crt").serial
         log = box.primary.log_path.read_text()
@@ -184,7 +157,7 @@ def test_cluster_forms_over_tls(
         for i in range(20):
             rc.set(f"k{i}", i)
         assert [rc.get(f"k{i}") for i in range(20)] == [str(i) for i in range(20)]
-        slots = {n.name: int(sandbox._cluster_info(box, n)["cluster_slots_ok"]) for n in box.nodes}
+        slots = {n.name: int(sandbox.cluster_info(box, n)["cluster_slots_ok"]) for n in box.nodes}
         assert set(slots.values()) == {16384}
         rc.close()
         for n in box.nodes:
@@ -231,7 +204,7 @@ def test_checks_fail_on_a_server_that_lets_plaintext_in(session_work: Path, tmp_
         results = {
             r.id: r.status
             for r in sandbox.verify_endpoint(
-                "localhost", node.port, files, plaintext_port=node.plaintext_port
+                node.endpoint.with_files(files), name="", plaintext_port=node.plaintext_port
             )
         }
         assert results == {
@@ -282,26 +255,3 @@ def test_apply_tls_config_set_and_rewrite(session_work: Path, tmp_path: Path) ->
         assert "tls-port" not in reload.changed and sandbox.healthy(box)
     finally:
         sandbox.stop(work)
-
-
-@pytest.fixture
-def docker_work(session_work: Path, tmp_path: Path) -> Iterator[Path]:
-    work = _work_with_pki(session_work, tmp_path)
-    yield work
-    sandbox.stop(work)
-
-
-@pytest.mark.integration
-@pytest.mark.skipif(not DOCKER_OK, reason=f"docker backend needs a Docker engine: {DOCKER_WHY}")
-def test_docker_backend_standalone(docker_work: Path) -> None:
-    box = sandbox.start(docker_work, backend="docker")
-    assert box.primary.container and sandbox.healthy(box)
-    assert [r.id for r in sandbox.verify(box) if not r.ok] == []
-    sandbox.stop(docker_work)
-    assert not sandbox.node_alive(box.primary)
-
-
-def test_free_ports_are_loopback() -> None:
-    port = sandbox.free_port()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", port))

@@ -21,7 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from runbook import files, pki, rotation, sandbox
-from runbook.client import Endpoint, TlsClientFiles, redis_client
+from runbook.client import Endpoint, TlsClientFiles, probe, redis_client
 from runbook.watch import WatchTarget
 from watch_support import Running, Site, make_site, node_files, renew, start_server, start_writer, write
 
@@ -432,8 +432,8 @@ def test_server_name_that_does_not_resolve_is_only_verified_not_dialled(tmp_path
     node = sandbox.start_node("node", "primary", tmp_path / "node", conf, pki.PkiPaths(pki_root), wait=False)
     try:
         deadline = time.monotonic() + 10  # the sandbox's own readiness probe verifies "localhost"
-        while not sandbox.tls_answers(
-            "127.0.0.1", node.port, TlsClientFiles.from_pki(pki_root), server_name=name
+        while not probe.answers_ping(
+            Endpoint("127.0.0.1", node.port, name, TlsClientFiles.from_pki(pki_root))
         ):
             assert time.monotonic() < deadline, f"the server did not answer: {node.log_path}"
             time.sleep(0.05)

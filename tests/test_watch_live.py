@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from runbook import loadgen, sandbox
+from runbook.client import Endpoint
 from watch_support import make_site, write
 
 pytestmark = pytest.mark.integration
@@ -58,7 +59,7 @@ def test_two_renewals_under_load_drop_nothing(tmp_path: Path) -> None:
     try:
         wait_for("watching", 1)
         load = loadgen.LoadGen(
-            "127.0.0.1", site.node.port, site.tls, pooled=2, reconnecting=2, batch=100,
+            Endpoint("127.0.0.1", site.node.port, files=site.tls), pooled=2, reconnecting=2, batch=100,
             max_commands=2_000_000, max_seconds=90,
         )  # fmt: skip
         serials, lags = [], []

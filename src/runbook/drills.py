@@ -22,7 +22,7 @@ import ssl
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from runbook import diagnose, files, pki, sandbox
+from runbook.client import Endpoint, TlsClientFiles
 from runbook.errors import RunbookError
 from runbook.sandbox import Node
 
@@ -95,13 +96,13 @@ class DrillEnv:
 
 @dataclass
 class Setup:
-    """A broken endpoint: where to connect, how the client connects, what it shows."""
+    """A broken endpoint: where to connect (a drill node's :attr:`Node.endpoint`), how the client
+    connects (``ClientSpec`` keywords), what it shows."""
 
-    port: int
+    endpoint: Endpoint
     client: dict[str, Any]
     log_file: str = ""
     symptom: str = ""  # set when the symptom is not a client error (server died, link down)
-    host: str = HOST
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,10 @@ def _startup_failure(env: DrillEnv, name: str, **overrides: str) -> Setup:
     lines = [ln for ln in diagnose.read_server_log(node.log_path) if ln.startswith("Failed to")]
     shown = lines[0] if lines else last
     return Setup(
-        node.port, env.client_kwargs(), str(node.log_path), sanitize(f"redis-server exits at start: {shown}")
+        node.endpoint,
+        env.client_kwargs(),
+        str(node.log_path),
+        sanitize(f"redis-server exits at start: {shown}"),
     )
 
 
@@ -194,8 +198,8 @@ def _symptom(setup: Setup) -> tuple[str, BaseException | None]:
     if c.get("max_version"):
         return _symptom_capped(setup)
     kwargs: dict[str, Any] = {
-        "host": setup.host,
-        "port": setup.port,
+        "host": setup.endpoint.host,
+        "port": setup.endpoint.port,
         "socket_timeout": TIMEOUT,
         "socket_connect_timeout": TIMEOUT,
         "retry": Retry(NoBackoff(), 0),
@@ -251,7 +255,7 @@ def _symptom_capped(setup: Setup) -> tuple[str, BaseException | None]:
         max_version=setup.client.get("max_version"),
         ciphers=setup.client.get("ciphers"),
     )
-    outcome = diagnose.attempt(setup.host, setup.port, spec, TIMEOUT)
+    outcome = diagnose.attempt(setup.endpoint.host, setup.endpoint.port, spec, TIMEOUT)
     text = sanitize(diagnose.describe_error(outcome.error)) if outcome.error else "PING -> PONG"
     return text, outcome.error
 
@@ -260,43 +264,43 @@ def _symptom_capped(setup: Setup) -> tuple[str, BaseException | None]:
 
 
 def _healthy(env: DrillEnv) -> Setup:
-    return Setup(env.start("healthy").port, env.client_kwargs())
+    return Setup(env.start("healthy").endpoint, env.client_kwargs())
 
 
 def _server_down(env: DrillEnv) -> Setup:
     node = env.start("stopped")
     sandbox.stop_node(node)
-    return Setup(node.port, env.client_kwargs(), str(node.log_path))
+    return Setup(node.endpoint, env.client_kwargs(), str(node.log_path))
 
 
 def _untrusted_ca(env: DrillEnv) -> Setup:
     other = pki.make_ca(common_name="some other CA")
     path = env.root / "other-ca.crt"
     files.write_file(path, other.cert_pem())
-    return Setup(env.start("server").port, env.client_kwargs(ca=str(path)))
+    return Setup(env.start("server").endpoint, env.client_kwargs(ca=str(path)))
 
 
 def _hostname_mismatch(env: DrillEnv) -> Setup:
     crt, key = env.write_pair("server", env.leaf("server", "redis.internal", ips=[]))
-    return Setup(env.start("server", tls_cert_file=crt, tls_key_file=key).port, env.client_kwargs())
+    return Setup(env.start("server", tls_cert_file=crt, tls_key_file=key).endpoint, env.client_kwargs())
 
 
 def _expired(env: DrillEnv) -> Setup:
     now = dt.datetime.now(dt.UTC)
     issued = env.leaf("server", not_before=now - dt.timedelta(days=400), not_after=now - dt.timedelta(days=2))
     crt, key = env.write_pair("server", issued)
-    return Setup(env.start("server", tls_cert_file=crt, tls_key_file=key).port, env.client_kwargs())
+    return Setup(env.start("server", tls_cert_file=crt, tls_key_file=key).endpoint, env.client_kwargs())
 
 
 def _not_yet_valid(env: DrillEnv) -> Setup:
     now = dt.datetime.now(dt.UTC)
     issued = env.leaf("server", not_before=now + dt.timedelta(days=2), not_after=now + dt.timedelta(days=400))
     crt, key = env.write_pair("server", issued)
-    return Setup(env.start("server", tls_cert_file=crt, tls_key_file=key).port, env.client_kwargs())
+    return Setup(env.start("server", tls_cert_file=crt, tls_key_file=key).endpoint, env.client_kwargs())
 
 
 def _missing_client_cert(env: DrillEnv) -> Setup:
-    return Setup(env.start("server").port, env.client_kwargs(cert=None, key=None))
+    return Setup(env.start("server").endpoint, env.client_kwargs(cert=None, key=None))
 
 
 def _client_other_ca(env: DrillEnv) -> Setup:
@@ -304,22 +308,22 @@ def _client_other_ca(env: DrillEnv) -> Setup:
     crt, key = env.write_pair(
         "intruder", pki.make_leaf(other, "intruder", purpose="client", hostnames=["intruder"])
     )
-    return Setup(env.start("server").port, env.client_kwargs(cert=crt, key=key))
+    return Setup(env.start("server").endpoint, env.client_kwargs(cert=crt, key=key))
 
 
 def _client_wrong_usage(env: DrillEnv) -> Setup:
     crt, key = env.write_pair("app", env.leaf("server", "app", ips=[]))  # serverAuth only
-    return Setup(env.start("server").port, env.client_kwargs(cert=crt, key=key))
+    return Setup(env.start("server").endpoint, env.client_kwargs(cert=crt, key=key))
 
 
 def _plaintext_on_tls(env: DrillEnv) -> Setup:
     node = env.start("server")
-    return Setup(node.port, {"tls": False}, str(node.log_path))
+    return Setup(node.endpoint, {"tls": False}, str(node.log_path))
 
 
 def _tls_on_plaintext(env: DrillEnv) -> Setup:
     node = env.start("server", port=str(sandbox.free_port()), tls_port="0")
-    return Setup(node.plaintext_port, env.client_kwargs(), str(node.log_path))
+    return Setup(replace(node.endpoint, port=node.plaintext_port), env.client_kwargs(), str(node.log_path))
 
 
 def _tls11_client(env: DrillEnv) -> Setup:
@@ -328,12 +332,12 @@ def _tls11_client(env: DrillEnv) -> Setup:
         min_version=ssl.TLSVersion.TLSv1,
         ciphers="DEFAULT:@SECLEVEL=0",  # OpenSSL 3 refuses to even offer TLS 1.1 above level 0
     )
-    return Setup(env.start("server").port, client)
+    return Setup(env.start("server").endpoint, client)
 
 
 def _cipher_mismatch(env: DrillEnv) -> Setup:
     node = env.start("server", tls_protocols="TLSv1.2", tls_ciphers="ECDHE-ECDSA-AES256-GCM-SHA384")
-    return Setup(node.port, env.client_kwargs(ciphers="ECDHE-ECDSA-AES128-GCM-SHA256"))
+    return Setup(node.endpoint, env.client_kwargs(ciphers="ECDHE-ECDSA-AES128-GCM-SHA256"))
 
 
 def _key_mismatch(env: DrillEnv) -> Setup:
@@ -374,7 +378,7 @@ def _replica_server_auth_only(env: DrillEnv) -> Setup:
         )
         time.sleep(0.05)
     symptom = "INFO replication: master_link_status:down" + (f"; replica log: {line}" if line else "")
-    return Setup(replica.port, env.client_kwargs(), str(replica.log_path), sanitize(symptom))
+    return Setup(replica.endpoint, env.client_kwargs(), str(replica.log_path), sanitize(symptom))
 
 
 DRILLS: tuple[Drill, ...] = (
@@ -533,11 +537,7 @@ def _run_once(drill: Drill, paths: pki.PkiPaths, ca: pki.Issued, base_dir: Path 
             }
             symptom_cause = diagnose.diagnose(exc, facts).cause
         result = diagnose.diagnose_endpoint(
-            setup.host,
-            setup.port,
-            ca=c.get("ca"),
-            cert=c.get("cert"),
-            key=c.get("key"),
+            setup.endpoint.with_files(TlsClientFiles(c.get("ca") or "", c.get("cert"), c.get("key"))),
             tls=c.get("tls", True),
             min_version=c.get("min_version"),
             max_version=c.get("max_version"),

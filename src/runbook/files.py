@@ -2,7 +2,7 @@
 
 Private keys are created with mode 0600 by ``os.open`` (no chmod afterwards), written to a
 temporary file in the destination directory and renamed over the target, so a reader never
-sees a partial file. :func:`write_all` stages a whole set of files before renaming any, so a
+sees a partial file; run as root, a replacement keeps the owner of the file it replaces. :func:`write_all` stages a whole set of files before renaming any, so a
 failure part-way leaves nothing behind. :func:`backup` copies files into a timestamped folder
 before they are replaced.
 """
@@ -70,7 +70,25 @@ def _stage(item: PlannedWrite) -> Path:
             tmp.unlink()
         raise
     # os.open honours the umask, which can only narrow the mode; widen nothing here.
+    _keep_owner(tmp, item.path)
     return tmp
+
+
+def _keep_owner(tmp: Path, target: Path) -> None:
+    """As root, give a replacement the owner and group of the file it replaces (a key the server's
+    own user reads, e.g. ``redis`` or a container's uid, stays readable to it after a rotation)."""
+    if os.geteuid() != 0:
+        return
+    try:
+        st = target.stat()
+    except OSError:
+        return
+    try:
+        os.chown(tmp, st.st_uid, st.st_gid)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def write_all(items: Sequence[PlannedWrite]) -> list[Path]:

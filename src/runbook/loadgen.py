@@ -30,7 +30,7 @@ from typing import Any
 import redis
 from cryptography import x509
 
-from runbook.client import TlsClientFiles, redis_pool, tls_context
+from runbook.client import Endpoint, redis_pool, tls_context, wire
 
 
 @dataclass
@@ -76,7 +76,8 @@ class _Counters:
 
 
 class LoadGen:
-    """Threads of pooled and reconnecting TLS clients against ``host:port``.
+    """Threads of pooled and reconnecting TLS clients against one :class:`~runbook.client.Endpoint`
+    (its ``files`` are the client's, its ``hostname`` the name every connection verifies).
 
     Use as ``with LoadGen(...) as load: ...``; :meth:`mark` snapshots the counters so a window
     (e.g. the rotation) can be measured on its own; :meth:`stop` returns the totals.
@@ -84,22 +85,18 @@ class LoadGen:
 
     def __init__(
         self,
-        host: str,
-        port: int,
-        files: TlsClientFiles,
+        endpoint: Endpoint,
         *,
         pooled: int = 2,
         reconnecting: int = 2,
         batch: int = 50,
         max_commands: int = 1_000_000,
         max_seconds: float = 30.0,
-        server_hostname: str | None = None,
         socket_timeout: float = 5.0,
     ) -> None:
-        self.host, self.port, self.files = host, port, files
+        self.endpoint = endpoint
         self.pooled, self.reconnecting, self.batch = pooled, reconnecting, max(1, batch)
         self.max_commands, self.max_seconds = max_commands, max_seconds
-        self.server_hostname = server_hostname or host
         self.socket_timeout = socket_timeout
         self.prefix = f"runbook:loadgen:{uuid.uuid4().hex[:8]}"
         self._lock = threading.Lock()
@@ -221,11 +218,15 @@ class LoadGen:
                 errors=list(self._errors),
             )
 
+    def _pool(self, **kwargs: Any) -> redis.ConnectionPool:
+        ep = self.endpoint
+        return redis_pool(
+            ep.host, ep.port, ep.files, server_hostname=ep.hostname, max_connections=1, **kwargs
+        )
+
     def server_total(self) -> int:
         """The sum of the workers' ``INCR`` keys as the server holds them (one fresh connection)."""
-        pool = redis_pool(
-            self.host, self.port, self.files, server_hostname=self.server_hostname, max_connections=1
-        )
+        pool = self._pool()
         client = redis.Redis(connection_pool=pool)
         try:
             values: list[Any] = list(client.mget(self._keys)) if self._keys else []  # type: ignore[arg-type]
@@ -237,14 +238,7 @@ class LoadGen:
     # ------------------------------------------------------------------ workers
 
     def _pooled_worker(self, key: str) -> None:
-        pool = redis_pool(
-            self.host,
-            self.port,
-            self.files,
-            server_hostname=self.server_hostname,
-            max_connections=1,
-            socket_timeout=self.socket_timeout,
-        )
+        pool = self._pool(socket_timeout=self.socket_timeout)
         client = redis.Redis(connection_pool=pool)
         try:
             while not self._done():
@@ -262,19 +256,17 @@ class LoadGen:
             pool.disconnect()
 
     def _reconnect_worker(self, key: str) -> None:
-        command = resp_command("INCR", key)
         while not self._done():
             t = time.monotonic()
             sock = self._fresh_connection(t)
             if sock is None:
                 continue
             try:
-                sock.sendall(command)
-                reply = read_reply_line(sock)
-                if not reply.startswith(b":"):
-                    raise OSError(f"unexpected reply {reply[:80]!r}")
+                reply = wire.command(sock, "INCR", key)
+                if not isinstance(reply, int):
+                    raise OSError(f"unexpected reply {wire.text(reply)[:80]!r}")
                 self._record(1, 0, time.monotonic() - t)
-            except OSError as exc:
+            except (OSError, wire.ProtocolError) as exc:
                 self._record(0, 1, time.monotonic() - t, f"command after reconnect: {exc}")
             finally:
                 sock.close()
@@ -283,9 +275,11 @@ class LoadGen:
         """A new mutual-TLS connection (counted as a reconnect, its serial noted); None if it failed."""
         try:
             # a fresh context per connection: the files are re-read, as a new process would
-            ctx = tls_context(self.files)
-            raw = socket.create_connection((self.host, self.port), timeout=self.socket_timeout)
-            sock = ctx.wrap_socket(raw, server_hostname=self.server_hostname)
+            ctx = tls_context(self.endpoint.files)
+            raw = socket.create_connection(
+                (self.endpoint.host, self.endpoint.port), timeout=self.socket_timeout
+            )
+            sock = ctx.wrap_socket(raw, server_hostname=self.endpoint.hostname)
         except (OSError, ValueError) as exc:
             with self._lock:
                 self._c.reconnects += 1
@@ -301,29 +295,10 @@ class LoadGen:
         return sock
 
 
-def resp_command(*parts: str) -> bytes:
-    """One command in the Redis protocol (RESP2 array of bulk strings)."""
-    out = [f"*{len(parts)}\r\n".encode()]
-    for p in parts:
-        data = p.encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(out)
-
-
-def read_reply_line(sock: ssl.SSLSocket) -> bytes:
-    buf = b""
-    while not buf.endswith(b"\r\n"):
-        chunk = sock.recv(1024)
-        if not chunk:
-            raise OSError("connection closed by the server")
-        buf += chunk
-    return buf
-
-
 @contextmanager
-def running(host: str, port: int, files: TlsClientFiles, **kwargs: Any) -> Iterator[LoadGen]:
-    """``with running(...) as load:`` starts a :class:`LoadGen` and always stops it."""
-    load = LoadGen(host, port, files, **kwargs)
+def running(endpoint: Endpoint, **kwargs: Any) -> Iterator[LoadGen]:
+    """``with running(endpoint, ...) as load:`` starts a :class:`LoadGen` and always stops it."""
+    load = LoadGen(endpoint, **kwargs)
     load.start()
     try:
         yield load

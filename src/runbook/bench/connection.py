@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 import ssl
 from dataclasses import dataclass
 
-from runbook.bench.settings import HOSTNAME, LOOPBACK, PROTOCOLS
-from runbook.client import TlsClientFiles, tls_context
+from runbook.bench.settings import PROTOCOLS
+from runbook.client import Endpoint, TlsClientFiles, tls_context, wire
+from runbook.client.probe import handshake
 from runbook.errors import RunbookError
 
 
@@ -20,26 +20,23 @@ class Ping:
     protocol: str
 
 
-def tls_ping(ctx: ssl.SSLContext, port: int, session: ssl.SSLSession | None = None) -> Ping:
-    """One new TLS connection: handshake, PING, read +PONG, close.
+def tls_ping(ctx: ssl.SSLContext, endpoint: Endpoint, session: ssl.SSLSession | None = None) -> Ping:
+    """One new TLS connection to ``endpoint``: handshake (resuming ``session``), PING, read +PONG, close.
 
     Reading the reply matters: TLS 1.3 servers send their session tickets after the handshake,
-    so ``SSLSocket.session`` only holds a resumable session once data has been read.
+    so ``SSLSocket.session`` only holds a resumable session once data has been read. Raises
+    ``ConnectionError`` (an ``OSError``: the handshake's one-line error, e.g. a server without a
+    session cache refusing a resumption) when the connection fails, :class:`RunbookError` when the
+    reply is not PONG.
     """
-    with socket.create_connection((LOOPBACK, port), timeout=10.0) as raw:
-        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with ctx.wrap_socket(raw, server_hostname=HOSTNAME, session=session) as conn:
-            conn.sendall(b"PING\r\n")
-            reply = b""
-            while not reply.endswith(b"\r\n"):
-                chunk = conn.recv(64)
-                if not chunk:
-                    break
-                reply += chunk
-            if reply != b"+PONG\r\n":
-                raise RunbookError(f"unexpected reply {reply!r} to PING: read the server log")
-            return Ping(conn.session, bool(conn.session_reused), conn.version() or "")
+    got = handshake(endpoint, ctx, timeout=10.0, send=wire.INLINE_PING, session=session, read_chain=False)
+    if not got.ok:
+        raise ConnectionError(got.error)
+    if got.reply.rstrip() != b"+PONG":
+        raise RunbookError(f"unexpected reply {got.reply!r} to PING: read the server log")
+    return Ping(got.session, got.reused, got.protocol)
 
 
 def client_ctx(files: TlsClientFiles, protocol: str | None = None) -> ssl.SSLContext:
+    """The bench client's context (strict, mutual TLS), capped at ``protocol`` when given."""
     return tls_context(files, maximum=PROTOCOLS[protocol] if protocol else None)

@@ -17,13 +17,13 @@ from runbook.errors import RunbookError
 def measure_handshakes(target: BenchServer, key_type: str, prof: Profile) -> HandshakeResult:
     """Full mutual-TLS handshakes, one connection after another, with a Python client."""
     assert target.files is not None
-    ctx = client_ctx(target.files)
+    ctx, endpoint = client_ctx(target.files), target.endpoint
 
     def once() -> None:
-        if tls_ping(ctx, target.port).reused:
+        if tls_ping(ctx, endpoint).reused:
             raise RunbookError("a connection without a session was resumed: report this as a bug")
 
-    protocol = tls_ping(ctx, target.port).protocol  # warm-up, and the protocol negotiated
+    protocol = tls_ping(ctx, endpoint).protocol  # warm-up, and the protocol negotiated
     runs = []
     for _ in range(prof.repeats):
         before, cpu0 = server_cpu_seconds(target.node.pid), time.process_time()
@@ -51,7 +51,7 @@ def measure_resumption(
 ) -> list[ResumptionResult]:
     """Full handshakes, then resumed ones (each reusing the newest ``SSLSession``)."""
     assert target.files is not None
-    ctx = client_ctx(target.files, protocol)
+    ctx, endpoint = client_ctx(target.files, protocol), target.endpoint
     results = []
     for kind in ("full", "resumed"):
         reused = 0
@@ -60,14 +60,14 @@ def measure_resumption(
 
         def once(kind: str = kind) -> None:
             nonlocal reused, session
-            ping = tls_ping(ctx, target.port, session if kind == "resumed" else None)
+            ping = tls_ping(ctx, endpoint, session if kind == "resumed" else None)
             reused += ping.reused
             if kind == "resumed":
                 session = ping.session
 
         try:
             if kind == "resumed":
-                session = tls_ping(ctx, target.port).session  # a first full handshake yields it
+                session = tls_ping(ctx, endpoint).session  # a first full handshake yields it
             before = server_cpu_seconds(target.node.pid)
             done, elapsed = bounded(once, prof.handshakes, prof.max_seconds)
             per_second = done / elapsed

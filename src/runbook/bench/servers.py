@@ -12,7 +12,7 @@ from pathlib import Path
 from runbook import pki, sandbox
 from runbook.bench.connection import client_ctx, tls_ping
 from runbook.bench.settings import HOSTNAME, KEY_TYPES, LOOPBACK, RUNBOOK_KEY
-from runbook.client import TlsClientFiles
+from runbook.client import Endpoint, TlsClientFiles
 from runbook.errors import RunbookError
 
 
@@ -27,8 +27,13 @@ class BenchServer:
     def port(self) -> int:
         return self.node.port if self.files else self.node.plaintext_port
 
+    @property
+    def endpoint(self) -> Endpoint:
+        """Where clients reach it: the loopback address, verified for ``localhost``, our client files."""
+        return Endpoint(LOOPBACK, self.port, HOSTNAME, self.files or TlsClientFiles(""), name=self.node.name)
+
     def benchmark_args(self) -> list[str]:
-        args = ["-h", LOOPBACK, "-p", str(self.port)]
+        args = ["-h", self.endpoint.host, "-p", str(self.port)]
         if self.files:
             args += ["--tls", "--sni", HOSTNAME, "--cacert", self.files.ca]
             args += ["--cert", str(self.files.cert), "--key", str(self.files.key)]
@@ -104,7 +109,7 @@ def wait_ready(target: BenchServer, timeout: float = 10.0) -> None:
             )
             raise RunbookError(f"bench server {target.node.name} exited at start: {reason.strip()}")
         try:
-            tls_ping(ctx, target.port)
+            tls_ping(ctx, target.endpoint)
             return
         except (OSError, RunbookError) as exc:
             last = str(exc)

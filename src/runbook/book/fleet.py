@@ -94,6 +94,7 @@ def prepare(
     ca_file: str = "",
     client_cert: str = "",
     client_key: str = "",
+    backend: str = "",
 ) -> FleetTarget:
     """The fleet for ``target``. Sandbox: starts processes (idempotently) and writes an inventory."""
     if target not in TARGETS:
@@ -102,7 +103,7 @@ def prepare(
     if target == "sandbox":
         if inventory:
             raise RunbookError("inventory applies to target=external: the sandbox writes its own inventory")
-        path, started = start_sandbox_fleet(work)
+        path, started = start_sandbox_fleet(work, backend)
         inv = load(path)
         return FleetTarget("sandbox", inv, select(inv.nodes, limit or None), False, started)
     if inventory:
@@ -137,7 +138,7 @@ def _single_node(
     return load(path)
 
 
-def start_sandbox_fleet(work: Path | str) -> tuple[Path, list[str]]:
+def start_sandbox_fleet(work: Path | str, backend: str = "") -> tuple[Path, list[str]]:
     """Start (or reuse) the sandbox fleet under ``<work>/fleet/`` and write its inventory. Starts processes.
 
     Returns the inventory path and the sandbox work dirs (one per topology), which the caller stops.
@@ -150,7 +151,7 @@ def start_sandbox_fleet(work: Path | str) -> tuple[Path, list[str]]:
             sub_work = folder / sub
             pki_root = workdir.pki_dir(sub_work)
             pki.create_pki(pki_root, pki.PkiSpec(days=days))
-            box = sandbox.ensure(sub_work, topology)
+            box = sandbox.ensure(sub_work, topology, backend)
             started.append(str(sub_work))
             nodes += _inventory_nodes(sub, box, pki_root, folder)
     except BaseException:

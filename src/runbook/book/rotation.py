@@ -12,7 +12,7 @@ from cryptography import x509
 from runbook import loadgen, pki, rotation
 from runbook.book import rotation_external as ext
 from runbook.book.target import ExternalTarget, Target
-from runbook.client import TlsClientFiles
+from runbook.client import Endpoint, TlsClientFiles
 from runbook.results import CheckResult
 from runbook.rotation import NodeTarget, RotationReport
 
@@ -146,9 +146,7 @@ def rotate_server(
         return RotationOutcome(report, setup.served(), facts, "\n".join(report.commands), True)
     node, root = setup.node, setup.target.pki_dir
     with loadgen.running(
-        node.endpoint.host,
-        node.endpoint.port,
-        setup.files,
+        Endpoint(node.endpoint.host, node.endpoint.port, files=setup.files),
         pooled=2,
         reconnecting=2,
         batch=100,

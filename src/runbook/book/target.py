@@ -155,12 +155,12 @@ class SandboxTarget(Target):
         work: Path | str,
         client_name: str = pki.DEFAULT_CLIENT,
         topology: str = "standalone",
-        backend: str = "binary",
+        backend: str = "",
     ) -> None:
         super().__init__(work)
         self.client_name = client_name
         self._topology = topology
-        self.backend = backend
+        self.backend = sandbox.resolve_backend(backend)  # "" -> $RUNBOOK_BACKEND or binary
 
     def __repr__(self) -> str:
         return (
@@ -303,7 +303,7 @@ def from_params(
     *,
     client_name: str = pki.DEFAULT_CLIENT,
     topology: str = "standalone",
-    backend: str = "binary",
+    backend: str = "",
 ) -> Target:
     """The target from a notebook's common parameters (the external-target contract, docs/external-target.md).
 

@@ -60,12 +60,10 @@ class Toolkit:
         return [self.ca_file, self.server_cert, *([self.client_cert] if self.client_cert else [])]
 
     def identity(self) -> dict[str, Any]:
-        """``redis_version``, ``target`` and (sandbox) ``topology`` evidence. Asks an external server."""
+        """``redis_version`` (asked of the server), ``target`` and (sandbox) ``topology`` evidence. Connects."""
+        version = server_version(self.host, self.port, self.spec)  # asked of the server (binary or container)
         if self.target == "external":
-            return {"redis_version": server_version(self.host, self.port, self.spec), "target": self.address}
-        from runbook import sandbox
-
-        version = ".".join(map(str, sandbox.redis_server_version()))
+            return {"redis_version": version, "target": self.address}
         return {"redis_version": version, "target": self.address, "topology": self.topology}
 
     def log_hint(self, work: Path | str) -> str:
@@ -103,9 +101,7 @@ def toolkit_external(endpoint: Endpoint, out_dir: Path | str, timeout: float = 3
     spec = ClientSpec(ca=files.ca, cert=files.cert, key=files.key, server_name=endpoint.server_name)
     served = peer_certificate(endpoint.host, endpoint.port, timeout, spec)
     if served is None:
-        d = diagnose_endpoint(
-            endpoint.host, endpoint.port, files=files, server_name=endpoint.server_name, timeout=timeout
-        )
+        d = diagnose_endpoint(endpoint, timeout=timeout)
         raise RunbookError(f"no verified TLS handshake with {endpoint.address}: {d.cause}: {d.fix}")
     path = Path(out_dir) / "served-server.crt"
     _files.write_file(path, served.public_bytes(serialization.Encoding.PEM), _files.PUBLIC)
@@ -117,18 +113,24 @@ def toolkit_external(endpoint: Endpoint, out_dir: Path | str, timeout: float = 3
     )  # fmt: skip
 
 
-def date_checks(paths: Sequence[Path | str]) -> list[CheckResult]:
-    """Step 1: one ``dates:<file>`` result per certificate file (fail when outside its validity)."""
+def date_checks(paths: Sequence[Path | str], warn_days: int = 30) -> list[CheckResult]:
+    """Step 1: one ``dates:<file>`` result per certificate file, judged against its own lifetime
+    (:func:`runbook.pki.expiry`: a 24 h certificate shows hours and passes while renewal keeps up)."""
     out = []
     for p in paths:
         c = pki.inspect(p)
-        ok = c.days_left > 0
+        judged = pki.expiry(pki.load_cert(Path(p)), warn_days)
+        left = (
+            f"{c.days_left} days left" if judged.status == "pass" and "days" in judged.text else judged.text
+        )
         out.append(
             CheckResult(
                 f"dates:{c.path.rsplit('/', 1)[-1]}",
-                "pass" if ok else "fail",
-                f"{c.subject}; EKU {', '.join(c.eku) or '-'}; {c.days_left} days left",
-                "" if ok else "rotate it (notebook 05)",
+                judged.status,
+                f"{c.subject}; EKU {', '.join(c.eku) or '-'}; {left}",
+                {"pass": "", "warn": "renew it soon (notebook 05)", "fail": "rotate it (notebook 05)"}[
+                    judged.status
+                ],
             )
         )
     return out
@@ -158,12 +160,10 @@ def chain_checks(tk: Toolkit) -> list[CheckResult]:
 
 def toolkit_diagnoses(tk: Toolkit, work: Path | str | None = None) -> dict[str, Diagnosis]:
     """Step 6: the client as configured, then the same client without a certificate. Read-only."""
-    name = tk.server_name if tk.target == "external" else None
+    client = tk.endpoint.with_files(TlsClientFiles(tk.spec.ca or "", tk.spec.cert, tk.spec.key))
     return {
-        "with the client certificate": diagnose_endpoint(
-            tk.host, tk.port, ca=tk.spec.ca, cert=tk.spec.cert, key=tk.spec.key, server_name=name, work=work
-        ),
+        "with the client certificate": diagnose_endpoint(client, work=work),
         "without a client certificate": diagnose_endpoint(
-            tk.host, tk.port, ca=tk.spec.ca, server_name=name, work=work
+            client.with_files(TlsClientFiles(client.files.ca)), work=work
         ),
     }

@@ -69,7 +69,7 @@ class Training:
         f = s.endpoint.files
         client: dict[str, Any] = {"tls": s.tls, "ca": f.ca or None, "cert": f.cert, "key": f.key}
         client.update(ciphers=s.ciphers or None, min_version=s.version("min"), max_version=s.version("max"))
-        return drills.symptom_of(drills.Setup(s.endpoint.port, client, host=s.endpoint.host))
+        return drills.symptom_of(drills.Setup(s.endpoint, client))
 
     def server_log(self, limit: int = 8) -> list[str]:
         """The distinct error lines in the lab's server logs (prefixes, ports and paths dropped)."""

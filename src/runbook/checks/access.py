@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from runbook.checks.probes import ProbeTarget, _context, _handshake, _plaintext_ping, _resp
+from runbook.checks.probes import Prober, probe_context
 from runbook.checks.verdicts import Add
-from runbook.client import TlsClientFiles
+from runbook.client import wire
+from runbook.client.probe import command, plaintext_ping
 
 
-def _client_cert_check(add: Add, evidence: dict[str, Any], t: ProbeTarget) -> None:
-    anon = t.probe(_context(t.files, verify=False, client_cert=False), b"PING\r\n", settle=1.0)
+def client_cert_check(add: Add, evidence: dict[str, Any], t: Prober) -> None:
+    """``client-cert-required``: a client without a certificate must not get a reply to PING."""
+    anon = t.probe(probe_context(t.files, verify=False, client_cert=False), wire.INLINE_PING, settle=1.0)
     evidence["mutual_tls_enforced"] = not (anon.ok and anon.reply)
     if anon.ok and anon.reply:
         add(
@@ -30,23 +32,25 @@ def _client_cert_check(add: Add, evidence: dict[str, Any], t: ProbeTarget) -> No
         add("client-cert-required", "pass", f"a client without a certificate was refused: {why}")
 
 
-def _plaintext_check(
-    add: Add, evidence: dict[str, Any], t: ProbeTarget, plaintext_port: int | None, connected: bool
+def plaintext_check(
+    add: Add, evidence: dict[str, Any], t: Prober, plaintext_port: int | None, connected: bool
 ) -> None:
-    """``connected``: the verified mutual-TLS handshake worked, so ``CONFIG GET port`` can be asked."""
+    """``plaintext-refused``: a plaintext PING on the TLS port, ``plaintext_port`` and the configured
+    port gets no RESP reply. ``connected``: the verified mutual-TLS handshake worked, so ``CONFIG GET port`` can be asked."""
     answered: list[str] = []
     refused: list[str] = []
-    ports: list[tuple[int, str]] = [(t.port, "TLS port")]
+    ports: list[tuple[int, str]] = [(t.endpoint.port, "TLS port")]
     if plaintext_port:
         ports.append((plaintext_port, "--plaintext-port"))
-    configured = (
-        _configured_plaintext_port(t.host, t.port, t.files, t.name, t.timeout, t.auth) if connected else None
-    )
+    configured = _configured_plaintext_port(t) if connected else None
     if configured and configured not in {p for p, _ in ports}:
         ports.append((configured, "CONFIG GET port"))
     for p, label in ports:
-        kind, why = _plaintext_ping(t.host, p, t.timeout)
-        (answered if kind == "answered" else refused).append(f"{p} ({label}): {why}")
+        got = plaintext_ping(t.endpoint, t.timeout, port=p)
+        if got.ok:
+            answered.append(f"{p} ({label}): {got.reply.decode(errors='replace').strip()}")
+        else:
+            refused.append(f"{p} ({label}): {got.error}")
     evidence["plaintext_refused"] = not answered
     if answered:
         add(
@@ -59,17 +63,14 @@ def _plaintext_check(
         add("plaintext-refused", "pass", "plaintext PING refused on " + "; ".join(refused))
 
 
-def _configured_plaintext_port(
-    host: str, port: int, files: TlsClientFiles, server_name: str, timeout: float, auth: bytes = b""
-) -> int | None:
+def _configured_plaintext_port(t: Prober) -> int | None:
     """``CONFIG GET port`` over mutual TLS (None when CONFIG is not allowed)."""
-    command = auth + _resp("CONFIG", "GET", "port")
-    probe = _handshake(host, port, _context(files), server_name, timeout, command, lines=5 + bool(auth))
-    if not probe.ok:
+    got = command(
+        t.endpoint, "CONFIG", "GET", "port", ctx=probe_context(t.files), auth=t.auth, timeout=t.timeout
+    )
+    if not got.ok or not isinstance(got.value, list) or len(got.value) != 2:
         return None
-    # [+OK] *2 $4 port $4 6379
-    parts = probe.reply.decode(errors="replace").split("\r\n")[1 if auth else 0 :]
     try:
-        return int(parts[4])
-    except (IndexError, ValueError):
+        return int(wire.text(got.value[1]))
+    except ValueError:
         return None

@@ -16,28 +16,29 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
-from runbook.checks.probes import WRONG_NAME, ProbeTarget, _context, _is_ip
+from runbook.checks.probes import WRONG_NAME, Prober, probe_context
 from runbook.checks.verdicts import Add
-from runbook.pki import cert_info, load_certs
+from runbook.client.probe import is_ip
+from runbook.pki import cert_info, expiry, load_certs, strict_findings
 
 
-def _certificate_checks(
+def certificate_checks(
     add: Add,
     evidence: dict[str, Any],
-    t: ProbeTarget,
+    t: Prober,
     chain: list[x509.Certificate],
     cas: list[x509.Certificate],
     trusted: bool,
     warn_days: int,
 ) -> None:
-    """All four checks; ``trusted``: the chain verified against the CA. Sets ``certificates`` evidence."""
+    """``hostname-verified``, ``chain-strict``, ``cert-expiry``, ``key-strength``; ``trusted``: the chain verified against the CA. Sets ``certificates`` evidence."""
     _hostname_check(add, t, chain, trusted)
     _chain_strict_check(add, t, chain, cas, trusted)
     client_certs: list[tuple[str, x509.Certificate]] = []
     if t.files.cert:
         client_certs = [("client", load_certs(Path(t.files.cert))[0])]
     _expiry_check(add, [("server", chain[0]), *client_certs], warn_days)
-    _key_check(add, [("server", chain[0])] + [("chain", c) for c in chain[1:]] + client_certs)
+    key_check(add, [("server", chain[0])] + [("chain", c) for c in chain[1:]] + client_certs)
     evidence["certificates"] = [
         {
             "role": role,
@@ -50,19 +51,19 @@ def _certificate_checks(
     ]
 
 
-def _hostname_check(add: Add, t: ProbeTarget, chain: list[x509.Certificate], trusted: bool) -> None:
+def _hostname_check(add: Add, t: Prober, chain: list[x509.Certificate], trusted: bool) -> None:
     if not trusted:
         add("hostname-verified", "skip", "the chain does not verify: see tls-handshake")
         return
     names = ", ".join(_names(chain[0])) or "no subjectAltName (the CN is not a name clients check)"
-    right = t.probe(_context(t.files, check_hostname=True))
-    wrong = t.probe(_context(t.files, check_hostname=True), server_name=WRONG_NAME)
+    right = t.probe(probe_context(t.files, check_hostname=True))
+    wrong = t.probe(probe_context(t.files, check_hostname=True), server_name=WRONG_NAME)
     if not right.ok:
         add(
             "hostname-verified",
             "fail",
             f"certificate names {names} do not match {t.name}: {right.error}",
-            f"re-issue the server certificate with {'--ip' if _is_ip(t.name) else '--hostname'} {t.name} "
+            f"re-issue the server certificate with {'--ip' if is_ip(t.name) else '--hostname'} {t.name} "
             "(runbook pki create, notebook 01), or connect by a listed name",
         )
     elif wrong.ok:
@@ -77,46 +78,46 @@ def _hostname_check(add: Add, t: ProbeTarget, chain: list[x509.Certificate], tru
 
 
 def _chain_strict_check(
-    add: Add, t: ProbeTarget, chain: list[x509.Certificate], cas: list[x509.Certificate], trusted: bool
+    add: Add, t: Prober, chain: list[x509.Certificate], cas: list[x509.Certificate], trusted: bool
 ) -> None:
     if not trusted:
         add("chain-strict", "skip", "the chain does not verify at all: see tls-handshake")
         return
     claimed = t.name if _matches(chain[0], t.name) else _first_name(chain[0]) or t.name
     problem = _strict_chain_problem(chain, cas, claimed)
-    strict = t.probe(_context(t.files, strict=True))
+    strict = t.probe(probe_context(t.files, strict=True))
     if problem is None and strict.ok:
         add("chain-strict", "pass", f"{len(chain)} presented, verifies with VERIFY_X509_STRICT")
     else:
+        ca_findings = [
+            f for f in strict_findings(cas, chain, claimed, ca_path=t.files.ca) if f.id == "ca-not-strict"
+        ]
         add(
             "chain-strict",
             "fail",
-            problem or f"OpenSSL X509_STRICT: {strict.error}",
-            "re-issue with the strict profile: CA keyUsage/basicConstraints critical, SKI/AKI (notebook 01)",
+            ca_findings[0].detail if ca_findings else problem or f"OpenSSL X509_STRICT: {strict.error}",
+            ca_findings[0].fix
+            if ca_findings
+            else "re-issue with the strict profile: CA keyUsage/basicConstraints critical, SKI/AKI (notebook 01)",
         )
 
 
 def _expiry_check(add: Add, certs: list[tuple[str, x509.Certificate]], warn_days: int) -> None:
-    now = dt.datetime.now(dt.UTC)
+    """Judged against each certificate's own lifetime (:func:`runbook.pki.expiry`): a 24 h
+    certificate is not "expiring" all its life; hours are shown for short-lived ones."""
     parts, worst = [], "pass"
+    rank = {"pass": 0, "warn": 1, "fail": 2}
     for role, cert in certs:
-        left = (cert.not_valid_after_utc - now).days
-        if cert.not_valid_after_utc <= now:
-            parts.append(f"{role} expired {cert.not_valid_after_utc:%Y-%m-%d}")
-            worst = "fail"
-        elif cert.not_valid_before_utc > now:
-            parts.append(f"{role} not valid before {cert.not_valid_before_utc:%Y-%m-%d}")
-            worst = "fail"
-        elif left < warn_days:
-            parts.append(f"{role} expires in {left} days")
-            worst = "warn" if worst == "pass" else worst
-        else:
-            parts.append(f"{role} {left} days left")
+        judged = expiry(cert, warn_days)
+        parts.append(f"{role} {judged.text}")
+        if rank[judged.status] > rank[worst]:
+            worst = judged.status
     fix = {"pass": "", "warn": "rotate soon (notebook 05)", "fail": "rotate now (notebook 05)"}[worst]
     add("cert-expiry", worst, f"{'; '.join(parts)} (warn below {warn_days})", fix)
 
 
-def _key_check(add: Add, certs: list[tuple[str, x509.Certificate]]) -> None:
+def key_check(add: Add, certs: list[tuple[str, x509.Certificate]]) -> None:
+    """``key-strength``: every (role, certificate) key is RSA 2048+, EC 256+, Ed25519 or Ed448."""
     parts, weak = [], []
     for role, cert in certs:
         ok, desc = _key_ok(cert.public_key())
@@ -134,7 +135,8 @@ def _key_check(add: Add, certs: list[tuple[str, x509.Certificate]]) -> None:
         add("key-strength", "pass", ", ".join(parts))
 
 
-def _certs(chain: Sequence[bytes]) -> list[x509.Certificate]:
+def parse_chain(chain: Sequence[bytes]) -> list[x509.Certificate]:
+    """A presented chain (DER, leaf first) as certificates."""
     return [x509.load_der_x509_certificate(der) for der in chain]
 
 
@@ -159,9 +161,9 @@ def _matches(cert: x509.Certificate, name: str) -> bool:
     name = name.strip("[]").lower().rstrip(".")
     for san in _names(cert):
         kind, _, value = san.partition(":")
-        if kind == "IP" and _is_ip(name) and ipaddress.ip_address(value) == ipaddress.ip_address(name):
+        if kind == "IP" and is_ip(name) and ipaddress.ip_address(value) == ipaddress.ip_address(name):
             return True
-        if kind == "DNS" and not _is_ip(name):
+        if kind == "DNS" and not is_ip(name):
             value = value.lower()
             if value == name:
                 return True
@@ -195,7 +197,7 @@ def _strict_chain_problem(
     now = dt.datetime.now(dt.UTC)
     at = now if start <= now <= end else (start + dt.timedelta(seconds=1) if start < end else now)
     subject: x509.verification.Subject = (
-        IPAddress(ipaddress.ip_address(name.strip("[]"))) if _is_ip(name) else DNSName(name)
+        IPAddress(ipaddress.ip_address(name.strip("[]"))) if is_ip(name) else DNSName(name)
     )
     try:
         verifier = PolicyBuilder().store(Store(cas)).time(at).build_server_verifier(subject)

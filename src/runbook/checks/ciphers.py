@@ -12,8 +12,9 @@ import socket
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from runbook.checks.probes import _is_ip, _one_line
 from runbook.checks.verdicts import Add
+from runbook.client import Endpoint
+from runbook.client.probe import is_ip, one_line
 
 _WEAK_MARKERS = ("NULL", "EXPORT", "RC4", "RC2", "DES", "IDEA", "MD5", "anon")
 _CIPHER_FIX = (
@@ -25,7 +26,7 @@ CipherScan = Future[tuple[list[str], list[str]]]
 
 
 def scan_tls12_ciphers(
-    host: str, port: int, server_name: str, *, timeout: float = 5.0, workers: int = 16
+    endpoint: Endpoint, *, timeout: float = 5.0, workers: int = 16
 ) -> tuple[list[str], list[str]]:
     """Enumerate the TLS 1.2 cipher suites the server accepts, with sslyze. Returns (accepted, errors).
 
@@ -47,8 +48,9 @@ def scan_tls12_ciphers(
     )
     from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
 
+    host, port, server_name = endpoint.host, endpoint.port, endpoint.hostname
     ip = _reachable_ip(host, port, timeout)
-    location = ServerNetworkLocation(server_name if not _is_ip(server_name) else host, port, ip_address=ip)
+    location = ServerNetworkLocation(server_name if not is_ip(server_name) else host, port, ip_address=ip)
     network = ServerNetworkConfiguration(
         tls_server_name_indication=server_name, network_timeout=int(max(1, timeout))
     )
@@ -80,7 +82,7 @@ def scan_tls12_ciphers(
 
 def _reachable_ip(host: str, port: int, timeout: float) -> str:
     """The first address of ``host`` that accepts a TCP connection on ``port`` (localhost may be ::1 or 127.0.0.1)."""
-    if _is_ip(host):
+    if is_ip(host):
         return host.strip("[]")
     addresses = [str(a[4][0]) for a in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
     for address in addresses:
@@ -106,7 +108,7 @@ def is_weak_cipher(name: str) -> bool:
     return any(marker in name for marker in _WEAK_MARKERS)
 
 
-def _cipher_check(add: Add, evidence: dict[str, Any], scan: CipherScan | None, strict: bool) -> None:
+def cipher_check(add: Add, evidence: dict[str, Any], scan: CipherScan | None, strict: bool) -> None:
     """``weak-ciphers-refused`` from the scan's outcome (``None``: no scan was requested)."""
     if scan is None:
         add("weak-ciphers-refused", "skip", "cipher scan not requested")
@@ -114,7 +116,7 @@ def _cipher_check(add: Add, evidence: dict[str, Any], scan: CipherScan | None, s
     try:
         accepted, errors = scan.result()
     except Exception as exc:  # sslyze/nassl failures must not hide the other checks
-        accepted, errors = [], [f"sslyze failed: {_one_line(exc)}"]
+        accepted, errors = [], [f"sslyze failed: {one_line(exc)}"]
     evidence["ciphers_accepted"] = accepted
     weak = [c for c in accepted if is_weak_cipher(c)]
     legacy = [c for c in accepted if is_legacy_cipher(c) and c not in weak]

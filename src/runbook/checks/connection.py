@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runbook.checks.probes import _Probe
 from runbook.checks.verdicts import Add
+from runbook.client.probe import Probe
 
 
-def _connection_checks(add: Add, base: _Probe, ca_file: str, auth: bytes, reachable_tls: bool) -> None:
-    """``base`` is the verified handshake that sent (AUTH and) PING; ``reachable_tls``: some TLS
-    handshake completed (without verification) when ``base`` failed."""
+def connection_checks(add: Add, base: Probe, ca_file: str, auth: bool, reachable_tls: bool) -> None:
+    """``base`` is the verified handshake that sent (AUTH, when ``auth``, and) PING; ``reachable_tls``:
+    some TLS handshake completed (without verification) when ``base`` failed."""
     if not base.ok:
         add("tls-handshake", "fail", base.error, _handshake_fix(base.error, reachable_tls))
         add("redis-ping", "skip", "no TLS connection")

@@ -1,65 +1,24 @@
-"""Low-level probes of a TLS endpoint: handshakes, a plaintext PING, the presented chain.
+"""How the audit probes one endpoint: its probe contexts and the :class:`Prober` every check family uses.
 
 Every probe context runs at OpenSSL security level 0 and ignores certificate dates (each check
 owns one concern: ``cert-expiry`` owns dates, ``key-strength`` key sizes); other knobs are explicit.
-Probes never raise for TLS or socket errors: they return a :class:`_Probe` saying what happened.
+The connections themselves are :mod:`runbook.client.probe`'s: they never raise for TLS or socket
+errors but return a :class:`~runbook.client.probe.Probe` saying what happened.
 Side effects: network connections to the target only.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import ssl
 from dataclasses import dataclass
 
-from runbook.client import LENIENT_CIPHERS, TlsClientFiles, tls_context
+from runbook.client import LENIENT_CIPHERS, Endpoint, TlsClientFiles, tls_context, wire
+from runbook.client.probe import Probe, handshake
 
 WRONG_NAME = "wrong-name.invalid"
 
 
-@dataclass(frozen=True)
-class _Probe:
-    ok: bool
-    error: str = ""
-    protocol: str = ""
-    cipher: str = ""
-    chain: tuple[bytes, ...] = ()
-    reply: bytes = b""
-
-
-@dataclass(frozen=True)
-class ProbeTarget:
-    """Where the audit connects and as whom: ``name`` is the server name to verify (and send as SNI),
-    ``auth`` the RESP AUTH command sent before a command (empty without a password)."""
-
-    host: str
-    port: int
-    files: TlsClientFiles
-    name: str
-    timeout: float
-    auth: bytes = b""
-
-    @property
-    def address(self) -> str:
-        """``host:port`` (IPv6 in brackets), as reports and evidence spell the target."""
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-    def probe(
-        self,
-        ctx: ssl.SSLContext,
-        send: bytes = b"",
-        *,
-        server_name: str | None = None,
-        settle: float = 0.0,
-        lines: int = 1,
-    ) -> _Probe:
-        """:func:`_handshake` to this target for ``server_name`` (default: :attr:`name`)."""
-        name = self.name if server_name is None else server_name
-        return _handshake(self.host, self.port, ctx, name, self.timeout, send, settle, lines)
-
-
-def _context(
+def probe_context(
     files: TlsClientFiles | None,
     *,
     verify: bool = True,
@@ -69,7 +28,9 @@ def _context(
     version: ssl.TLSVersion | None = None,
     minimum: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
 ) -> ssl.SSLContext:
-    """A probe context: security level 0, dates ignored, other knobs explicit."""
+    """An audit probe's context: security level 0, dates ignored, names only in subjectAltName;
+    ``verify`` against ``files.ca`` (``strict``: with ``VERIFY_X509_STRICT``), ``check_hostname``,
+    present ``files``' client certificate, pin one TLS ``version``."""
     verifying = verify and files is not None
     return tls_context(
         files,
@@ -84,111 +45,54 @@ def _context(
     )
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text.replace(" (_ssl.c:", " (").split(" (", 1)[0] if "_ssl.c" in text else text
-
-
-def _handshake(
-    host: str,
-    port: int,
-    ctx: ssl.SSLContext,
-    server_name: str | None,
-    timeout: float,
-    send: bytes = b"",
-    settle: float = 0.0,
-    lines: int = 1,
-) -> _Probe:
-    """Connect, handshake, optionally send ``send`` and read one reply. Never raises for TLS errors.
-
-    ``settle`` waits that long for a post-handshake alert before sending: in TLS 1.3 a server that
-    rejects the client's certificate says so only after the client's handshake completed, and
-    sending at once races the alert against a TCP reset (the error would read "EOF").
-    """
-    sni = None if server_name is None or _is_ip(server_name) else server_name
-    try:
-        with (
-            socket.create_connection((host, port), timeout=timeout) as raw,
-            ctx.wrap_socket(raw, server_hostname=server_name if ctx.check_hostname else sni) as tls,
-        ):
-            chain: tuple[bytes, ...] = ()
-            getter = getattr(getattr(tls, "_sslobj", None), "get_unverified_chain", None)
-            if getter is not None:
-                chain = tuple(c.public_bytes(ssl._ssl.ENCODING_DER) for c in (getter() or []))  # type: ignore[attr-defined]
-            if not chain:
-                leaf = tls.getpeercert(binary_form=True)
-                chain = (leaf,) if leaf else ()
-            cipher = tls.cipher()
-            reply = b""
-            if send:
-                if settle:
-                    tls.settimeout(settle)
-                    try:
-                        early = tls.recv(4096)
-                    except TimeoutError:
-                        early = b""
-                    tls.settimeout(timeout)
-                    if early:
-                        return _Probe(
-                            True, "", tls.version() or "", cipher[0] if cipher else "", chain, early
-                        )
-                tls.sendall(send)
-                reply = _read_reply(tls, lines)
-            return _Probe(True, "", tls.version() or "", cipher[0] if cipher else "", chain, reply)
-    except (OSError, ValueError) as exc:
-        return _Probe(False, _one_line(exc))
-
-
-def _read_reply(sock: socket.socket, lines: int = 1) -> bytes:
-    """Read until ``lines`` CRLF-terminated lines arrived (or the peer closed)."""
-    data = b""
-    while data.count(b"\r\n") < lines:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def _plaintext_ping(host: str, port: int, timeout: float) -> tuple[str, str]:
-    """("answered", reply) when a plaintext RESP PING gets a RESP reply; ("refused", why) otherwise."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as s:
-            s.sendall(b"PING\r\n")
-            reply = _read_reply(s)
-    except ConnectionRefusedError:
-        return "refused", "connection refused"
-    except TimeoutError:
-        return "refused", "no RESP reply (timed out)"
-    except OSError:
-        return "refused", "no RESP reply"  # reset or closed: the TLS port dropped the plaintext bytes
-    if reply[:1] in (b"+", b"-", b":", b"$", b"*"):
-        return "answered", reply.decode(errors="replace").strip()
-    return "refused", "no RESP reply"
-
-
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
-def _resp(*args: str) -> bytes:
-    out = f"*{len(args)}\r\n"
-    for a in args:
-        out += f"${len(a.encode())}\r\n{a}\r\n"
-    return out.encode()
-
-
-def _auth(username: str | None, password: str | None) -> bytes:
-    """The RESP AUTH command to send first (empty without a password)."""
+def auth_command(username: str | None, password: str | None) -> tuple[str, ...]:
+    """The ``AUTH`` command to send before a command (empty without a password)."""
     if not password:
-        return b""
-    return _resp("AUTH", *([username] if username else []), password)
+        return ()
+    return ("AUTH", *([username] if username else []), password)
 
 
-def _fetch_chain(host: str, port: int, files: TlsClientFiles, server_name: str, timeout: float) -> _Probe:
-    """The presented chain without any verification (for certificate facts when trust fails)."""
-    return _handshake(host, port, _context(files, verify=False), server_name, timeout)
+@dataclass(frozen=True)
+class Prober:
+    """How the audit reaches one endpoint: the :class:`~runbook.client.Endpoint` (its ``hostname`` is
+    the name verified and sent as SNI, its ``files`` the CA and client certificate), the timeout of
+    each connection, and the ``AUTH`` command sent before a command (empty without a password)."""
+
+    endpoint: Endpoint
+    timeout: float = 3.0
+    auth: tuple[str, ...] = ()
+
+    @property
+    def files(self) -> TlsClientFiles:
+        return self.endpoint.files
+
+    @property
+    def name(self) -> str:
+        """The server name the audit verifies."""
+        return self.endpoint.hostname
+
+    def probe(
+        self,
+        ctx: ssl.SSLContext,
+        send: bytes = b"",
+        *,
+        server_name: str | None = None,
+        settle: float = 0.0,
+        lines: int = 1,
+    ) -> Probe:
+        """One handshake with ``ctx`` for ``server_name`` (default: :attr:`name`); see
+        :func:`runbook.client.probe.handshake`."""
+        return handshake(
+            self.endpoint,
+            ctx,
+            server_name=server_name,
+            timeout=self.timeout,
+            send=send,
+            settle=settle,
+            lines=lines,
+        )
+
+    def ping(self, ctx: ssl.SSLContext) -> Probe:
+        """A handshake with ``ctx`` that sends (``AUTH`` and) ``PING`` and reads the replies."""
+        send = (wire.encode(*self.auth) if self.auth else b"") + wire.INLINE_PING
+        return self.probe(ctx, send, lines=1 + bool(self.auth))

@@ -12,14 +12,14 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from runbook.checks.probes import ProbeTarget, _context
+from runbook.checks.probes import Prober, probe_context
 from runbook.checks.verdicts import Add
 
 
-def _protocol_checks(add: Add, evidence: dict[str, Any], t: ProbeTarget) -> None:
+def protocol_checks(add: Add, evidence: dict[str, Any], t: Prober) -> None:
     """Both checks, and ``protocols_refused`` / ``protocols_accepted`` in ``evidence``."""
     _floor_check(add, evidence, t)
-    t13 = t.probe(_context(t.files, verify=False, version=ssl.TLSVersion.TLSv1_3))
+    t13 = t.probe(probe_context(t.files, verify=False, version=ssl.TLSVersion.TLSv1_3))
     if t13.ok:
         evidence["protocols_accepted"].append("TLSv1.3")
         add("tls13-supported", "pass", f"TLSv1.3 handshake with {t13.cipher}")
@@ -31,14 +31,14 @@ def _protocol_checks(add: Add, evidence: dict[str, Any], t: ProbeTarget) -> None
             f"TLSv1.3 refused: {t13.error}",
             'set tls-protocols "TLSv1.2 TLSv1.3" (OpenSSL >= 1.1.1)',
         )
-    t12 = t.probe(_context(t.files, verify=False, version=ssl.TLSVersion.TLSv1_2))
+    t12 = t.probe(probe_context(t.files, verify=False, version=ssl.TLSVersion.TLSv1_2))
     evidence["protocols_accepted" if t12.ok else "protocols_refused"].append("TLSv1.2")
 
 
-def _floor_check(add: Add, evidence: dict[str, Any], t: ProbeTarget) -> None:
+def _floor_check(add: Add, evidence: dict[str, Any], t: Prober) -> None:
     accepted, refused = [], []
     for label, version in (("TLSv1", ssl.TLSVersion.TLSv1), ("TLSv1.1", ssl.TLSVersion.TLSv1_1)):
-        probe = t.probe(_context(t.files, verify=False, version=version))
+        probe = t.probe(probe_context(t.files, verify=False, version=version))
         if probe.ok:
             accepted.append(f"{label} (handshake completed)")
         elif "PROTOCOL_VERSION" in probe.error.upper() or "protocol version" in probe.error:

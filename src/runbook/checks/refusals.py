@@ -5,8 +5,9 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 
-from runbook.checks.probes import WRONG_NAME, _context, _handshake
-from runbook.client import TlsClientFiles
+from runbook.checks.probes import WRONG_NAME, probe_context
+from runbook.client import Endpoint, wire
+from runbook.client.probe import handshake
 
 
 @dataclass(frozen=True)
@@ -19,17 +20,22 @@ class Refusal:
     meaning: str
 
 
-def explain_refusals(
-    host: str, port: int, files: TlsClientFiles, server_name: str | None = None, timeout: float = 3.0
-) -> list[Refusal]:
-    """Three wrong clients, live: no client certificate, TLS 1.1 only, a wrong server name.
-
-    Each should be refused; ``error`` is the real OpenSSL message a trainee will meet in logs.
+def explain_refusals(endpoint: Endpoint, timeout: float = 3.0) -> list[Refusal]:
+    """Three wrong clients, live, against ``endpoint``: no client certificate, TLS 1.1 only, a wrong
+    server name. Each should be refused; ``error`` is the real OpenSSL message a trainee will meet in logs.
     """
-    name = server_name or host
-    no_cert = _handshake(host, port, _context(files, client_cert=False), name, timeout, b"PING\r\n", 1.0)
-    tls11 = _handshake(host, port, _context(files, version=ssl.TLSVersion.TLSv1_1), name, timeout)
-    wrong = _handshake(host, port, _context(files, check_hostname=True), WRONG_NAME, timeout)
+    files = endpoint.files
+    no_cert = handshake(
+        endpoint,
+        probe_context(files, client_cert=False),
+        timeout=timeout,
+        send=wire.INLINE_PING,
+        settle=1.0,
+    )
+    tls11 = handshake(endpoint, probe_context(files, version=ssl.TLSVersion.TLSv1_1), timeout=timeout)
+    wrong = handshake(
+        endpoint, probe_context(files, check_hostname=True), server_name=WRONG_NAME, timeout=timeout
+    )
     return [
         Refusal(
             "client without a certificate",

@@ -15,14 +15,15 @@ from typing import Any
 
 from cryptography import x509
 
-from runbook.checks.access import _client_cert_check, _plaintext_check
-from runbook.checks.certificates import _certificate_checks, _certs
-from runbook.checks.ciphers import CipherScan, _cipher_check, scan_tls12_ciphers
-from runbook.checks.connection import _connection_checks
-from runbook.checks.probes import ProbeTarget, _auth, _context, _fetch_chain, _one_line
-from runbook.checks.protocols import _protocol_checks
+from runbook.checks.access import client_cert_check, plaintext_check
+from runbook.checks.certificates import certificate_checks, parse_chain
+from runbook.checks.ciphers import CipherScan, cipher_check, scan_tls12_ciphers
+from runbook.checks.connection import connection_checks
+from runbook.checks.probes import Prober, auth_command, probe_context
+from runbook.checks.protocols import protocol_checks
 from runbook.checks.verdicts import CHECK_IDS, Verdicts
-from runbook.client import TlsClientFiles
+from runbook.client import Endpoint, TlsClientFiles
+from runbook.client.probe import one_line, presented_chain
 from runbook.errors import RunbookError
 from runbook.pki import load_certs
 from runbook.results import CheckResult, all_ok
@@ -51,11 +52,8 @@ class AuditReport:
 
 
 def run_audit(
-    host: str,
-    port: int,
-    files: TlsClientFiles,
+    endpoint: Endpoint,
     *,
-    server_name: str | None = None,
     plaintext_port: int | None = None,
     warn_days: int = 30,
     timeout: float = 3.0,
@@ -64,7 +62,8 @@ def run_audit(
     username: str | None = None,
     password: str | None = None,
 ) -> AuditReport:
-    """Audit the TLS endpoint ``host:port`` with ``files`` (CA, client cert/key). Touches the network only.
+    """Audit the TLS endpoint: ``endpoint.files`` are the CA and client certificate/key, and the
+    certificate is verified for ``endpoint.hostname``. Touches the network only.
 
     Returns every check of :data:`CHECK_IDS`, in that order, plus evidence for summaries.
     CBC-mode and non-forward-secret TLS 1.2 suites (which OpenSSL's default list, and so a server
@@ -73,17 +72,17 @@ def run_audit(
     authenticate PING and CONFIG GET on servers with ``requirepass`` or ACL users (never logged).
     """
     started = time.perf_counter()
-    cas, ctx = _checked_inputs(port, files)
-    t = ProbeTarget(host, port, files, server_name or host, timeout, _auth(username, password))
-    verdicts = Verdicts(t.address)
+    cas, ctx = _checked_inputs(endpoint.port, endpoint.files)
+    t = Prober(endpoint, timeout, auth_command(username, password))
+    verdicts = Verdicts(endpoint.address)
     pool = ThreadPoolExecutor(max_workers=1)
-    scan = pool.submit(scan_tls12_ciphers, host, port, t.name, timeout=timeout) if scan_ciphers else None
+    scan = pool.submit(scan_tls12_ciphers, endpoint, timeout=timeout) if scan_ciphers else None
     try:
         _run_checks(verdicts, t, ctx, cas, scan, plaintext_port, warn_days, strict_ciphers)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return AuditReport(
-        target=t.address,
+        target=endpoint.address,
         checks=verdicts.ordered(),
         evidence=verdicts.evidence,
         certificates=verdicts.evidence.get("certificates", []),
@@ -102,17 +101,17 @@ def _checked_inputs(port: int, files: TlsClientFiles) -> tuple[list[x509.Certifi
         raise RunbookError(f"port {port} is out of range: give the server's tls-port")
     cas = load_certs(Path(files.ca))
     try:
-        ctx = _context(files)
+        ctx = probe_context(files)
     except ssl.SSLError as exc:
         raise RunbookError(
-            f"cannot load the client certificate/key ({_one_line(exc)}): give a matching, unencrypted pair"
+            f"cannot load the client certificate/key ({one_line(exc)}): give a matching, unencrypted pair"
         ) from None
     return cas, ctx
 
 
 def _run_checks(
     verdicts: Verdicts,
-    t: ProbeTarget,
+    t: Prober,
     ctx: ssl.SSLContext,
     cas: list[x509.Certificate],
     scan: CipherScan | None,
@@ -122,27 +121,24 @@ def _run_checks(
 ) -> None:
     """Every check family in turn. Without any TLS handshake only plaintext-refused can still run."""
     add, evidence = verdicts.add, verdicts.evidence
-    base = t.probe(ctx, t.auth + b"PING\r\n", lines=1 + bool(t.auth))
-    chain_probe = base if base.ok else _fetch_chain(t.host, t.port, t.files, t.name, t.timeout)
-    _connection_checks(add, base, t.files.ca, t.auth, chain_probe.ok)
+    base = t.ping(ctx)
+    chain_probe = base if base.ok else presented_chain(t.endpoint, t.timeout)
+    connection_checks(add, base, t.files.ca, bool(t.auth), chain_probe.ok)
     if chain_probe.ok:
-        _protocol_checks(add, evidence, t)
-        _client_cert_check(add, evidence, t)
-        _certificate_checks(add, evidence, t, _certs(chain_probe.chain), cas, base.ok, warn_days)
+        protocol_checks(add, evidence, t)
+        client_cert_check(add, evidence, t)
+        certificate_checks(add, evidence, t, parse_chain(chain_probe.chain), cas, base.ok, warn_days)
     else:
         rest = [c for c in CHECK_IDS[2:] if c != "plaintext-refused"]
         verdicts.skip(rest, "no TLS handshake at all: see tls-handshake")
-    _plaintext_check(add, evidence, t, plaintext_port, base.ok)
+    plaintext_check(add, evidence, t, plaintext_port, base.ok)
     if chain_probe.ok:
-        _cipher_check(add, evidence, scan, strict_ciphers)
+        cipher_check(add, evidence, scan, strict_ciphers)
 
 
 def audit(
-    host: str,
-    port: int,
-    files: TlsClientFiles,
+    endpoint: Endpoint,
     *,
-    server_name: str | None = None,
     plaintext_port: int | None = None,
     warn_days: int = 30,
     timeout: float = 3.0,
@@ -153,10 +149,7 @@ def audit(
 ) -> list[CheckResult]:
     """The audit's checks only (see :func:`run_audit` for the evidence as well)."""
     return run_audit(
-        host,
-        port,
-        files,
-        server_name=server_name,
+        endpoint,
         plaintext_port=plaintext_port,
         warn_days=warn_days,
         timeout=timeout,

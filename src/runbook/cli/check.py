@@ -11,7 +11,7 @@ from runbook.errors import RunbookError
 
 def _cmd_check(a: argparse.Namespace) -> int:
     from runbook import checks
-    from runbook.client import TlsClientFiles
+    from runbook.client import Endpoint, TlsClientFiles
 
     if bool(a.cert) != bool(a.key):
         raise RunbookError("give --cert and --key together (the client certificate and its key)")
@@ -21,10 +21,7 @@ def _cmd_check(a: argparse.Namespace) -> int:
 
     password = passphrase_from_env(a.password_env)
     report = checks.run_audit(
-        a.host,
-        a.port,
-        TlsClientFiles(a.ca, a.cert, a.key),
-        server_name=a.server_name,
+        Endpoint(a.host, a.port, a.server_name or "", TlsClientFiles(a.ca, a.cert, a.key)),
         plaintext_port=a.plaintext_port,
         warn_days=a.warn_days,
         timeout=a.timeout,

@@ -35,13 +35,10 @@ def _cmd_diagnose(a: argparse.Namespace) -> int:
             raise RunbookError(f"{label} file {path} not found: pass an existing file")
     if a.key and not a.cert:
         raise RunbookError("--key given without --cert: pass both (or neither)")
+    from runbook.client import Endpoint, TlsClientFiles
+
     result = diagnose.diagnose_endpoint(
-        a.host,
-        a.port,
-        ca=ca,
-        cert=a.cert,
-        key=a.key,
-        server_name=a.server_name,
+        Endpoint(a.host, a.port, a.server_name or "", TlsClientFiles(ca or "", a.cert, a.key)),
         tls=a.tls,
         min_version=_tls_version(a.tls_min),
         max_version=_tls_version(a.tls_max),

@@ -7,6 +7,7 @@ from typing import Any
 
 from runbook import display
 from runbook.cli.common import EXIT_FAILED, EXIT_OK, Subparsers, print_json
+from runbook.client import address
 
 W = display.TERMINAL_WIDTH
 
@@ -32,7 +33,7 @@ def _cmd_start(a: argparse.Namespace) -> int:
     c = started.client
     print(f"Ticket · {started.title}\n\n{started.ticket}\n")
     rows = [
-        ["application connects to", f"{c['host']}:{c['port']} (server name {c['server_name']})"],
+        ["application connects to", f"{address(c['host'], c['port'])} (server name {c['server_name']})"],
         ["application settings", started.client_file],
         ["server config", started.conf],
         ["lab PKI (CA key included)", started.pki_dir],

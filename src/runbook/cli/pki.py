@@ -1,4 +1,4 @@
-"""``pki create|inspect|verify``: the CA and certificates (:mod:`runbook.pki`)."""
+"""``pki create|inspect|verify|resign-ca``: the CA and certificates (:mod:`runbook.pki`)."""
 
 from __future__ import annotations
 
@@ -62,6 +62,21 @@ def _cmd_pki_verify(a: argparse.Namespace) -> int:
     return print_checks(results, a.json, {"dir": a.dir})
 
 
+def _cmd_pki_resign_ca(a: argparse.Namespace) -> int:
+    from runbook import pki
+
+    report = pki.resign_ca(a.ca, a.ca_key, a.out, passphrase=pki.passphrase_from_env(a.ca_passphrase_env))
+    if a.json:
+        print_json(asdict(report))
+    else:
+        print(f"wrote  {report.written} (serial {report.serial}, same subject and key)")
+        if report.backup:
+            print(f"backup {report.backup}")
+        print(f"fixed  {', '.join(report.fixed) or 'nothing: the CA was already strict'}")
+        print(f"next   give clients and servers {report.written} (runbook adopt shows who still refuses)")
+    return EXIT_OK
+
+
 def register(sub: Subparsers) -> None:
     from runbook.pki import KEY_TYPES
 
@@ -98,3 +113,10 @@ def register(sub: Subparsers) -> None:
     v.add_argument("--server-key-passphrase-env", metavar="VAR")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=_cmd_pki_verify)
+    r = s.add_parser("resign-ca", help="re-sign an existing CA certificate with its own key, strict profile")
+    r.add_argument("--ca", required=True, help="the CA certificate (PEM) to re-sign")
+    r.add_argument("--ca-key", required=True, help="its private key")
+    r.add_argument("--out", required=True, help="the new CA file (an existing one is backed up first)")
+    r.add_argument("--ca-passphrase-env", metavar="VAR", help="the CA key's passphrase is in $VAR")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=_cmd_pki_resign_ca)

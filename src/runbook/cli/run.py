@@ -11,7 +11,14 @@ from runbook.cli.common import EXIT_FAILED, EXIT_OK, Subparsers, deprecated_alia
 
 
 def _cmd_run(a: argparse.Namespace) -> int:
-    from runbook import pipeline
+    import os
+
+    from runbook import pipeline, sandbox
+
+    if a.backend:
+        if a.backend == "docker":
+            sandbox.require_image()  # no engine / no image: one line naming the fix, before any kernel
+        os.environ[sandbox.BACKEND_ENV] = a.backend  # every kernel and sandbox of the run: no fallback
 
     connection = {
         "redis_host": a.host,
@@ -79,6 +86,11 @@ def _add_run(sub: Subparsers) -> None:
     p.add_argument("--html", action="store_true", help="also write report.html (nbconvert, code hidden)")
     p.add_argument("--json", action="store_true", help="print summary.json on stdout (progress on stderr)")
     p.add_argument("--keep-sandbox", action="store_true", help="leave the sandbox Redis running afterwards")
+    p.add_argument(
+        "--backend",
+        choices=("binary", "docker"),
+        help="sandbox servers: binary (redis-server on PATH) or docker (the local image); default $RUNBOOK_BACKEND",
+    )
     p.add_argument(
         "--notebooks-dir", help="folder of NN_*.ipynb to run (default: the repository's notebooks/)"
     )

@@ -15,7 +15,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
 from runbook.client.connection import ContextSSLConnection
-from runbook.client.contexts import TlsClientFiles, tls_context
+from runbook.client.contexts import Mode, TlsClientFiles, tls_context
 
 
 def _context_pool(
@@ -24,12 +24,13 @@ def _context_pool(
     files: TlsClientFiles,
     server_hostname: str | None,
     socket_timeout: float,
+    mode: Mode = "strict",
     **kwargs: Any,
 ) -> redis.ConnectionPool:
     """A pool of :class:`ContextSSLConnection` sharing one :func:`tls_context` (built here, once)."""
     return redis.ConnectionPool(
         connection_class=ContextSSLConnection,
-        ssl_context=tls_context(files),
+        ssl_context=tls_context(files, mode=mode),
         server_hostname=server_hostname,
         host=host,
         port=port,
@@ -48,6 +49,7 @@ def redis_client(
     decode_responses: bool = True,
     socket_timeout: float = 5.0,
     single_connection_client: bool = False,
+    mode: Mode = "strict",
     **extra: Any,
 ) -> redis.Redis:
     """A redis-py client over TLS that trusts only ``files.ca`` (its context is built once, here).
@@ -55,11 +57,20 @@ def redis_client(
     Connects to ``host`` and verifies the certificate for ``server_hostname`` (default: ``host``).
     ``extra`` goes to the connections (``retry=``, ``username=``, ...); without ``retry=`` a failed
     connect is retried as ``redis.Redis`` does by default (3 times, exponential backoff with jitter).
-    Closing the client closes its pool.
+    Closing the client closes its pool. ``mode``: ``strict`` (applications, what we issue) or
+    ``compatible`` (admin paths: what Redis and OpenSSL accept, so strictness is a finding, never a
+    reason an admin connection fails).
     """
     extra.setdefault("retry", Retry(ExponentialWithJitterBackoff(base=1, cap=10), 3))
     pool = _context_pool(
-        host, port, files, server_hostname, socket_timeout, decode_responses=decode_responses, **extra
+        host,
+        port,
+        files,
+        server_hostname,
+        socket_timeout,
+        mode,
+        decode_responses=decode_responses,
+        **extra,
     )
     client = redis.Redis(connection_pool=pool, single_connection_client=single_connection_client)
     client.auto_close_connection_pool = True  # the pool is this client's own, as in Redis.from_pool

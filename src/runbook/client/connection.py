@@ -13,7 +13,7 @@ class ContextSSLConnection(SSLConnection):
     """A redis-py TLS connection that wraps every socket with one prebuilt ``ssl.SSLContext``.
 
     redis-py's own ``SSLConnection`` builds a context on every connect with
-    ``ssl.create_default_context()``: it loads the system CA store each time (tens of ms) and so
+    ``ssl.create_default_context``: it loads the system CA store each time (tens of ms) and so
     trusts every public CA besides ``ssl_ca_certs``. This class trusts exactly what ``ssl_context``
     trusts (:func:`tls_context`: the given CA only) and loads nothing per connect.
 

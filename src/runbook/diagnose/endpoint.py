@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from runbook import pki
-from runbook.client import TlsClientFiles
+from runbook.client import Endpoint
+from runbook.client.probe import plaintext_ping
 from runbook.diagnose.cert_facts import cert_facts, describe_cert
+from runbook.diagnose.chain_facts import missing_intermediate
 from runbook.diagnose.error_text import text_of
 from runbook.diagnose.probes import (
     ClientSpec,
@@ -19,7 +21,6 @@ from runbook.diagnose.probes import (
     listen_for_alert,
     peer_certificate,
     probe_hello,
-    probe_resp,
     probe_tls,
     versions_bad,
 )
@@ -31,18 +32,14 @@ from runbook.diagnose.server_log import (
     sandbox_log_for,
     wait_new_lines,
 )
+from runbook.diagnose.strictness import strict_verdict
 from runbook.diagnose.verdict import diagnose
 from runbook.errors import RunbookError
 
 
 def diagnose_endpoint(
-    host: str,
-    port: int,
+    endpoint: Endpoint,
     *,
-    ca: str | Path | None = None,
-    cert: str | Path | None = None,
-    key: str | Path | None = None,
-    server_name: str | None = None,
     tls: bool = True,
     min_version: ssl.TLSVersion | None = None,
     max_version: ssl.TLSVersion | None = None,
@@ -51,28 +48,32 @@ def diagnose_endpoint(
     log_file: str | Path | None = None,
     work: str | Path | None = None,
     settle: float = 8.0,
-    files: TlsClientFiles | None = None,
 ) -> Diagnosis:
-    """Connect to ``host:port`` the way the client would and say why it fails (or ``ok``).
+    """Connect to ``endpoint`` the way the client would and say why it fails (or ``ok``).
+
+    The client trusts ``endpoint.files.ca`` (the system store when empty), presents
+    ``endpoint.files.cert``/``key`` when given (a key inside the certificate file when only
+    ``cert`` is given), verifies ``endpoint.hostname``; with ``tls=False`` it speaks plaintext;
+    ``min_version``/``max_version``/``ciphers`` limit it as the failing client was limited.
 
     Read-only: opens a few short connections (the attempt, then probes when it fails: does the
     port speak TLS or plaintext, which alert the server sends, which certificate it presents) and
     reads the server log: ``log_file``, or the sandbox node's log when ``port`` belongs to the
     sandbox of ``work``. For a replica or cluster node whose link is down without a visible TLS
     reason it waits up to ``settle`` seconds for the link (a primary delays a diskless sync by 5 s).
-    ``files`` (a :class:`~runbook.client.TlsClientFiles`) may stand in for ``ca``/``cert``/``key``.
     """
-    if files is not None:
-        ca, cert, key = ca or files.ca, cert or files.cert, key or files.key
+    host, port = endpoint.host, endpoint.port
+    ca, cert, key = endpoint.files.ca, endpoint.files.cert, endpoint.files.key
     spec = ClientSpec(
         ca=str(ca) if ca else None,
         cert=str(cert) if cert else None,
         key=str(key) if key else (str(cert) if cert else None),
-        server_name=server_name,
+        server_name=endpoint.server_name or None,
         tls=tls,
         min_version=min_version,
         max_version=max_version,
         ciphers=ciphers,
+        mode="compatible",  # as Redis, redis-cli and OpenSSL verify; strictness is judged below
     )
     if key and not cert:
         raise RunbookError("--key given without --cert: pass both, or neither")
@@ -97,6 +98,10 @@ def diagnose_endpoint(
         elif not outcome.ok:
             log = wait_new_lines(log_path, before)  # read before the probes add their own lines
     _gather(host, port, spec, timeout, outcome)
+    if outcome.ok and outcome.facts.get("link") != "down" and spec.tls:
+        refused = strict_verdict(host, port, spec, timeout)
+        if refused is not None:
+            return refused
     context: dict[str, Any] = {"log": log}
     if log_path is not None and failed_key_is_encrypted(log, log_path.parent):
         context["server_key_encrypted"] = True
@@ -157,7 +162,7 @@ def _gather(host: str, port: int, spec: ClientSpec, timeout: float, outcome: Out
         text,
         re.I,
     )
-    if outcome.stage == "handshake" and handshake_broke and probe_resp(host, port, short):
+    if outcome.stage == "handshake" and handshake_broke and plaintext_ping(Endpoint(host, port), short).ok:
         facts["server_speaks"] = "resp"
         return
     if versions_bad(spec):
@@ -175,11 +180,10 @@ def _gather(host: str, port: int, spec: ClientSpec, timeout: float, outcome: Out
         peer = peer_certificate(host, port, short, spec)
         if peer is not None:
             ev.append(describe_cert("server certificate", peer))
-
-
-def client_spec_from_pki(
-    pki_dir: Path | str, client: str | None = pki.DEFAULT_CLIENT
-) -> dict[str, str | None]:
-    """``ca``/``cert``/``key`` keyword arguments for :func:`diagnose_endpoint` from a PKI dir."""
-    files = TlsClientFiles.from_pki(pki_dir, client)
-    return {"ca": files.ca, "cert": files.cert, "key": files.key}
+            link = missing_intermediate(peer, spec.ca, spec.cert) if "local issuer" in text else None
+            facts["missing_intermediate"] = link is not None
+            if link is not None:
+                ev.append(
+                    f"the server sends its certificate without {link.subject.rfc4514_string()}, the "
+                    f"intermediate between it and {link.issuer.rfc4514_string()} (the CA the client trusts)"
+                )

@@ -4,12 +4,12 @@ Each opens short connections and changes nothing."""
 
 from __future__ import annotations
 
-import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from runbook import pki
+from runbook.client import Endpoint, address, probe
 from runbook.diagnose.probes import ClientSpec, attempt, peer_certificate
 from runbook.diagnose.verdict import diagnose
 from runbook.errors import RunbookError
@@ -50,7 +50,7 @@ def handshake(host: str, port: int, spec: ClientSpec, timeout: float = 3.0) -> H
     outcome = attempt(host, port, spec, timeout)
     if not outcome.ok:
         d = diagnose(outcome)
-        raise RunbookError(f"handshake to {host}:{port} failed: {d.cause}: {d.fix}")
+        raise RunbookError(f"handshake to {address(host, port)} failed: {d.cause}: {d.fix}")
     peer = peer_certificate(host, port, timeout, spec)
     info = pki.cert_info(peer) if peer is not None else None
     return Handshake(
@@ -65,13 +65,11 @@ def handshake(host: str, port: int, spec: ClientSpec, timeout: float = 3.0) -> H
 
 def _handshake_ok(host: str, port: int, spec: ClientSpec, timeout: float) -> bool:
     try:
-        with (
-            socket.create_connection((host, port), timeout=timeout) as raw,
-            spec.context().wrap_socket(raw, server_hostname=spec.server_name or host),
-        ):
-            return True
+        ctx = spec.context()
     except (OSError, ValueError):
         return False
+    where = Endpoint(host, port, spec.server_name or "")
+    return probe.handshake(where, ctx, timeout=timeout, read_chain=False).ok
 
 
 def protocols_accepted(host: str, port: int, spec: ClientSpec, timeout: float = 2.0) -> dict[str, bool]:

@@ -8,18 +8,18 @@ from __future__ import annotations
 import re
 import socket
 import ssl
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
 
-from runbook.client import Mode, TlsClientFiles, tls_context
+from runbook.client import Endpoint, Mode, TlsClientFiles, tls_context, wire
+from runbook.client import probe as one
 from runbook.diagnose.error_text import describe_error
 from runbook.diagnose.results import Outcome
 from runbook.errors import RunbookError
 
-PING = b"*1\r\n$4\r\nPING\r\n"
+PING = wire.encode("PING")  # the command a client sends (RESP array), as redis-py sends it
 TLS_ALERTS = {
     0: "close notify",
     10: "unexpected message",
@@ -81,53 +81,19 @@ def versions_bad(spec: ClientSpec) -> bool:
     return spec.max_version is not None and spec.max_version < ssl.TLSVersion.TLSv1_2
 
 
-def _recv_reply(sock: socket.socket | ssl.SSLSocket) -> bytes:
-    data = b""
-    while not data.endswith(b"\r\n"):
-        chunk = sock.recv(65536)
-        if not chunk:
-            if data:
-                break
-            raise ConnectionResetError("Connection closed by server")
-        data += chunk
+def _reply_line(sock: socket.socket | ssl.SSLSocket) -> bytes:
+    """The first reply line (what a client reads first); raises ``ConnectionResetError`` when the
+    server closes without a byte, as a client would report it."""
+    data = wire.read_lines(sock)
+    if not data:
+        raise ConnectionResetError("Connection closed by server")
     return data
 
 
-def resp_command(sock: ssl.SSLSocket, *args: str) -> str:
-    """Send one command and read one reply (simple, error, bulk or flat array) as text."""
-    payload = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
-    sock.sendall(payload.encode())
-    data = _recv_reply(sock)
-    if data[:1] == b"$":
-        size = int(data[1 : data.index(b"\r\n")])
-        head = data.index(b"\r\n") + 2
-        while len(data) < head + max(size, 0) + 2:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        return data[head : head + max(size, 0)].decode(errors="replace")
-    if data[:1] == b"*":
-        deadline = time.monotonic() + 2
-        while time.monotonic() < deadline:
-            items = data.split(b"\r\n")
-            count = int(items[0][1:])
-            if count <= 0 or len(items) >= 1 + 2 * count + 1:
-                return " ".join(i.decode(errors="replace") for i in items[2 : 2 * count + 1 : 2])
-            data += sock.recv(65536)
-        return ""
-    return data.decode(errors="replace").strip()
-
-
-def probe_resp(host: str, port: int, timeout: float) -> bool:
-    """Does the port answer a plaintext RESP PING (any RESP reply)? Opens one connection."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as s:
-            s.sendall(PING)
-            data = s.recv(64)
-    except OSError:
-        return False
-    return data[:1] in (b"+", b"-", b"$", b"*", b":")
+def _text(sock: ssl.SSLSocket, *args: str) -> str:
+    """One command's reply as text (arrays space-joined); "" for an error reply."""
+    reply = wire.command(sock, *args)
+    return "" if isinstance(reply, wire.ReplyError) else wire.text(reply)
 
 
 def probe_tls(host: str, port: int, timeout: float) -> bool:
@@ -173,7 +139,7 @@ def probe_hello(host: str, port: int, timeout: float, spec: ClientSpec) -> str:
         return "server hello"
     if head[0] == 21 and len(head) >= 7:
         return f"alert {TLS_ALERTS.get(head[6], str(head[6]))}"
-    if head[:1] in (b"+", b"-", b"$", b"*", b":"):
+    if wire.looks_like_resp(head):
         return "plaintext"
     return "closed"
 
@@ -184,14 +150,10 @@ def peer_certificate(host: str, port: int, timeout: float, spec: ClientSpec) -> 
         ctx = ClientSpec(tls=True, cert=spec.cert, key=spec.key, key_password=spec.key_password).context(
             verify=False
         )
-        with (
-            socket.create_connection((host, port), timeout=timeout) as raw,
-            ctx.wrap_socket(raw, server_hostname=spec.server_name or host) as tls,
-        ):
-            der = tls.getpeercert(binary_form=True)
     except (OSError, ValueError):
         return None
-    return x509.load_der_x509_certificate(der) if der else None
+    got = one.handshake(Endpoint(host, port, spec.server_name or ""), ctx, timeout=timeout)
+    return x509.load_der_x509_certificate(got.chain[0]) if got.chain else None
 
 
 def listen_for_alert(host: str, port: int, timeout: float, spec: ClientSpec) -> str:
@@ -226,7 +188,7 @@ def attempt(host: str, port: int, spec: ClientSpec, timeout: float = 3.0) -> Out
         if not spec.tls:
             try:
                 raw.sendall(PING)
-                reply = _recv_reply(raw).decode(errors="replace").strip()
+                reply = _reply_line(raw).decode(errors="replace").strip()
             except OSError as exc:
                 return Outcome(exc, "command", facts=facts)
             if reply.startswith(("+", "-NOAUTH", "-WRONGPASS")):
@@ -245,7 +207,7 @@ def attempt(host: str, port: int, spec: ClientSpec, timeout: float = 3.0) -> Out
             facts["cipher"] = (tls.cipher() or ("",))[0]
             try:
                 tls.sendall(PING)
-                reply = _recv_reply(tls).decode(errors="replace").strip()
+                reply = _reply_line(tls).decode(errors="replace").strip()
             except (ssl.SSLError, OSError) as exc:
                 return Outcome(exc, "command", facts=facts)
             if not reply.startswith(("+", "-NOAUTH", "-WRONGPASS")):
@@ -261,7 +223,7 @@ def attempt(host: str, port: int, spec: ClientSpec, timeout: float = 3.0) -> Out
 def _links(tls: ssl.SSLSocket, outcome: Outcome) -> None:
     """Replication / cluster links of a node we are connected to (read-only commands)."""
     try:
-        info = resp_command(tls, "INFO", "replication")
+        info = _text(tls, "INFO", "replication")
         fields = dict(ln.split(":", 1) for ln in info.splitlines() if ":" in ln)
         if fields.get("role") == "slave":
             outcome.facts["role"] = "replica"
@@ -269,33 +231,33 @@ def _links(tls: ssl.SSLSocket, outcome: Outcome) -> None:
             if link == "down" and fields.get("master_sync_in_progress") == "1":
                 link = "syncing"  # TLS worked: the primary is transferring the data set
             outcome.facts["link"] = link
-        cluster = resp_command(tls, "INFO", "cluster")
+        cluster = _text(tls, "INFO", "cluster")
         if "cluster_enabled:1" in cluster:
             outcome.facts["role"] = outcome.facts.get("role", "cluster-node")
-            nodes = resp_command(tls, "CLUSTER", "NODES")
+            nodes = _text(tls, "CLUSTER", "NODES")
             peers = [ln for ln in nodes.splitlines() if ln.strip() and "myself" not in ln]
             down = [ln for ln in peers if re.search(r"handshake|fail|noaddr|disconnected", ln)]
             if down:
                 outcome.facts["link"] = "down"
-        client_cert = resp_command(tls, "CONFIG", "GET", "tls-client-cert-file").split(" ")
+        client_cert = _text(tls, "CONFIG", "GET", "tls-client-cert-file").split(" ")
         outcome.facts["tls_client_cert_file"] = client_cert[1] if len(client_cert) > 1 else ""
         setting = "tls-cluster" if outcome.facts.get("role") == "cluster-node" else "tls-replication"
-        outcome.facts["link_tls"] = resp_command(tls, "CONFIG", "GET", setting).endswith(" yes")
+        outcome.facts["link_tls"] = _text(tls, "CONFIG", "GET", setting).endswith(" yes")
     except (OSError, ValueError, IndexError):
         return
 
 
 def server_version(host: str, port: int, spec: ClientSpec, timeout: float = 3.0) -> str:
     """``redis_version`` from ``INFO server`` over one verified TLS connection. Read-only."""
+    where = Endpoint(host, port, spec.server_name or "")
     try:
-        with (
-            socket.create_connection((host, port), timeout=timeout) as raw,
-            spec.context().wrap_socket(raw, server_hostname=spec.server_name or host) as tls,
-        ):
-            info = resp_command(tls, "INFO", "server")
+        ctx = spec.context()
     except (OSError, ValueError) as exc:
-        raise RunbookError(f"INFO server on {host}:{port} failed ({exc}): check the client files") from None
-    found = re.search(r"^redis_version:(\S+)", info, re.MULTILINE)
-    if not found:
-        raise RunbookError(f"{host}:{port} did not report redis_version: the client must be allowed INFO")
-    return found.group(1)
+        raise RunbookError(f"cannot load the client files ({exc}): check --ca/--cert/--key") from None
+    got = one.command(where, "INFO", "server", ctx=ctx, timeout=timeout)
+    if not got.ok:
+        raise RunbookError(f"INFO server on {where.address} failed ({got.error}): check the client files")
+    version = wire.info_field(got.value, "redis_version") if isinstance(got.value, bytes) else ""
+    if not version:
+        raise RunbookError(f"{where.address} did not report redis_version: the client must be allowed INFO")
+    return version

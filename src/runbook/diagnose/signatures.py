@@ -45,6 +45,32 @@ CAUSE_INFO: dict[str, Cause] = {
         "give the client the CA that issued the server certificate (--cacert / ssl_ca_certs = that ca.crt)",
         NB_CLIENTS,
     ),
+    "ca-not-strict": Cause(
+        "the client trusts the right CA, but strict clients (Python 3.13's default context, OpenSSL "
+        "-x509_strict) refuse it: no critical keyUsage keyCertSign, basicConstraints or key identifier",
+        "re-sign the CA certificate with the same key, adding critical keyUsage keyCertSign+cRLSign and a "
+        "subjectKeyIdentifier: runbook pki resign-ca --ca CA --ca-key CA_KEY --out NEW_CA",
+        NB_CERTS,
+    ),
+    "server-name-cn-only": Cause(
+        "the server name is only in the certificate's subject CN: OpenSSL-based clients fall back to the CN, "
+        "clients that read names only from subjectAltName (Go, rustls, cryptography) refuse it",
+        "re-issue the server certificate from the same CA with the name in subjectAltName",
+        NB_CERTS,
+    ),
+    "chain-not-strict": Cause(
+        "a compatible client (redis-cli, OpenSSL) connects, a strict client (Python 3.13's default context) does not",
+        "run `runbook adopt` with the same files: it names each certificate strict clients refuse and its fix",
+        NB_CERTS,
+    ),
+    "missing-intermediate": Cause(
+        "the server sends its certificate without the intermediate CA that links it to the root the clients trust",
+        "serve leaf + intermediate: renew the server certificate into tls-cert-file as leaf then intermediate "
+        "(`step ca renew` / `step ca certificate` write both; else `cat new.crt intermediate.crt`), then reload it with "
+        "`runbook watch --once --ca BUNDLE`, BUNDLE being your CA file plus that intermediate "
+        "(`cat ca.crt intermediate.crt > bundle.crt`: until the server sends it, the admin connection needs it too)",
+        NB_CERTS,
+    ),
     "hostname-mismatch": Cause(
         "the server certificate does not name the host the client connects to",
         "connect with a name the certificate lists (see its SANs) or re-issue it with that name (--hostname/--ip)",
@@ -223,6 +249,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "server-cert-wrong-usage",
         r"unsupported certificate purpose|unsuitable certificate purpose|INVALID_PURPOSE",
     ),
+    _sig("missing-intermediate", _VERIFY_CA, missing_intermediate=True),
     _sig("untrusted-ca", _VERIFY_CA),
     # the server rejects the client's certificate: the alert the client receives, or the server log
     _sig("client-cert-missing", r"alert certificate required|CERTIFICATE_REQUIRED"),

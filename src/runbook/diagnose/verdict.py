@@ -8,7 +8,7 @@ the cause; its fix and notebook come from :data:`~runbook.diagnose.signatures.CA
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,3 @@ def _normalise(context: Mapping[str, Any] | None) -> dict[str, Any]:
 def _verdict(cause: str, evidence: list[str]) -> Diagnosis:
     info = CAUSE_INFO[cause]
     return Diagnosis(cause, info.summary, evidence, info.fix, info.notebook)
-
-
-def causes_seen(diagnoses: Iterable[Diagnosis]) -> list[str]:
-    return sorted({d.cause for d in diagnoses})

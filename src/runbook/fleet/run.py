@@ -118,7 +118,7 @@ def audit(
 
     def one(node: FleetNode) -> NodeResult:
         found = checks.run_audit(
-            node.endpoint.host, node.endpoint.port, node.endpoint.files, server_name=node.endpoint.server_name,
+            node.endpoint,
             warn_days=warn_days, timeout=timeout, scan_ciphers=scan_ciphers,
         )  # fmt: skip
         found.target = node.target
@@ -150,14 +150,7 @@ def audit(
 
 
 def _diagnosis(node: FleetNode, timeout: float) -> diagnose.Diagnosis:
-    return diagnose.diagnose_endpoint(
-        node.endpoint.host,
-        node.endpoint.port,
-        files=node.endpoint.files,
-        server_name=node.endpoint.server_name,
-        timeout=timeout,
-        settle=2.0,
-    )
+    return diagnose.diagnose_endpoint(node.endpoint, timeout=timeout, settle=2.0)
 
 
 def diagnose_fleet(

@@ -50,7 +50,9 @@ class Lab:
 
 def _server_cert_client_usage(env: drills.DrillEnv) -> drills.Setup:
     crt, key = env.write_pair("server", env.leaf("client", "localhost", ips=["127.0.0.1", "::1"]))
-    return drills.Setup(env.start("server", tls_cert_file=crt, tls_key_file=key).port, env.client_kwargs())
+    return drills.Setup(
+        env.start("server", tls_cert_file=crt, tls_key_file=key).endpoint, env.client_kwargs()
+    )
 
 
 def _replica_link_plaintext(env: drills.DrillEnv) -> drills.Setup:
@@ -70,7 +72,7 @@ def _replica_link_plaintext(env: drills.DrillEnv) -> drills.Setup:
     bad = env.start(
         "replica-b", tls_replication="no", replicaof=of, tls_client_cert_file=cert, tls_client_key_file=key
     )
-    return drills.Setup(bad.port, env.client_kwargs(), str(bad.log_path))
+    return drills.Setup(bad.endpoint, env.client_kwargs(), str(bad.log_path))
 
 
 # --------------------------------------------------------------------------- reference fixes
@@ -560,9 +562,9 @@ def client_spec(setup: drills.Setup) -> dict[str, object]:
     c = setup.client
     tls = bool(c.get("tls", True))
     return {
-        "host": setup.host,
-        "port": setup.port,
-        "server_name": setup.host,
+        "host": setup.endpoint.host,
+        "port": setup.endpoint.port,
+        "server_name": setup.endpoint.host,
         "tls": tls,
         "verify": True,
         "ca": c.get("ca"),

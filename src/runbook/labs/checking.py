@@ -10,7 +10,7 @@ redis.conf on disk). Read-only: a few short connections.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import redis
@@ -93,15 +93,9 @@ def _application(
     state: LabState, s: ClientSettings, node: Node, timeout: float, settle: float
 ) -> CheckResult:
     check_id = f"application:{node.name}"
-    files = s.endpoint.files
     try:
         found = diagnose.diagnose_endpoint(
-            s.endpoint.host,
-            _port_for(state, s, node),
-            ca=files.ca or None,
-            cert=files.cert,
-            key=files.key,
-            server_name=s.endpoint.server_name,
+            replace(s.endpoint, port=_port_for(state, s, node)),
             tls=s.tls,
             min_version=s.version("min"),
             max_version=s.version("max"),

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook import diagnose, drills, pki, workdir
+from runbook.client import Endpoint
 from runbook.errors import RunbookError
 from runbook.labs import catalogue, progress, state
 from runbook.labs.checking import LabCheck, check_lab
@@ -33,8 +34,7 @@ class Started:
     lab: str
     title: str
     ticket: str
-    host: str
-    port: int
+    endpoint: Endpoint  # where the application connects (host, port)
     conf: str
     pki_dir: str
     client: dict[str, Any]
@@ -44,7 +44,10 @@ class Started:
     toolkit: str = TOOLKIT
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The ``--json`` document: ``host`` and ``port`` where the application connects, never the cause."""
+        doc = asdict(self)
+        del doc["endpoint"]
+        return {"host": self.endpoint.host, "port": self.endpoint.port, **doc}
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ def start(name: str, work: str | Path | None = None, trainee: str | None = None)
                 state.stop_nodes(_state(lab, root, paths, who, env.nodes, env.nodes[-1]), [node.name])
     else:
         raise RunbookError(f"lab {name} could not be built ({problem}): run `runbook doctor`")
-    app = next((n for n in env.nodes if setup.port in (n.port, n.plaintext_port)), env.nodes[-1])
+    app = next((n for n in env.nodes if setup.endpoint.port in (n.port, n.plaintext_port)), env.nodes[-1])
     st = _state(lab, root, paths, who, env.nodes, app)
     if name == "vault-migration":
         catalogue.write_passphrase_note(root)
@@ -122,8 +125,7 @@ def start(name: str, work: str | Path | None = None, trainee: str | None = None)
         lab.name,
         lab.title,
         lab.ticket,
-        setup.host,
-        setup.port,
+        Endpoint(setup.endpoint.host, setup.endpoint.port),
         str(app.conf_path),
         str(paths.root),
         files_written.to_dict(),

@@ -16,6 +16,9 @@ from runbook.pki.keys import (
     load_key,
     passphrase_from_env,
 )
+from runbook.pki.lifetime import expiry
 from runbook.pki.openssl import openssl_commands
 from runbook.pki.paths import CA_CERT, DEFAULT_CLIENT, PkiPaths
+from runbook.pki.resign import resign_ca
+from runbook.pki.strictness import ca_problems, strict_findings
 from runbook.pki.validation import validate_client_name, validate_days

@@ -41,6 +41,21 @@ def verify_server_cert(
         raise RunbookError(f"server certificate does not verify for {hostname}: {_one_line(exc)}") from None
 
 
+def _client_builder(
+    ca_certs: Sequence[x509.Certificate], at: dt.datetime | None
+) -> x509.verification.PolicyBuilder:
+    """The strict profile, except that a client certificate may lack subjectAltName: a client
+    identity is not a name anybody verifies, and Redis, OpenSSL and the guides' certificates agree
+    (cryptography < 45 has no extension policies: there the SAN stays required)."""
+    builder = _verifier_builder(ca_certs, at)
+    policy = getattr(x509.verification, "ExtensionPolicy", None)
+    if policy is None:
+        return builder
+    criticality = x509.verification.Criticality.AGNOSTIC
+    ee = policy.webpki_defaults_ee().may_be_present(x509.SubjectAlternativeName, criticality, None)
+    return builder.extension_policies(ca_policy=policy.webpki_defaults_ca(), ee_policy=ee)
+
+
 def verify_client_cert(
     cert: x509.Certificate,
     ca_certs: Sequence[x509.Certificate],
@@ -48,9 +63,9 @@ def verify_client_cert(
     intermediates: Sequence[x509.Certificate] = (),
 ) -> None:
     """Raise :class:`RunbookError` unless ``cert`` (with the ``intermediates`` it presents) is a valid
-    client certificate under ``ca_certs``."""
+    client certificate under ``ca_certs`` (strict X.509, a subjectAltName not required)."""
     try:
-        _verifier_builder(ca_certs, at).build_client_verifier().verify(cert, list(intermediates))
+        _client_builder(ca_certs, at).build_client_verifier().verify(cert, list(intermediates))
     except VerificationError as exc:
         raise RunbookError(f"client certificate does not verify: {_one_line(exc)}") from None
 

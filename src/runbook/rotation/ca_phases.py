@@ -98,7 +98,7 @@ def _probe_client(ca: pki.Issued, root: Path) -> Iterator[TlsClientFiles]:
 def _accepted(node: NodeTarget, tls: TlsClientFiles, server_hostname: str | None) -> bool:
     """True when a fresh mutual-TLS connection with ``tls`` gets an answer to PING (no retries)."""
     try:
-        ctx = tls_context(tls)
+        ctx = tls_context(tls, mode="compatible")
         with (
             socket.create_connection((node.endpoint.host, node.endpoint.port), timeout=3.0) as raw,
             ctx.wrap_socket(raw, server_hostname=server_hostname or node.endpoint.host) as sock,

@@ -60,16 +60,17 @@ def preflight_leaf(
     names: Sequence[str] = (),
     old: x509.Certificate | None = None,
     needs_client_auth: bool = False,
-    chain: Sequence[x509.Certificate] = (),
+    intermediates: Sequence[x509.Certificate] = (),
 ) -> list[CheckResult]:
     """Check new material before anything is touched. Reads nothing, writes nothing.
 
     ``client_trust``: the CA(s) the clients trust (they verify a server certificate);
     ``server_trust``: the CA(s) the server trusts (it verifies client and link certificates; OpenSSL
-    also completes a served chain from it). ``chain``: the intermediates that follow the leaf in the
-    new certificate file: what the server will present with it.
+    also completes a served chain from it). ``intermediates``: the rest of the new certificate's file
+    (step, Vault: leaf + intermediate): what the server will present with it.
     """
     out: list[CheckResult] = []
+    chain = intermediates
     trust = client_trust if isinstance(client_trust, ClientTrust) else ClientTrust(client_trust)
 
     def add(check: str, ok: bool, detail: str, fix: str) -> None:

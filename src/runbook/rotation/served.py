@@ -35,7 +35,7 @@ def verify_served(
         )
     ]
     try:
-        c = redis_client(host, port, tls, server_hostname=server_hostname)
+        c = redis_client(host, port, tls, server_hostname=server_hostname, mode="compatible")
         c.ping()
         c.close()
         results.append(CheckResult("mutual-tls-ping", "pass", "PING answered over mutual TLS"))

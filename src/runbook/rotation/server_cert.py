@@ -166,7 +166,7 @@ def _plan_node(job: _ServerJob, node: NodeTarget) -> None:
         names=list(dict.fromkeys([*(job.hostnames or ()), job.server_hostname or node.endpoint.host])),
         old=served,
         needs_client_auth=needs_client_auth,
-        chain=_certs_of(cert_pem)[1:],
+        intermediates=_certs_of(cert_pem)[1:],
     )
     writes = [
         files.PlannedWrite(cert_path, cert_pem, files.PUBLIC),

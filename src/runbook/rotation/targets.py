@@ -62,14 +62,16 @@ def admin_client(node: NodeTarget, tls: TlsClientFiles, server_hostname: str | N
         server_hostname=server_hostname,
         socket_timeout=5.0,
         single_connection_client=True,
+        mode="compatible",  # admin path: what Redis/OpenSSL accept (strictness is a finding)
     )
 
 
 def served_certificate(
     host: str, port: int, tls: TlsClientFiles, server_hostname: str | None = None, timeout: float = 5.0
 ) -> x509.Certificate:
-    """The certificate a fresh strict mutual-TLS handshake to ``host:port`` is presented. Connects."""
-    ctx = tls_context(tls)
+    """The certificate a fresh mutual-TLS handshake to ``host:port`` is presented (verified as Redis and
+    OpenSSL verify: ``compatible`` mode). Connects."""
+    ctx = tls_context(tls, mode="compatible")
     try:
         with (
             socket.create_connection((host, port), timeout=timeout) as raw,

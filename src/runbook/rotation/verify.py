@@ -155,7 +155,9 @@ def client_verify(
 ) -> bool:
     """A fresh mutual-TLS connection with ``tls`` gets PING answered (the server accepts the client)."""
     try:
-        c = redis_client(node.endpoint.host, node.endpoint.port, tls, server_hostname=server_hostname)
+        c = redis_client(
+            node.endpoint.host, node.endpoint.port, tls, server_hostname=server_hostname, mode="compatible"
+        )
         c.ping()
         c.close()
         report.add(

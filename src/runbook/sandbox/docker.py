@@ -1,123 +1,62 @@
-"""The docker backend: each node runs the official image (``RUNBOOK_REDIS_IMAGE``, default redis:7.2).
+"""The docker backend: each node is a container of a local Redis image on the host network.
 
-Host network (the loopback ports recorded are the container's), the PKI mounted read-only at
-``/tls``, the node folder at ``/data`` (config and log), running as the calling user so 0600 keys
-read. Used only where a Docker engine answers; the binary backend is the default.
+The container runs the image's own ``redis`` user. It sees two bind mounts, each at the same path
+as on the host: the PKI read-only and the node's folder read-write (its ``redis.conf``, which
+``CONFIG REWRITE`` rewrites, and ``redis.log``). Because the paths are the host's, everything
+Redis reports (``CONFIG GET tls-*``, its config file, its log) names the host files: rotation
+writes the files the container serves, diagnose reads its log, no translation anywhere. The
+files the server reads are handed to the image's uid (its key 0600, its folder); the CA key never.
+
+Stop is graceful: SIGTERM with ``docker stop -t``, the exit code checked, the container's own
+output kept as ``container.log`` in the node folder, then ``docker rm``. Nothing is pulled.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
 from runbook.client import TlsClientFiles
+from runbook.client.probe import answers_ping
 from runbook.errors import RunbookError
 from runbook.pki import PkiPaths
+from runbook.sandbox.engine import docker, docker_image, image_info
 from runbook.sandbox.node_config import conf_text
-from runbook.sandbox.probes import tls_answers
 from runbook.sandbox.readiness import log_message, log_tail
 from runbook.sandbox.state import Node
 
-IMAGE_ENV = "RUNBOOK_REDIS_IMAGE"
-DEFAULT_IMAGE = "redis:7.2"
-DOCKER_PKI = "/tls"
-DOCKER_DATA = "/data"
+CONTAINER_LOG = "container.log"
 
 
-def _docker(args: list[str], *, timeout: float = 30.0, check: bool = True) -> str:
-    """Run the docker CLI; output on success, RunbookError (check) or "" otherwise."""
-    exe = shutil.which("docker")
-    if not exe:
-        if check:
-            raise RunbookError("the docker CLI is not on PATH: install Docker or use --backend binary")
-        return ""
-    try:
-        done = subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        if check:
-            raise RunbookError(f"docker {args[0]} timed out: is the Docker engine running?") from None
-        return ""
-    if done.returncode != 0:
-        if check:
-            msg = " ".join((done.stderr or done.stdout).split())[:300]
-            raise RunbookError(
-                f"docker {args[0]} failed ({msg}): start the Docker engine or use --backend binary"
-            )
-        return ""
-    return done.stdout
-
-
-def docker_available() -> tuple[bool, str]:
-    """(True, server version) when a Docker engine answers; (False, reason) otherwise."""
-    if not shutil.which("docker"):
-        return False, "the docker CLI is not on PATH"
-    try:
-        done = subprocess.run(
-            ["docker", "info", "--format", "{{.ServerVersion}}"],
-            capture_output=True,
-            text=True,
-            timeout=15,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return False, "docker info timed out"
-    if done.returncode != 0 or not done.stdout.strip():
-        return False, "no Docker engine answers (" + " ".join(done.stderr.split())[:160] + ")"
-    return True, done.stdout.strip()
-
-
-def docker_image() -> str:
-    return os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE
-
-
-def docker_check() -> tuple[int, int, int]:
-    """Raise a RunbookError naming the fix unless a Docker engine answers; the image's Redis version."""
-    ok, why = docker_available()
-    if not ok:
-        raise RunbookError(
-            f"--backend docker needs a Docker engine: {why}; start one or use --backend binary"
-        )
-    match = re.search(r":(\d+)\.(\d+)(?:\.(\d+))?", docker_image())
-    if match:
-        return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
-    return 7, 2, 0
-
-
-def container_conf(directives: dict[str, str], pki_root: Path, node_dir: Path) -> dict[str, str]:
-    """The node's directives with host paths replaced by the container's mounts (/tls, /data)."""
-    out = {}
-    for key, value in directives.items():
-        value = value.replace(str(pki_root.resolve()), DOCKER_PKI).replace(str(pki_root), DOCKER_PKI)
-        out[key] = value.replace(str(node_dir.resolve()), DOCKER_DATA).replace(str(node_dir), DOCKER_DATA)
-    return out
-
-
-def docker_run_args(name: str, node_dir: Path, pki_root: Path, image: str | None = None) -> list[str]:
-    """``docker run`` arguments for one node: host network (loopback ports as recorded), the PKI
-    read-only, the node folder for config and log, running as the calling user so 0600 keys read."""
+def docker_run_args(
+    name: str, node_dir: Path, pki_root: Path, image: str | None = None, user: str = ""
+) -> list[str]:
+    """``docker run`` arguments for one node: host network (loopback ports as recorded), never a
+    pull, the PKI read-only and the node folder read-write at their host paths, the image's user."""
+    pki_path, node_path = str(pki_root.resolve()), str(node_dir.resolve())
     return [
         "run",
         "-d",
+        "--pull",
+        "never",
         "--name",
         name,
         "--network",
         "host",
-        "--user",
-        f"{os.getuid()}:{os.getgid()}",
+        *(["--user", user] if user else []),
+        "--label",
+        f"runbook.node={node_path}",
         "-v",
-        f"{pki_root.resolve()}:{DOCKER_PKI}:ro",
+        f"{pki_path}:{pki_path}:ro",
         "-v",
-        f"{node_dir.resolve()}:{DOCKER_DATA}",
+        f"{node_path}:{node_path}",
         "-w",
-        DOCKER_DATA,
-        image or docker_image(),
+        node_path,
+        docker_image(image),
         "redis-server",
-        f"{DOCKER_DATA}/redis.conf",
+        f"{node_path}/redis.conf",
     ]
 
 
@@ -125,6 +64,38 @@ def container_name(node_dir: Path) -> str:
     """A container name unique to this work dir and node."""
     digest = hashlib.sha256(str(node_dir.resolve().parent).encode()).hexdigest()[:8]
     return f"runbook-{digest}-{node_dir.name}"
+
+
+def served_files(directives: dict[str, str]) -> list[Path]:
+    """The private keys a node's server reads (its own, its link identity): the image's user needs them."""
+    keys = [directives.get("tls-key-file", ""), directives.get("tls-client-key-file", "")]
+    return [Path(k.strip('"')) for k in keys if k.strip('"')]
+
+
+def grant_container_access(pki_root: Path, node_dir: Path, keys: list[Path], uid: int, gid: int) -> None:
+    """Let the image's user (``uid``:``gid``) read what it serves and write its folder. Changes owners.
+
+    The keys it serves become owned by ``uid`` (still 0600); the PKI folders it must traverse get
+    group ``gid`` with search (not list) permission; the node folder is its own. Other keys (the
+    CA's) are left untouched. Needs root unless the files already belong to ``uid``.
+    """
+    try:
+        for key in keys:
+            if key.is_file() and key.stat().st_uid != uid:
+                os.chown(key, uid, -1)
+        for folder in {pki_root.resolve(), *(k.resolve().parent for k in keys)}:
+            st = folder.stat()
+            if st.st_gid != gid or not st.st_mode & 0o010:
+                os.chown(folder, -1, gid)
+                os.chmod(folder, (st.st_mode & 0o7777) | 0o010)
+        for path in [node_dir, *node_dir.rglob("*")] if node_dir.exists() else []:
+            if path.stat().st_uid != uid:
+                os.chown(path, uid, gid)
+    except PermissionError:
+        raise RunbookError(
+            f"the container's redis user (uid {uid}) cannot be given the server key in {pki_root}: "
+            f"run as root, or `chown {uid} <key>` and `chmod g+x` its folder for gid {gid}"
+        ) from None
 
 
 def start_container(
@@ -136,14 +107,18 @@ def start_container(
     *,
     timeout: float,
     wait: bool,
+    image: str | None = None,
 ) -> Node:
     """Start one node as a container (see the module docstring). Starts a container."""
+    info = image_info(image)
     node_dir.mkdir(parents=True, exist_ok=True)
-    (node_dir / "redis.conf").write_text(conf_text(container_conf(directives, pki.root, node_dir)))
+    (node_dir / "redis.conf").write_text(conf_text(directives))
+    grant_container_access(pki.root, node_dir, served_files(directives), info.uid, info.gid)
     cname = container_name(node_dir)
-    _docker(["rm", "-f", cname], check=False)
-    _docker(docker_run_args(cname, node_dir, pki.root), timeout=300)
-    pid = _docker(["inspect", "-f", "{{.State.Pid}}", cname], check=False).strip()
+    docker(["rm", "-f", cname], check=False)
+    args = docker_run_args(cname, node_dir, pki.root, info.id, f"{info.uid}:{info.gid}")
+    docker(args, timeout=120, image=info.image)
+    pid = docker(["inspect", "-f", "{{.State.Pid}}", cname], check=False).strip()
     node = Node.from_directives(name, role, node_dir, directives, int(pid) if pid.isdigit() else 0, cname)
     if wait:
         try:
@@ -154,29 +129,61 @@ def start_container(
     return node
 
 
+def container_log(node: Node) -> list[str]:
+    """The container's own output (what Redis printed before its log file opened), as kept or live."""
+    kept = Path(node.dir) / CONTAINER_LOG
+    live = docker(["logs", node.container], check=False) if node.container else ""
+    if live:
+        return live.splitlines()
+    try:
+        return kept.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+def _keep_log(node: Node) -> None:
+    """Copy the container's stdout/stderr into ``container.log`` in the node folder. Writes a file."""
+    (Path(node.dir) / CONTAINER_LOG).write_text(docker(["logs", node.container], check=False))
+
+
 def wait_container(node: Node, pki: PkiPaths, timeout: float) -> None:
     """Block until the container answers a mutual-TLS PING, or raise with the server's reason."""
     deadline = time.monotonic() + timeout
     files = TlsClientFiles.from_pki(pki.root)
-    last = ""
     while time.monotonic() < deadline:
         if not container_running(node):
-            logs = _docker(["logs", "--tail", "5", node.container], check=False).strip().splitlines()
-            reason = next((ln for ln in reversed(log_tail(node) or logs) if ln.strip()), "no log written")
-            raise RunbookError(f"container {node.container} exited at start: {log_message(reason)}")
-        if tls_answers("localhost", node.port, files, timeout=1.0):  # raw socket: no client retries
+            lines = log_tail(node) + container_log(node)
+            reason = next((ln for ln in reversed(lines) if ln.strip()), "no log written")
+            raise RunbookError(
+                f"container {node.container} ({node.name}) exited at start: {log_message(reason)}"
+            )
+        if answers_ping(node.endpoint.with_files(files), timeout=1.0):  # raw socket: no client retries
             return
-        last = "no PONG yet"
         time.sleep(0.1)
-    raise RunbookError(f"container {node.container} did not answer a TLS PING within {timeout:.0f}s ({last})")
+    raise RunbookError(
+        f"container {node.container} did not answer a TLS PING on port {node.port} within {timeout:.0f}s: "
+        f"read {node.log_path}"
+    )
 
 
 def container_running(node: Node) -> bool:
     """True while the node's container runs."""
-    out = _docker(["inspect", "-f", "{{.State.Running}}", node.container], timeout=10, check=False)
+    out = docker(["inspect", "-f", "{{.State.Running}}", node.container], timeout=10, check=False)
     return out.strip() == "true"
 
 
-def stop_container(node: Node, timeout: float = 10.0) -> None:
-    """Remove the node's container (``docker rm -f``). Idempotent."""
-    _docker(["rm", "-f", node.container], timeout=timeout + 20, check=False)
+def stop_container(node: Node, timeout: float = 10.0) -> int | None:
+    """Stop the node's container gracefully and remove it. Idempotent. Stops a container.
+
+    SIGTERM via ``docker stop -t`` (Redis shuts down and exits 0), the container's output kept in
+    ``container.log``, then ``docker rm``. Returns the exit code (None when there was no container).
+    """
+    state = docker(["inspect", "-f", "{{.State.Status}}", node.container], check=False).strip()
+    if not state:
+        return None
+    if state == "running":
+        docker(["stop", "-t", str(int(timeout)), node.container], timeout=timeout + 30)
+    code = docker(["inspect", "-f", "{{.State.ExitCode}}", node.container], check=False).strip()
+    _keep_log(node)
+    docker(["rm", "-f", node.container], timeout=60)
+    return int(code) if code.lstrip("-").isdigit() else None

@@ -16,33 +16,47 @@ from runbook.errors import RunbookError
 from runbook.pki import PkiPaths
 from runbook.results import as_dicts
 from runbook.sandbox.binary import check_binary
-from runbook.sandbox.docker import docker_check
+from runbook.sandbox.engine import image_info
 from runbook.sandbox.link_checks import links
 from runbook.sandbox.nodes import node_alive, stop_node
-from runbook.sandbox.state import BACKENDS, TOPOLOGIES, Sandbox, save, state_path, status
+from runbook.sandbox.state import TOPOLOGIES, Sandbox, resolve_backend, save, state_path, status
 from runbook.sandbox.topologies import start_topology
 
 
-def start(work: Path | str | None = None, topology: str = "standalone", backend: str = "binary") -> Sandbox:
-    """Start a fresh sandbox (stopping any recorded one first). Starts processes.
+def start(
+    work: Path | str | None = None,
+    topology: str = "standalone",
+    backend: str = "",
+    *,
+    image: str | None = None,
+    pull: bool = False,
+) -> Sandbox:
+    """Start a fresh sandbox (stopping any recorded one first). Starts processes (or containers).
 
     ``standalone``: one TLS-only primary. ``replica``: a primary and a replica replicating over
     TLS (``master_link_status:up`` verified). ``cluster``: three primaries with ``tls-cluster yes``,
     all 16384 slots assigned, ``cluster_state:ok`` verified on every node.
+
+    ``backend`` "" means ``$RUNBOOK_BACKEND`` or binary; never falls back to another backend.
+    ``docker`` runs ``image`` (default ``$RUNBOOK_REDIS_IMAGE`` or the locally built one), pulled
+    only with ``pull``; the Redis version is asked of the image.
     """
+    backend = resolve_backend(backend)
     if topology not in TOPOLOGIES:
         raise RunbookError(f"unknown topology {topology!r}: choose {', '.join(TOPOLOGIES)}")
-    if backend not in BACKENDS:
-        raise RunbookError(f"unknown backend {backend!r}: choose {', '.join(BACKENDS)}")
     wd = workdir.work_dir(work)
     stop(wd)
     pki = PkiPaths(workdir.pki_dir(wd))
     if not pki.server_cert.exists():
         raise RunbookError(f"no server certificate in {pki.root}: run notebook 01 or `runbook pki create`")
-    version = check_binary() if backend == "binary" else docker_check()
+    if backend == "binary":
+        version, image_name = check_binary(), ""
+    else:
+        info = image_info(image, pull=pull)
+        version, image_name = info.version, info.image
     if topology != "standalone":
         config.ensure_node_client(pki.root)
-    box = Sandbox(topology, backend, str(wd), str(pki.root), [])
+    box = Sandbox(topology, backend, str(wd), str(pki.root), [], image_name, ".".join(map(str, version)))
     try:
         start_topology(box, wd, pki, version)
     except BaseException:
@@ -53,8 +67,9 @@ def start(work: Path | str | None = None, topology: str = "standalone", backend:
     return box
 
 
-def ensure(work: Path | str | None = None, topology: str = "standalone", backend: str = "binary") -> Sandbox:
-    """Return the running sandbox if it is healthy and of ``topology``; otherwise start one."""
+def ensure(work: Path | str | None = None, topology: str = "standalone", backend: str = "") -> Sandbox:
+    """Return the running sandbox if it is healthy, of ``topology`` and ``backend``; otherwise start one."""
+    backend = resolve_backend(backend)
     box = status(work)
     if box is not None and box.topology == topology and box.backend == backend and healthy(box):
         return box
@@ -100,6 +115,8 @@ def status_dict(box: Sandbox | None) -> dict[str, Any]:
     return {
         "topology": box.topology,
         "backend": box.backend,
+        **({"image": box.image} if box.image else {}),
+        "server_version": box.server_version,
         "work_dir": box.work_dir,
         "pki_dir": box.pki_dir,
         "healthy": healthy(box),

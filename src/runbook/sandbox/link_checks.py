@@ -40,7 +40,7 @@ def _replication_link(box: Sandbox, node: Node) -> CheckResult:
 
 
 def _cluster_state(box: Sandbox, node: Node) -> CheckResult:
-    ci = _cluster_info(box, node)
+    ci = cluster_info(box, node)
     ok = (
         ci.get("cluster_state") == "ok"
         and ci.get("cluster_slots_assigned") == str(CLUSTER_SLOTS)
@@ -64,7 +64,8 @@ def _info(box: Sandbox, node: Node, section: str) -> dict[str, Any]:
         client.close()
 
 
-def _cluster_info(box: Sandbox, node: Node) -> dict[str, str]:
+def cluster_info(box: Sandbox, node: Node) -> dict[str, str]:
+    """``CLUSTER INFO`` of ``node`` as a dict (one mutual-TLS connection)."""
     client = box.client(node)
     try:
         text = str(command(client, "CLUSTER", "INFO"))

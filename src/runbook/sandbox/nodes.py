@@ -21,15 +21,16 @@ def start_node(
     timeout: float = 10.0,
     wait: bool = True,
     backend: str = "binary",
+    image: str | None = None,
 ) -> Node:
     """Write ``redis.conf`` from ``directives`` and start redis-server on it. Starts a process.
 
     Waits until a mutual-TLS PING answers; if the server exits first, raises a RunbookError
-    quoting the last log line (the server's own reason). ``backend="docker"`` runs the official
-    image instead (host network, the PKI mounted read-only at /tls, the node folder at /data).
+    quoting the last log line (the server's own reason). ``backend="docker"`` runs ``image`` (default:
+    the locally built one) instead: host network, the PKI read-only and the node folder at their host paths.
     """
     if backend == "docker":
-        return start_container(name, role, node_dir, directives, pki, timeout=timeout, wait=wait)
+        return start_container(name, role, node_dir, directives, pki, timeout=timeout, wait=wait, image=image)
     return start_process(name, role, node_dir, directives, pki, timeout=timeout, wait=wait)
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import redis
 
 from runbook.client import TlsClientFiles
+from runbook.client.probe import answers_ping
 from runbook.errors import RunbookError
 from runbook.pki import PkiPaths
-from runbook.sandbox.probes import tls_answers
 from runbook.sandbox.state import Node
 
 
@@ -66,7 +66,7 @@ def wait_ready(
     last = ""
     while time.monotonic() < deadline:
         _raise_if_exited(node, proc)
-        if tls_answers("localhost", node.port, files, timeout=1.0):  # raw socket: no client retries
+        if answers_ping(node.endpoint.with_files(files), timeout=1.0):  # raw socket: no client retries
             return
         last = "no PONG yet"
         time.sleep(0.05)

@@ -8,7 +8,8 @@ and each node (role, loopback host, TLS port, pid, folder); each node's folder h
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import os
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,25 @@ import redis
 
 from runbook import workdir
 from runbook.client import Endpoint, TlsClientFiles, redis_client
+from runbook.errors import RunbookError
 
 LOOPBACK = "127.0.0.1"
+HOSTNAME = "localhost"  # how clients reach a node, and the name its certificate carries
 STATE_FILE = "sandbox.json"
 TOPOLOGIES: tuple[str, ...] = ("standalone", "replica", "cluster")
 BACKENDS: tuple[str, ...] = ("binary", "docker")
 CLUSTER_SLOTS = 16384
+BACKEND_ENV = "RUNBOOK_BACKEND"
+
+
+def resolve_backend(backend: str = "") -> str:
+    """``backend``, else ``$RUNBOOK_BACKEND``, else binary; an unknown name is a one-line error."""
+    chosen = backend or os.environ.get(BACKEND_ENV, "") or "binary"
+    if chosen not in BACKENDS:
+        raise RunbookError(
+            f"unknown backend {chosen!r}: choose {', '.join(BACKENDS)} (--backend or ${BACKEND_ENV})"
+        )
+    return chosen
 
 
 @dataclass
@@ -57,6 +71,12 @@ class Node:
         )
 
     @property
+    def endpoint(self) -> Endpoint:
+        """The node's TLS port as a client reaches it (``localhost``, verified for ``localhost``), named
+        after the node; no client files: give them with :meth:`Endpoint.with_files`."""
+        return Endpoint(HOSTNAME, self.port, HOSTNAME, name=self.name)
+
+    @property
     def conf_path(self) -> Path:
         return Path(self.dir) / "redis.conf"
 
@@ -74,6 +94,8 @@ class Sandbox:
     work_dir: str
     pki_dir: str
     nodes: list[Node] = field(default_factory=list)
+    image: str = ""  # docker backend: the image the nodes run
+    server_version: str = ""  # asked of the server binary or the image at start
 
     @property
     def primary(self) -> Node:
@@ -84,14 +106,12 @@ class Sandbox:
 
     def client(self, node: Node | None = None, client: str | None = "redis-client") -> redis.Redis:
         """A mutual-TLS redis-py client to ``node`` (default: the primary)."""
-        target = node or self.primary
-        return redis_client("localhost", target.port, self.client_files(client))
+        target = (node or self.primary).endpoint
+        return redis_client(target.host, target.port, self.client_files(client))
 
     def endpoint(self, client: str | None = "redis-client") -> Endpoint:
         """The primary as a notebook's target (``localhost``, verified for ``localhost``)."""
-        return Endpoint(
-            "localhost", self.primary.port, "localhost", self.client_files(client), name="sandbox"
-        )
+        return replace(self.primary.endpoint, files=self.client_files(client), name="sandbox")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -68,7 +68,9 @@ def _start_cluster(box: Sandbox, wd: Path, pki: PkiPaths, version: tuple[int, in
         )
         if version >= (7, 0, 0):
             conf["cluster-port"] = str(bus)
-        node = start_node(name, "primary", node_dir, conf, pki, backend=box.backend, wait=False)
+        node = start_node(
+            name, "primary", node_dir, conf, pki, backend=box.backend, wait=False, image=box.image or None
+        )
         node.bus_port = bus
         box.nodes.append(node)
     for node in box.nodes:
@@ -104,7 +106,7 @@ def form_cluster(box: Sandbox, version: tuple[int, int, int] = (7, 0, 0), timeou
 def _start(box: Sandbox, name: str, role: str, node_dir: Path, conf: dict[str, str], pki: PkiPaths) -> Node:
     """Start one node and wait; a TLS failure of the binary hints at `runbook doctor`."""
     try:
-        return start_node(name, role, node_dir, conf, pki, backend=box.backend)
+        return start_node(name, role, node_dir, conf, pki, backend=box.backend, image=box.image or None)
     except RunbookError as exc:
         if box.backend == "binary" and "tls" in str(exc).lower():
             raise RunbookError(f"{exc} (is redis-server built with TLS? run `runbook doctor`)") from None

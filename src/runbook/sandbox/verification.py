@@ -11,27 +11,23 @@ from typing import Any
 
 import redis
 
-from runbook.client import Endpoint, TlsClientFiles
+from runbook.client import Endpoint, TlsClientFiles, wire
+from runbook.client.probe import answers_ping, command, plaintext_ping
 from runbook.results import CheckResult
 from runbook.sandbox.link_checks import links
-from runbook.sandbox.probes import plaintext_answers, tls_answers, tls_command
 from runbook.sandbox.state import Sandbox
 
 
 def verify_endpoint(
-    host: str,
-    port: int,
-    files: TlsClientFiles,
-    *,
-    name: str = "",
-    plaintext_port: int | None = None,
-    server_name: str = "localhost",
+    endpoint: Endpoint, *, name: str | None = None, plaintext_port: int | None = None
 ) -> list[CheckResult]:
     """Real connections to one server: mutual-TLS PING answers, a client without a certificate is
     refused, plaintext is refused on the TLS port (and on ``plaintext_port`` when given).
-    TLS connections verify the certificate for ``server_name``."""
-    suffix = f":{name}" if name else ""
-    ok = tls_answers(host, port, files, server_name=server_name)
+    TLS connections verify the certificate for ``endpoint.hostname``; check ids end in
+    ``:name`` (default: the endpoint's name) when there is one."""
+    label = endpoint.name if name is None else name
+    suffix = f":{label}" if label else ""
+    ok = answers_ping(endpoint)
     results = [
         CheckResult(
             f"tls-ping{suffix}",
@@ -40,7 +36,7 @@ def verify_endpoint(
             "" if ok else "check the TLS port, the certificates and the server log",
         )
     ]
-    let_in = tls_answers(host, port, TlsClientFiles(files.ca), server_name=server_name)
+    let_in = answers_ping(endpoint.with_files(TlsClientFiles(endpoint.files.ca)))
     results.append(
         CheckResult(
             f"mutual-tls-enforced{suffix}",
@@ -51,7 +47,7 @@ def verify_endpoint(
             "set tls-auth-clients yes" if let_in else "",
         )
     )
-    plain = plaintext_answers(host, port)
+    plain = plaintext_ping(endpoint).ok
     results.append(
         CheckResult(
             f"plaintext-refused{suffix}",
@@ -61,7 +57,7 @@ def verify_endpoint(
         )
     )
     if plaintext_port:
-        plain = plaintext_answers(host, plaintext_port)
+        plain = plaintext_ping(endpoint, port=plaintext_port).ok
         results.append(
             CheckResult(
                 f"plaintext-port{suffix}",
@@ -73,28 +69,22 @@ def verify_endpoint(
     return results
 
 
-def plaintext_port_check(
-    host: str, port: int, files: TlsClientFiles, *, server_name: str, name: str = ""
-) -> CheckResult:
+def plaintext_port_check(endpoint: Endpoint, *, name: str = "") -> CheckResult:
     """``CONFIG GET port`` over mutual TLS: pass when 0 (no plaintext listener). Opens one connection.
 
     A server that refuses ``CONFIG`` (renamed or ACL-restricted, as on managed services) gives a
     ``skip``: the plaintext port cannot be told from the client side without it.
     """
     check_id = f"plaintext-port-closed:{name}" if name else "plaintext-port-closed"
-    try:
-        reply = tls_command(host, port, files, "CONFIG", "GET", "port", server_name=server_name)
-    except OSError as exc:
-        return CheckResult(
-            check_id, "skip", f"CONFIG GET port failed ({' '.join(str(exc).split())}): cannot tell"
-        )
-    lines = reply.split(b"\r\n")
-    if reply.startswith(b"-") or len(lines) < 5:
-        why = lines[0][1:].decode(errors="replace") if reply.startswith(b"-") else "no port in the reply"
+    got = command(endpoint, "CONFIG", "GET", "port")
+    if not got.ok:
+        return CheckResult(check_id, "skip", f"CONFIG GET port failed ({got.error}): cannot tell")
+    if not isinstance(got.value, list) or len(got.value) < 2:
+        why = str(got.value) if isinstance(got.value, wire.ReplyError) else "no port in the reply"
         return CheckResult(
             check_id, "skip", f"CONFIG GET port refused ({why}): cannot tell the plaintext port"
         )
-    value = lines[4].decode(errors="replace")
+    value = wire.text(got.value[1])
     if value == "0":
         return CheckResult(check_id, "pass", "CONFIG GET port is 0: no plaintext listener")
     return CheckResult(check_id, "fail", f"plaintext port {value} is open", "set port 0")
@@ -104,12 +94,7 @@ def verify_external(endpoint: Endpoint) -> list[CheckResult]:
     """Verify an external server with real connections only (nothing is started, stopped or changed):
     mutual-TLS PING, a client without a certificate refused, plaintext refused on the TLS port,
     and the plaintext port closed when ``CONFIG GET port`` is allowed (else a ``skip``)."""
-    ep = endpoint
-    results = verify_endpoint(ep.host, ep.port, ep.files, name="target", server_name=ep.server_name)
-    return [
-        *results,
-        plaintext_port_check(ep.host, ep.port, ep.files, server_name=ep.server_name, name="target"),
-    ]
+    return [*verify_endpoint(endpoint, name="target"), plaintext_port_check(endpoint, name="target")]
 
 
 def verify(box: Sandbox) -> list[CheckResult]:
@@ -117,7 +102,7 @@ def verify(box: Sandbox) -> list[CheckResult]:
     files = box.client_files()
     results: list[CheckResult] = []
     for node in box.nodes:
-        results += verify_endpoint("localhost", node.port, files, name=node.name)
+        results += verify_endpoint(node.endpoint.with_files(files))
         try:
             client = box.client(node)
             got: dict[str, Any] = client.config_get("port")  # type: ignore[assignment]

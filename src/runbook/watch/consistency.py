@@ -47,11 +47,11 @@ def check(
     name: str,
     needs_client_auth: bool,
     client_cert: x509.Certificate | None = None,
-    client_chain: Sequence[x509.Certificate] = (),
+    client_intermediates: Sequence[x509.Certificate] = (),
 ) -> list[CheckResult]:
     """Every check of the set; the set may be loaded only when none failed.
 
-    ``client_cert``/``client_chain``: the watcher's own identity and the intermediates it presents.
+    ``client_cert``/``client_intermediates``: the watcher's own identity and the intermediates it presents.
     The certificate file is judged as the server will present it: its leaf and the intermediates that
     follow (a step or Vault renewal), against ``client_trust``, the anchors the clients really have.
     """
@@ -86,7 +86,7 @@ def check(
         names=[name],
         old=served,
         needs_client_auth=needs_client_auth and not link,
-        chain=chain,
+        intermediates=chain,
     )
     if link:
         link_cert = leaf_of(snapshot, "client_cert")
@@ -100,11 +100,11 @@ def check(
                 purpose="client",
                 client_trust=trust,
                 server_trust=server_trust or client_trust,
-                chain=parse_certs(snapshot.data.get("client_cert", b""))[1:],
+                intermediates=parse_certs(snapshot.data.get("client_cert", b""))[1:],
             )
     if client_cert is not None and server_trust:
         try:
-            pki.verify_client_cert(client_cert, server_trust, intermediates=client_chain)
+            pki.verify_client_cert(client_cert, server_trust, intermediates=client_intermediates)
             out.append(CheckResult("ca-accepts-clients", "pass", "the CA file accepts the watcher's client"))
         except RunbookError as exc:
             out.append(_fail("ca-accepts-clients", str(exc), "keep the clients' CA in tls-ca-cert-file"))

@@ -253,7 +253,7 @@ class Watcher:
                 name=t.endpoint.hostname,
                 needs_client_auth=files.node.role == "slave" or files.node.mode == "cluster",
                 client_cert=identity[0] if identity else None,
-                client_chain=identity[1:],
+                client_intermediates=identity[1:],
             )
         except RunbookError as exc:  # the clients' CA or the watcher's certificate became unreadable
             checks = [

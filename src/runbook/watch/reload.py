@@ -59,6 +59,7 @@ def admin(target: WatchTarget) -> redis.Redis:
         server_hostname=ep.hostname,
         socket_timeout=5.0,
         single_connection_client=True,
+        mode="compatible",  # admin path: a CA strict clients refuse never blocks a reload
     )
 
 
