@@ -16,12 +16,12 @@ setup-dev:
 demo: setup
 	$(PY) -m runbook run
 
-## the whole test suite: lint, types, unit tests on Python 3.13 too, unit + integration tests, notebook
-## regression (nbval).
+## the whole test suite: lint, types, unit + integration tests, notebook regression (nbval), and the unit
+## tests on Python 3.13 too; scripts/test.sh runs the last three legs side by side.
 ## As root, scripts/test.sh starts a private Docker engine (scripts/docker-engine.sh), builds the local
 ## Redis image and runs nbval against containers (RUNBOOK_BACKEND=docker), stopping the engine after;
 ## otherwise nbval runs against the binary backend and says why.
-test: setup-dev lint unit-py313
+test: setup-dev lint
 	@PY=$(PY) scripts/test.sh
 
 ## the unit tests (no server: not marked integration/browser) on the newest supported Python, in .venv313

@@ -46,7 +46,8 @@ if [ -n "$extras" ]; then
   PY313=${PYTHON313:-}
   if [ -z "$PY313" ]; then
     for cand in python3.13 /root/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13; do
-      if command -v "$cand" >/dev/null 2>&1; then PY313=$cand; break; fi
+      # a pyenv shim answers `command -v` but may refuse to run: use only a candidate that really runs 3.13
+      if "$cand" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1; then PY313=$cand; break; fi
     done
   fi
   if [ -z "$PY313" ]; then

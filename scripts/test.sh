@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test run of `make test`: the suite in tests/, then nbval over every notebook.
+# The test run of `make test`: the suite in tests/, nbval over every notebook and the unit tests on Python 3.13, side by side.
 #
 # As root, a private Docker engine is started (scripts/docker-engine.sh), the local Redis image is
 # built (cached by its recipe stamp), the docker tests in tests/ run against it, and nbval runs the
@@ -41,14 +41,37 @@ if [ "$backend" = docker ]; then
   fi
 fi
 
-rc=0
-env -u RUNBOOK_BACKEND "$PY" -m pytest tests "$@" || rc=$?
+# The legs run side by side (they mostly wait on servers and kernels; 2 cores): nbval and the Python 3.13
+# unit leg in the background, each into its own log, printed when it ends; the suite in tests/ in front.
+logs=$(mktemp -d)
 if [ "$backend" = docker ]; then
-  say "nbval: every notebook against containers (RUNBOOK_BACKEND=docker)"
+  say "nbval: every notebook against containers (RUNBOOK_BACKEND=docker), beside the suite"
 else
-  say "nbval against the binary backend: $why"
+  say "nbval against the binary backend, beside the suite: $why"
 fi
 t0=$EPOCHREALTIME
-RUNBOOK_BACKEND=$backend "$PY" -m pytest notebooks --nbval --nbval-sanitize-with notebooks/sanitize.cfg || rc=$?
-say "nbval ($backend) took $(since "$t0") s"
+(RUNBOOK_BACKEND=$backend "$PY" -m pytest notebooks -p no:cacheprovider --nbval \
+  --nbval-sanitize-with notebooks/sanitize.cfg >"$logs/nbval.log" 2>&1; echo $? >"$logs/nbval.rc") &
+nbval_pid=$!
+if [ -x .venv313/bin/python ]; then
+  (.venv313/bin/python -m pytest tests -q -p no:cacheprovider -m "not integration and not browser" \
+    >"$logs/py313.log" 2>&1; echo $? >"$logs/py313.rc") &
+  py313_pid=$!
+else
+  py313_pid=""
+  say "unit leg on Python 3.13 skipped: no .venv313 (python3.13 not found by scripts/setup.sh)"
+fi
+rc=0
+env -u RUNBOOK_BACKEND "$PY" -m pytest tests "$@" || rc=$?
+if [ -n "$py313_pid" ]; then
+  wait "$py313_pid" || true
+  say "unit tests on Python 3.13 (.venv313):"
+  tail -n 3 "$logs/py313.log" >&2
+  [ "$(cat "$logs/py313.rc")" = 0 ] || { cat "$logs/py313.log" >&2; rc=1; }
+fi
+wait "$nbval_pid" || true
+say "nbval ($backend) took $(since "$t0") s:"
+cat "$logs/nbval.log"
+[ "$(cat "$logs/nbval.rc")" = 0 ] || rc=1
+rm -rf "$logs"
 exit "$rc"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from runbook import cli, files, pki, sandbox, workdir
-from runbook.client import TlsClientFiles
+from runbook.client import Endpoint, TlsClientFiles, probe
 from runbook.errors import RunbookError
 from runbook.sandbox.docker import grant_container_access
 from runbook.sandbox.engine import docker_error
@@ -190,7 +190,7 @@ def test_topology_runs_the_real_version_and_stop_leaves_nothing(
     assert doc["server_version"] == image.redis_version  # asked of the image, not its tag
     for node in box.nodes:
         assert node.container and node.host == "127.0.0.1"
-        assert sandbox.server_version("localhost", node.port, box.client_files()) == image.redis_version
+        assert probe.server_version(node.endpoint.with_files(box.client_files())) == image.redis_version
     assert [r.id for r in sandbox.verify(box) if not r.ok] == []
     reload = dict(sandbox.reload_tls(box))
     assert all(r.rewritten for r in reload.values())  # CONFIG REWRITE works: the file is the container's
@@ -299,8 +299,8 @@ def test_compose_up_healthy_over_mutual_tls_then_down(image: sandbox.ImageInfo, 
             time.sleep(0.5)
         assert health == "healthy"
         client = TlsClientFiles.from_pki(paths.root)
-        assert sandbox.tls_answers("localhost", port, client)
-        assert not sandbox.plaintext_answers("127.0.0.1", port)
+        assert probe.answers_ping(Endpoint("localhost", port, files=client))
+        assert not probe.plaintext_ping(Endpoint("127.0.0.1", port)).ok
         networks = subprocess.run(
             ["docker", "network", "ls", "--format", "{{.Name}}"], capture_output=True, text=True, check=True
         ).stdout.split()

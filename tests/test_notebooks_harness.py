@@ -125,7 +125,7 @@ def test_make_test_runs_strict_nbval_with_one_sanitize_file() -> None:
     assert re.search(r"^test:.*\n(\t.*\n)*\t.*scripts/test\.sh", make, re.M), "make test runs scripts/test.sh"
     script = (ROOT / "scripts" / "test.sh").read_text()
     assert "--nbval-lax" not in make + script
-    runs = re.findall(r"pytest .*notebooks --nbval --nbval-sanitize-with notebooks/sanitize.cfg", script)
+    runs = re.findall(r"pytest notebooks [^\n]*--nbval \\?\s*--nbval-sanitize-with notebooks/sanitize.cfg", script)
     assert len(runs) == 1, "one nbval run per `make test` (docker or binary backend)"
     assert re.search(r"^notebooks:.*\n\t.*runbook notebooks --refresh", make, re.M), (
         "make notebooks regenerates"
