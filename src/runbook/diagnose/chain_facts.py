@@ -23,10 +23,10 @@ def missing_intermediate(
 ) -> x509.Certificate | None:
     """The intermediate that links ``leaf`` to a CA of ``ca_file`` (found in ``client_cert_file``)
     when the server omitted it; None when that is not the explanation."""
-    cas = _certs(ca_file)
+    cas = certs_in(ca_file)
     if not cas or any(ca.subject == leaf.issuer for ca in cas):
         return None
-    for cert in _certs(client_cert_file)[1:]:
+    for cert in certs_in(client_cert_file)[1:]:
         if (
             cert.subject == leaf.issuer
             and pki.signed_by(leaf, cert)
@@ -36,7 +36,8 @@ def missing_intermediate(
     return None
 
 
-def _certs(path: str | None) -> list[x509.Certificate]:
+def certs_in(path: str | None) -> list[x509.Certificate]:
+    """The certificates in a PEM file; none when there is no file or it cannot be read (a fact, not an error)."""
     if not path:
         return []
     try:

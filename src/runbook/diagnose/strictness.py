@@ -10,16 +10,13 @@ server; when they do, :func:`runbook.pki.strict_findings` names what (``ca-not-s
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
-
-from cryptography import x509
 
 from runbook import pki
+from runbook.diagnose.chain_facts import certs_in
 from runbook.diagnose.error_text import text_of
 from runbook.diagnose.probes import ClientSpec, attempt, peer_certificate
 from runbook.diagnose.results import Diagnosis
 from runbook.diagnose.signatures import CAUSE_INFO
-from runbook.errors import RunbookError
 
 
 def strict_verdict(host: str, port: int, spec: ClientSpec, timeout: float) -> Diagnosis | None:
@@ -33,7 +30,7 @@ def strict_verdict(host: str, port: int, spec: ClientSpec, timeout: float) -> Di
     error = " ".join(text_of(outcome.error)[:1]) or "refused"
     if "verify failed" not in error.lower() and "mismatch" not in error.lower():
         return None
-    cas = _certs(spec.ca)
+    cas = certs_in(spec.ca)
     leaf = peer_certificate(host, port, timeout, spec)
     findings = pki.strict_findings(
         cas, [leaf] if leaf is not None else [], spec.server_name or host, ca_path=spec.ca or ""
@@ -47,12 +44,3 @@ def strict_verdict(host: str, port: int, spec: ClientSpec, timeout: float) -> Di
     info = CAUSE_INFO[first.id]
     fixes = list(dict.fromkeys(f.fix for f in findings))
     return Diagnosis(first.id, info.summary, evidence, "; then ".join(fixes), info.notebook)
-
-
-def _certs(path: str | None) -> list[x509.Certificate]:
-    if not path:
-        return []
-    try:
-        return pki.load_certs(Path(path))
-    except RunbookError:
-        return []

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from runbook import files
 from runbook.errors import RunbookError
+from runbook.pki.builders import ca_key_usage
 from runbook.pki.inspection import load_certs
 from runbook.pki.keys import PrivateKey, key_is_encrypted, key_matches, load_key
 from runbook.pki.strictness import ca_problems
@@ -64,20 +65,7 @@ def resign_ca_cert(ca: x509.Certificate, key: object) -> x509.Certificate:
         .add_extension(
             x509.BasicConstraints(ca=True, path_length=old_bc.path_length if old_bc else None), critical=True
         )
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=bool(old_ku and old_ku.digital_signature),
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(ca_key_usage(bool(old_ku and old_ku.digital_signature)), critical=True)
         .add_extension(ski, critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
     )
