@@ -229,7 +229,7 @@ class LoadGen:
         pool = self._pool()
         client = redis.Redis(connection_pool=pool)
         try:
-            values: list[Any] = list(client.mget(self._keys)) if self._keys else []  # type: ignore[arg-type]
+            values: list[Any] = list(client.mget(self._keys)) if self._keys else []  # type: ignore[arg-type, unused-ignore]  # redis-py < 8 types it loosely
             return sum(int(v) for v in values if v is not None)
         finally:
             client.delete(*self._keys) if self._keys else None

@@ -238,7 +238,7 @@ def _replication(result: Assessment, e: Endpoint, timeout: float, view: Any, fin
             retry=None,
         )
         try:
-            info: dict[str, Any] = client.info("replication")  # type: ignore[assignment]
+            info: dict[str, Any] = client.info("replication")  # type: ignore[assignment, unused-ignore]  # redis-py < 8 types it loosely
         finally:
             client.close()
     except (redis.RedisError, OSError) as exc:

@@ -48,7 +48,7 @@ def common_mistakes(
     raw_pool = redis_pool(host, port, files, decode_responses=False)
     try:
         r = redis.Redis(connection_pool=raw_pool, decode_responses=True)
-        replication: dict[str, Any] = r.info("replication")  # type: ignore[assignment]
+        replication: dict[str, Any] = r.info("replication")  # type: ignore[assignment, unused-ignore]  # redis-py < 8 types it loosely
         if replication.get("role") == "slave":
             results.append(
                 CheckResult(

@@ -183,7 +183,7 @@ def _live_settings(state: LabState, node: Node, server_name: str) -> tuple[dict[
             retry=Retry(NoBackoff(), 0),
         )
         try:
-            live = {n: str(dict(client.config_get(n)).get(n, "")) for n in names}  # type: ignore[arg-type]
+            live = {n: str(dict(client.config_get(n)).get(n, "")) for n in names}  # type: ignore[arg-type, unused-ignore]  # redis-py < 8 types it loosely
             return live, "live"
         except (redis.RedisError, OSError):
             pass
