@@ -255,3 +255,35 @@ def test_lab_overrides_are_known_settings_with_valid_values() -> None:
         jsonschema.validate(
             values, {"type": "object", "properties": schema["properties"], "additionalProperties": False}
         )
+
+
+# --------------------------------------------------------------------------- docs/screenshots (fast)
+
+
+def test_every_doc_screenshot_is_made_by_this_test_and_shown_in_the_docs() -> None:
+    """docs/screenshots holds exactly what `make screenshots` copies, each one shown by a doc page,
+    each copied from a screenshot this module writes for a notebook it runs."""
+    on_disk = {p.name for p in bs.SCREENSHOTS_DIR.glob("*.png")}
+    assert on_disk == set(bs.SCREENSHOTS), (
+        f"docs/screenshots vs browser_support.SCREENSHOTS: {sorted(on_disk)}"
+    )
+    shown = "".join(p.read_text() for p in [bs.ROOT / "README.md", *sorted((bs.ROOT / "docs").glob("*.md"))])
+    assert not [n for n in on_disk if f"screenshots/{n}" not in shown], "a screenshot no doc shows"
+    source = Path(__file__).read_text()
+    tested = {p.values[0] for p in NOTEBOOKS}
+    for artefact in bs.SCREENSHOTS.values():
+        notebook, _, kind = artefact.removeprefix("browser-").removesuffix(".png").rpartition("-")
+        assert notebook in tested, f"{artefact}: {notebook} is not run by the browser test"
+        assert f'{{shot}}-{kind}.png"' in source, f"{artefact}: this module writes no -{kind}.png"
+
+
+def test_copy_screenshots_copies_all_or_says_which_are_missing(tmp_path: Path) -> None:
+    artifacts, dest = tmp_path / "artifacts", tmp_path / "shots"
+    artifacts.mkdir()
+    for artefact in list(bs.SCREENSHOTS.values())[:-1]:
+        (artifacts / artefact).write_bytes(b"png")
+    with pytest.raises(SystemExit, match=list(bs.SCREENSHOTS.values())[-1]):
+        bs.copy_screenshots(artifacts, dest)
+    assert not dest.exists()
+    (artifacts / list(bs.SCREENSHOTS.values())[-1]).write_bytes(b"png")
+    assert sorted(bs.copy_screenshots(artifacts, dest)) == sorted(p.name for p in dest.iterdir())
