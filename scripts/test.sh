@@ -62,7 +62,9 @@ else
   say "unit leg on Python 3.13 skipped: no .venv313 (python3.13 not found by scripts/setup.sh)"
 fi
 rc=0
-env -u RUNBOOK_BACKEND "$PY" -m pytest tests "$@" || rc=$?
+# tests/ in workers (pytest-xdist), one test file per worker: module and session fixtures stay whole
+workers=${RUNBOOK_TEST_WORKERS:-3}
+env -u RUNBOOK_BACKEND "$PY" -m pytest tests -n "$workers" --dist loadfile "$@" || rc=$?
 if [ -n "$py313_pid" ]; then
   wait "$py313_pid" || true
   say "unit tests on Python 3.13 (.venv313):"

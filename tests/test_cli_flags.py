@@ -2,9 +2,11 @@
 
 Every command that connects to Redis names the connection ``--host --port --server-name --ca --cert
 --key``. The spellings of the previous release (``run --redis-host/--redis-port/--ca-file/
---client-cert/--client-key``, ``rotate --server-hostname``, and ``rotate --cert/--key`` for the new
-certificate, now ``--new-cert/--new-key``) still parse to the same values, print one deprecation line
-on stderr naming the new spelling, and are hidden from ``--help`` (docs/cli.md shows only the new ones).
+--client-cert/--client-key``, ``rotate --server-hostname``) still parse to the same values, print one
+deprecation line on stderr naming the new spelling, and are hidden from ``--help`` (docs/cli.md shows
+only the new ones). ``rotate --cert/--key`` named the new certificate before; they now name the
+connection identity as everywhere (issue 17), so the old use is refused with one line naming
+``--new-cert/--new-key`` instead of being read two ways.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ RENAMED = {
         "--client-cert": "--cert",
         "--client-key": "--key",
     },
-    "rotate": {"--server-hostname": "--server-name", "--cert": "--new-cert", "--key": "--new-key"},
+    "rotate": {"--server-hostname": "--server-name"},
 }
 #: spellings of a connection setting that no command may show
 OTHER_SPELLINGS = {
@@ -77,7 +79,7 @@ def test_every_command_shows_only_the_one_set(command: str) -> None:
 
 
 def test_run_and_check_and_watch_and_diagnose_take_the_whole_set() -> None:
-    for command in ("run", "check", "watch", "diagnose"):
+    for command in ("run", "check", "watch", "diagnose", "rotate"):
         assert _visible(LEAVES[command]) >= ONE_SET, command
 
 
@@ -102,7 +104,7 @@ ROTATE = ["rotate", "server", "--dir", "d", "--host", "127.0.0.1", "--port", "1"
     [
         (["run", *RUN_OLD, "--client-key", "c.key"], ["run", *RUN_NEW, "--key", "c.key"]),
         (
-            [*ROTATE, "--server-hostname", "n", "--cert", "x.crt", "--key", "x.key"],
+            [*ROTATE, "--server-hostname", "n", "--new-cert", "x.crt", "--new-key", "x.key"],
             [*ROTATE, "--server-name", "n", "--new-cert", "x.crt", "--new-key", "x.key"],
         ),
     ],
@@ -124,6 +126,15 @@ def test_old_spellings_parse_to_the_same_values_with_one_note_each(
     for line, flag in zip(err, used, strict=True):
         assert f"{flag} is deprecated" in line and f"use {renamed[flag]}" in line, line
     assert parsed_old.get("port", 0) in (6380, 1) and isinstance(parsed_old["port"], int), "types are kept"
+
+
+def test_rotate_cert_key_of_the_old_meaning_is_one_line_naming_new_cert(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["rotate", "server", "--dir", str(tmp_path), "--host", "127.0.0.1", "--port", "1"]
+    assert cli.main([*argv, "--cert", "x.crt", "--key", "x.key"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--new-cert/--new-key" in err[0] and "--ca" in err[0], err
 
 
 def test_run_with_an_old_spelling_reaches_the_same_check(

@@ -125,7 +125,9 @@ def test_make_test_runs_strict_nbval_with_one_sanitize_file() -> None:
     assert re.search(r"^test:.*\n(\t.*\n)*\t.*scripts/test\.sh", make, re.M), "make test runs scripts/test.sh"
     script = (ROOT / "scripts" / "test.sh").read_text()
     assert "--nbval-lax" not in make + script
-    runs = re.findall(r"pytest notebooks [^\n]*--nbval \\?\s*--nbval-sanitize-with notebooks/sanitize.cfg", script)
+    runs = re.findall(
+        r"pytest notebooks [^\n]*--nbval \\?\s*--nbval-sanitize-with notebooks/sanitize.cfg", script
+    )
     assert len(runs) == 1, "one nbval run per `make test` (docker or binary backend)"
     assert re.search(r"^notebooks:.*\n\t.*runbook notebooks --refresh", make, re.M), (
         "make notebooks regenerates"
@@ -179,3 +181,19 @@ def test_nbval_runs_each_notebook_alone_in_a_fresh_work_dir() -> None:
     assert len(set(dirs)) == len(NBS), "one work dir per notebook"
     assert not any(d.exists() for d in dirs), "each starts empty"
     assert all(d.name == p.stem for d, p in zip(dirs, NBS, strict=True))
+
+
+@pytest.mark.integration
+def test_full_run_output_holds_no_secrets() -> None:
+    """The secret scan over the shared full run (here, beside the other users of that run: one worker runs it)."""
+    summary = full_run()
+    out = Path(summary.output_dir)
+    written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert {"summary.json", "report.html", "logs/run.log"} <= written
+    assert {f"{n.name}.ipynb" for n in summary.notebooks} <= written
+    key_files = sorted((Path(summary.work_dir) / "pki").rglob("*.key"))
+    assert key_files, "the run made keys: the scan must look for their bodies"
+    count, leaks = hygiene.scan_dir(out, key_files=key_files)
+    assert count == len(written)
+    assert not leaks, [leak.one_line() for leak in leaks]
+    assert summary.secret_scan["ok"] is True

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_runs import DATA, full_run
+from pipeline_runs import DATA
 from runbook import hygiene, pipeline, pki
 
 PASSPHRASE = 'correct horse <battery> "staple"'
@@ -102,18 +102,3 @@ def test_pipeline_fails_a_run_that_leaks(monkeypatch: pytest.MonkeyPatch, tmp_pa
         assert (name, "key-body:redis-client.key") in found
     assert PASSPHRASE not in (out / "summary.json").read_text()
     assert "PRIVATE KEY" not in (out / "summary.json").read_text()
-
-
-@pytest.mark.integration
-def test_full_run_output_holds_no_secrets() -> None:
-    summary = full_run()
-    out = Path(summary.output_dir)
-    written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    assert {"summary.json", "report.html", "logs/run.log"} <= written
-    assert {f"{n.name}.ipynb" for n in summary.notebooks} <= written
-    key_files = sorted((Path(summary.work_dir) / "pki").rglob("*.key"))
-    assert key_files, "the run made keys: the scan must look for their bodies"
-    count, leaks = hygiene.scan_dir(out, key_files=key_files)
-    assert count == len(written)
-    assert not leaks, [leak.one_line() for leak in leaks]
-    assert summary.secret_scan["ok"] is True

@@ -40,7 +40,7 @@ def unplanned(target: str, ca_file: Path | str) -> RotationReport:
         "skip",
         f"no ca.key beside {Path(ca_file).name}: a new certificate cannot be issued here",
         "point ca_file at the runbook PKI folder's ca.crt (ca.key beside it), or rotate with "
-        "`runbook rotate server --cert NEW.crt --key NEW.key`",
+        "`runbook rotate server --ca-key CA.key` or `--new-cert NEW.crt --new-key NEW.key`",
     )
     return report
 

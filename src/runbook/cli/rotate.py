@@ -7,7 +7,22 @@ from pathlib import Path
 
 from runbook import display
 from runbook.cli.common import Subparsers, deprecated_alias, print_checks, print_json
+from runbook.client import TlsClientFiles
 from runbook.errors import RunbookError
+
+
+def _identity(a: argparse.Namespace) -> TlsClientFiles | None:
+    """The connection identity from --ca --cert --key (None: the --dir layout's, as --as names it)."""
+    if not (a.ca or a.cert or a.key):
+        return None
+    if not a.ca:
+        raise RunbookError(
+            "--cert/--key name the identity to connect with and need --ca (the CA file your clients trust); "
+            "a renewed pair to install is --new-cert/--new-key"
+        )
+    if bool(a.cert) != bool(a.key):
+        raise RunbookError("pass --cert and --key together (the client identity to connect with)")
+    return TlsClientFiles(a.ca, a.cert, a.key)
 
 
 def _cmd_rotate(a: argparse.Namespace) -> int:
@@ -20,12 +35,21 @@ def _cmd_rotate(a: argparse.Namespace) -> int:
         if not host or not port.isdigit():
             raise RunbookError(f"--node {extra!r} is not HOST:PORT: e.g. --node 127.0.0.1:6380")
         nodes.append((host.strip("[]"), int(port)))
+    identity = _identity(a)
+    if a.dir is None and identity is None:
+        raise RunbookError(
+            "no connection identity: pass --ca --cert --key (the files redis-cli uses), or --dir for the runbook's own layout"
+        )
     if a.kind == "verify":
+        if a.dir is None:
+            raise RunbookError(
+                "rotate verify checks the files a deploy used: pass --dir (the staged files' folder)"
+            )
         results = rotation.verify_served(a.host, a.port, Path(a.dir), server_hostname=a.server_name)
         return print_checks(results, a.json, {"target": address(a.host, a.port)})
     report = rotation.rotate(
         a.kind,
-        Path(a.dir),
+        Path(a.dir) if a.dir else None,
         nodes,
         name=a.name or pki.DEFAULT_CLIENT,
         connect_as=a.connect_as,
@@ -33,6 +57,8 @@ def _cmd_rotate(a: argparse.Namespace) -> int:
         server_hostname=a.server_name,
         new_cert=a.new_cert,
         new_key=a.new_key,
+        client_files=identity,
+        ca_key=a.ca_key,
         days=a.days,
         dry_run=a.dry_run,
         if_expiring_within=a.if_expiring_within,
@@ -69,7 +95,10 @@ def register(sub: Subparsers) -> None:
     p.add_argument(
         "kind", choices=["server", "client", "ca", "verify"], help="what to rotate (verify: after a deploy)"
     )
-    p.add_argument("--dir", required=True, help="PKI directory (ca.crt, ca.key, redis-server.*, clients)")
+    p.add_argument(
+        "--dir",
+        help="the runbook's own layout (ca.crt, ca.key, clients/): a shortcut for --ca --cert --key --ca-key",
+    )
     p.add_argument("--host", required=True, help="Redis host (loopback or external)")
     p.add_argument("--port", required=True, type=int, help="Redis TLS port")
     p.add_argument(
@@ -81,13 +110,19 @@ def register(sub: Subparsers) -> None:
         "--hostname", action="append", help="a name clients use; the new certificate must cover it"
     )
     server_name = p.add_argument("--server-name", help="name to verify the server against (default: --host)")
-    new_cert = p.add_argument(
-        "--new-cert", help="use this new certificate instead of issuing one (with --new-key)"
+    # --server-hostname: the old spelling, kept one release. --cert/--key once meant the new pair here;
+    # they now name the connection identity, as on every other command (--new-cert/--new-key: the pair)
+    deprecated_alias(p, "--server-hostname", server_name)
+    p.add_argument(
+        "--ca", help="CA file the clients trust (redis-cli --cacert): the anchors a new chain must verify to"
     )
-    new_key = p.add_argument("--new-key", help="the new certificate's private key (unencrypted PEM)")
-    # --cert/--key name the client identity everywhere else; here they meant the new certificate
-    for old, new in (("--server-hostname", server_name), ("--cert", new_cert), ("--key", new_key)):
-        deprecated_alias(p, old, new)
+    p.add_argument("--cert", help="client certificate to connect with (mutual TLS)")
+    p.add_argument("--key", help="its private key")
+    p.add_argument("--ca-key", help="key of the CA that issues the server certificate (any file name)")
+    p.add_argument(
+        "--new-cert", help="use this renewed certificate (leaf, then intermediates) instead of issuing one"
+    )
+    p.add_argument("--new-key", help="the renewed certificate's private key (unencrypted PEM)")
     p.add_argument("--days", type=int, default=365, help="validity of re-issued certificates (default 365)")
     p.add_argument("--phase", default="all", choices=["all", "bundle", "reissue", "retire"], help="CA phase")
     p.add_argument(

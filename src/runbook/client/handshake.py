@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ssl
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runbook.client.contexts import Mode, TlsClientFiles, server_context, tls_context
+from runbook.files import PRIVATE, PUBLIC, PlannedWrite, write_all
 from runbook.pki import PkiPaths
 from runbook.results import CheckResult
 
@@ -39,6 +41,22 @@ def memory_handshake(
     """
     server_ctx = server_context(server_cert, server_key, ca=files.ca, password=server_key_password, mode=mode)
     client_ctx = tls_context(files, mode=mode)
+    client, server = _pump(client_ctx, server_ctx, hostname)
+    cipher = client.cipher()
+    peer = client.getpeercert() or {}
+    client_peer = server.getpeercert() or {}
+    return HandshakeInfo(
+        protocol=client.version() or "",
+        cipher=cipher[0] if cipher else "",
+        server_subject=_subject_cn(peer),
+        client_subject=_subject_cn(client_peer),
+    )
+
+
+def _pump(
+    client_ctx: ssl.SSLContext, server_ctx: ssl.SSLContext, hostname: str
+) -> tuple[ssl.SSLObject, ssl.SSLObject]:
+    """Run a handshake between the two contexts over memory BIOs; raise ``ssl.SSLError`` on failure."""
     c_in, c_out, s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
     client = client_ctx.wrap_bio(c_in, c_out, server_hostname=hostname)
     server = server_ctx.wrap_bio(s_in, s_out, server_side=True)
@@ -58,15 +76,28 @@ def memory_handshake(
             break
     if not all(done.values()):
         raise ssl.SSLError("handshake did not complete")
-    cipher = client.cipher()
-    peer = client.getpeercert() or {}
-    client_peer = server.getpeercert() or {}
-    return HandshakeInfo(
-        protocol=client.version() or "",
-        cipher=cipher[0] if cipher else "",
-        server_subject=_subject_cn(peer),
-        client_subject=_subject_cn(client_peer),
-    )
+    return client, server
+
+
+def chain_refusal(chain_pem: bytes, key_pem: bytes, ca_file: str, hostname: str, *, mode: Mode) -> str:
+    """Would a client trusting only ``ca_file`` (in ``mode``) accept a server presenting ``chain_pem``
+    (leaf first, then the intermediates, exactly as the file will be served)? ``""`` when it would,
+    else OpenSSL's reason in one line.
+
+    A real in-memory handshake (Python's client and server stacks); the key is needed to complete it
+    and is written, with the chain, to a private temporary directory (0700, the key 0600) removed
+    before returning. Nothing else is written; nothing connects.
+    """
+    with tempfile.TemporaryDirectory(prefix="runbook-chain-") as tmp:
+        cert_path, key_path = Path(tmp) / "chain.crt", Path(tmp) / "chain.key"
+        write_all([PlannedWrite(cert_path, chain_pem, PUBLIC), PlannedWrite(key_path, key_pem, PRIVATE)])
+        try:
+            server_ctx = server_context(str(cert_path), str(key_path))
+            client_ctx = tls_context(TlsClientFiles(ca_file), mode=mode, client_cert=False)
+            _pump(client_ctx, server_ctx, hostname)
+        except (OSError, ValueError) as exc:
+            return " ".join(str(exc).split())
+    return ""
 
 
 def _subject_cn(peer: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ from the environment when it is encrypted).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography import x509
@@ -77,3 +78,38 @@ def load_supplied(
         raise RunbookError(f"{key_path} is not an unencrypted PEM private key: decrypt it first") from None
     ok_key = key if isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) else None
     return cert, Path(cert_path).read_bytes(), key_pem, ok_key
+
+
+def load_signer(key_path: Path, candidates: Sequence[x509.Certificate], flag: str = "--ca-key") -> pki.Issued:
+    """The CA that ``key_path`` signs as: its key and the certificate among ``candidates`` (the clients'
+    CA file, the served chain, the server's tls-ca-cert-file) whose public key it is. Reads the key
+    (its passphrase from the environment when encrypted); writes nothing."""
+    if not key_path.is_file():
+        raise RunbookError(
+            f"{flag} {key_path} not found: pass the key of the CA that issues the server certificate"
+        )
+    encrypted = pki.key_is_encrypted(key_path)
+    key = pki.load_key(key_path, pki.passphrase_from_env(pki.CA_ENV) if encrypted else None, pki.CA_ENV)
+    for cert in candidates:
+        if _is_ca(cert) and pki.key_matches(cert, key):
+            return pki.Issued(cert, key)
+    raise RunbookError(
+        f"{flag} {key_path} belongs to no CA certificate in --ca, the served chain or the server's "
+        "tls-ca-cert-file: pass the key of the CA that issued the served certificate"
+    )
+
+
+def chain_after(signer: x509.Certificate, served_chain: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    """The intermediates a certificate issued by ``signer`` is served with: the served chain from the
+    signer on (it already carries them), else the signer alone unless it is a root (self-issued)."""
+    for i, cert in enumerate(served_chain):
+        if cert == signer:
+            return list(served_chain[i:])
+    return [] if signer.subject == signer.issuer else [signer]
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return cert.subject == cert.issuer

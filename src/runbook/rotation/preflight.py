@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from runbook import pki
+from runbook.client import chain_refusal
 from runbook.errors import RunbookError
 from runbook.results import CheckResult, all_ok
 from runbook.rotation.report import RotationReport
@@ -27,13 +30,32 @@ def _names_of(cert: x509.Certificate) -> list[str]:
     return [s.split(":", 1)[1] for s in pki.cert_info(cert).sans]
 
 
+@dataclass(frozen=True)
+class ClientTrust:
+    """The anchors the clients of a server really have: the ``--ca`` of the connection identity (not
+    the server's own tls-ca-cert-file), and that file's path (named in messages, used by the
+    compatible-mode handshake)."""
+
+    certs: Sequence[x509.Certificate]
+    path: str = ""
+
+    @classmethod
+    def of(cls, path: Path | str) -> ClientTrust:
+        return cls(trust_of(Path(path)), str(path))
+
+    @property
+    def label(self) -> str:
+        """The trust file by name (stable in reports and notebook outputs), else a description."""
+        return Path(self.path).name if self.path else "the clients' CA"
+
+
 def preflight_leaf(
     prefix: str,
     new: x509.Certificate,
     key: pki.PrivateKey | None,
     *,
     purpose: Literal["server", "client"],
-    client_trust: Sequence[x509.Certificate],
+    client_trust: Sequence[x509.Certificate] | ClientTrust,
     server_trust: Sequence[x509.Certificate],
     names: Sequence[str] = (),
     old: x509.Certificate | None = None,
@@ -43,11 +65,13 @@ def preflight_leaf(
     """Check new material before anything is touched. Reads nothing, writes nothing.
 
     ``client_trust``: the CA(s) the clients trust (they verify a server certificate);
-    ``server_trust``: the CA(s) the server trusts (it verifies client and link certificates);
-    ``intermediates``: the rest of the new certificate's file, as it is sent (step, Vault: leaf +
-    intermediate), so a chain verifies exactly when a client holding only its root CA accepts it.
+    ``server_trust``: the CA(s) the server trusts (it verifies client and link certificates; OpenSSL
+    also completes a served chain from it). ``intermediates``: the rest of the new certificate's file
+    (step, Vault: leaf + intermediate): what the server will present with it.
     """
     out: list[CheckResult] = []
+    chain = intermediates
+    trust = client_trust if isinstance(client_trust, ClientTrust) else ClientTrust(client_trust)
 
     def add(check: str, ok: bool, detail: str, fix: str) -> None:
         out.append(CheckResult(f"{prefix}{check}", "pass" if ok else "fail", detail, "" if ok else fix))
@@ -56,17 +80,112 @@ def preflight_leaf(
     _check_eku(add, new, purpose, needs_client_auth)
     if purpose == "server":
         want = list(dict.fromkeys([*(names or ()), *(_names_of(old) if old is not None else [])]))
-        _check_server_names_and_chain(add, new, want, client_trust, intermediates)
+        _check_server_names(add, new, want)
+        out.append(
+            served_chain_check(
+                f"{prefix}chain",
+                new,
+                key,
+                chain,
+                trust,
+                (want or _names_of(new) or ["localhost"])[0],
+                server_trust,
+            )
+        )
         if needs_client_auth:
             ok, fix = "valid as a link client for the servers' CA", "issue it from the CA the servers trust"
-            _check_chain(add, "link-chain", new, server_trust, ok, fix, intermediates)
+            _check_chain(add, "link-chain", new, server_trust, ok, fix, chain)
     else:
         ok, fix = (
             "chains to the CA the server trusts (strict X.509)",
             "issue it from the CA in the server's tls-ca-cert-file",
         )
-        _check_chain(add, "chain", new, server_trust, ok, fix, intermediates)
+        _check_chain(add, "chain", new, server_trust, ok, fix, chain)
     return out
+
+
+def served_chain_check(
+    check_id: str,
+    leaf: x509.Certificate,
+    key: pki.PrivateKey | None,
+    chain: Sequence[x509.Certificate],
+    trust: ClientTrust,
+    name: str,
+    server_store: Sequence[x509.Certificate] = (),
+) -> CheckResult:
+    """Will every client trusting only ``trust`` verify ``leaf`` + ``chain`` as the server presents it?
+
+    pass: strict X.509 (Python 3.13, ``openssl verify -x509_strict``) verifies it. warn: clients
+    verify it, but only because OpenSSL completes the chain from the server's own tls-ca-cert-file
+    (``server_store``), or only in compatible mode (Redis, redis-cli, OpenSSL's defaults): strict
+    clients would refuse; both with their fix, neither blocks. fail: some trusting client cannot
+    verify it (an outage), with the reason.
+    """
+    served = (
+        f"leaf + {len(chain)} intermediate{'s' if len(chain) != 1 else ''}" if chain else "the leaf alone"
+    )
+    try:
+        pki.verify_server_cert(leaf, trust.certs, name, intermediates=chain)
+        return CheckResult(check_id, "pass", f"{served} verifies to {trust.label} (strict X.509)")
+    except RunbookError as exc:
+        reason = str(exc)
+    extra = [c for c in server_store if c.subject != c.issuer and c not in chain]
+    if extra and not chain:
+        try:
+            pki.verify_server_cert(leaf, trust.certs, name, intermediates=extra)
+            return CheckResult(
+                check_id,
+                "warn",
+                f"the new file holds the leaf alone: clients trusting only {trust.label} verify it "
+                "because Redis (OpenSSL) completes the chain from its tls-ca-cert-file, which holds the intermediate",
+                "serve leaf + intermediate: append the intermediate CA certificate to the certificate file",
+            )
+        except RunbookError:
+            pass
+    compatible = _compatible_refusal(leaf, key, chain, trust, name)
+    if compatible == "":
+        return CheckResult(
+            check_id,
+            "warn",
+            f"Redis, redis-cli and OpenSSL clients verify {served} to {trust.label}; strict clients "
+            f"(Python 3.13's default context, openssl verify -x509_strict) refuse it: {reason}",
+            "re-sign the CA certificate with its own key adding critical basicConstraints and keyUsage "
+            "keyCertSign, cRLSign (leaves stay valid)",
+        )
+    issuers = {c.subject for c in trust.certs}
+    missing_link = leaf.issuer not in issuers and not any(c.subject == leaf.issuer for c in chain)
+    return CheckResult(
+        check_id,
+        "fail",
+        (
+            f"clients trusting only {trust.label} cannot verify {served}: its issuer "
+            f"{leaf.issuer.rfc4514_string()} is an intermediate the new file does not hold"
+            if missing_link
+            else f"clients trusting only {trust.label} cannot verify {served}: {reason}"
+        ),
+        "serve leaf + intermediate: append the intermediate CA certificate to the new certificate file "
+        "(leaf first)"
+        if missing_link
+        else f"issue it from a CA in {trust.label} (with its intermediates after the leaf)",
+    )
+
+
+def _compatible_refusal(
+    leaf: x509.Certificate,
+    key: pki.PrivateKey | None,
+    chain: Sequence[x509.Certificate],
+    trust: ClientTrust,
+    name: str,
+) -> str | None:
+    """OpenSSL's default-flags verdict on the served chain (``""``: accepted), None when it cannot be
+    asked (no matching key, no trust file)."""
+    if key is None or not trust.path or not pki.key_matches(leaf, key):
+        return None
+    pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (leaf, *chain))
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return chain_refusal(pem, key_pem, trust.path, name, mode="compatible")
 
 
 def _check_key_and_window(add: _Add, new: x509.Certificate, key: pki.PrivateKey | None) -> None:
@@ -104,13 +223,7 @@ def _check_eku(add: _Add, new: x509.Certificate, purpose: str, needs_client_auth
     )
 
 
-def _check_server_names_and_chain(
-    add: _Add,
-    new: x509.Certificate,
-    want: list[str],
-    client_trust: Sequence[x509.Certificate],
-    intermediates: Sequence[x509.Certificate] = (),
-) -> None:
+def _check_server_names(add: _Add, new: x509.Certificate, want: list[str]) -> None:
     have = set(_names_of(new))
     missing = [n for n in want if n not in have and not _wildcard_covers(have, n)]
     add(
@@ -119,12 +232,6 @@ def _check_server_names_and_chain(
         f"covers {', '.join(want)}" if not missing else f"does not cover {', '.join(missing)}",
         "re-issue it with every name clients use in subjectAltName",
     )
-    try:
-        name = (want or _names_of(new) or ["localhost"])[0]
-        pki.verify_server_cert(new, client_trust, name, intermediates=intermediates)
-        add("chain", True, "chains to the CA the clients trust (strict X.509)", "")
-    except RunbookError as exc:
-        add("chain", False, str(exc), "issue it from the CA in ca.crt")
 
 
 def _check_chain(
@@ -134,11 +241,11 @@ def _check_chain(
     server_trust: Sequence[x509.Certificate],
     ok: str,
     fix: str,
-    intermediates: Sequence[x509.Certificate] = (),
+    chain: Sequence[x509.Certificate] = (),
 ) -> None:
-    """``new`` is valid as a client of a server trusting ``server_trust`` (a client or link certificate)."""
+    """``new`` (presenting ``chain``) is valid as a client of a server trusting ``server_trust``."""
     try:
-        pki.verify_client_cert(new, server_trust, intermediates=intermediates)
+        pki.verify_client_cert(new, server_trust, intermediates=chain)
         add(check, True, ok, "")
     except RunbookError as exc:
         add(check, False, str(exc), fix)
@@ -176,7 +283,7 @@ def preflight_link(
     node: NodeTarget,
     link: pki.Issued,
     *,
-    client_trust: Sequence[x509.Certificate],
+    client_trust: Sequence[x509.Certificate] | ClientTrust,
     server_trust: Sequence[x509.Certificate],
 ) -> list[CheckResult]:
     """Preflight a node's re-issued outgoing-link certificate (it is a client of the other servers)."""

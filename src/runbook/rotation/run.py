@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from runbook import pki
+from runbook import pki, workdir
 from runbook.client import TlsClientFiles
 from runbook.errors import RunbookError
 from runbook.rotation.ca import rotate_ca
@@ -25,7 +25,7 @@ from runbook.rotation.targets import NodeTarget, discover_node, serial_of, serve
 
 def rotate(
     kind: str,
-    pki_dir: Path | str,
+    pki_dir: Path | str | None,
     nodes: Sequence[NodeTarget | tuple[str, int]],
     *,
     name: str = pki.DEFAULT_CLIENT,
@@ -44,6 +44,7 @@ def rotate(
     fault: Fault | None = None,
     relink: bool = True,
     client_files: TlsClientFiles | None = None,
+    ca_key: Path | str | None = None,
 ) -> RotationReport:
     """Rotate the ``kind`` certificate on ``nodes`` (node by node). Writes files, reloads servers.
 
@@ -55,10 +56,16 @@ def rotate(
     load) until both are satisfied, bounded by ``soak_max_seconds``.
     ``fault="reload"`` is a drill: a mismatched key reaches the disk so the real server refuses
     the reload, and the rollback runs.
-    ``client_files``: connect with these files instead of ``<pki>/<connect_as>`` (an external target).
+    ``client_files``: the connection identity (``--ca --cert --key``): connect with these files
+    instead of ``<pki>/<connect_as>``; its CA is what the clients trust, the anchors a new chain is
+    judged by. ``ca_key``: the key that signs re-issued server certificates (a CA of any file name;
+    default ``<pki>/ca.key``). ``pki_dir`` None: the deployment's own files only (a server rotation;
+    backups go to the work dir's ``rotation/backups``).
     """
-    paths = pki.PkiPaths(Path(pki_dir))
-    _check_arguments(kind, paths, nodes, name, new_cert, new_key, days, phase)
+    paths = pki.PkiPaths(Path(pki_dir) if pki_dir else workdir.work_dir() / "rotation")
+    _check_arguments(kind, pki_dir is not None, paths, nodes, name, (new_cert, new_key), days, phase)
+    _check_files(client_files, ca_key, new_cert, new_key)
+    signer = Path(ca_key) if ca_key else (paths.ca_key if pki_dir and paths.ca_key.is_file() else None)
 
     def tls() -> TlsClientFiles:
         return client_files or TlsClientFiles.from_pki(paths.root, connect_as)
@@ -83,17 +90,17 @@ def rotate(
         )
     return rotate_server(
         report, paths, targets, tls, server_hostname, hostnames, new_cert, new_key, days, dry_run,
-        soak_seconds, soak_until, soak_max_seconds, fault, relink,
+        soak_seconds, soak_until, soak_max_seconds, fault, relink, signer,
     )  # fmt: skip
 
 
 def _check_arguments(
     kind: str,
+    own_layout: bool,
     paths: pki.PkiPaths,
     nodes: Sequence[object],
     name: str,
-    new_cert: Path | str | None,
-    new_key: Path | str | None,
+    new: tuple[Path | str | None, Path | str | None],
     days: int,
     phase: str,
 ) -> None:
@@ -102,23 +109,63 @@ def _check_arguments(
         raise RunbookError(f"unknown rotation {kind!r}: choose server, client or ca")
     if not nodes:
         raise RunbookError("no node to rotate: pass --host and --port")
-    if not paths.ca_cert.is_file():
-        raise RunbookError(f"{paths.ca_cert} not found: pass the PKI directory with --dir (notebook 01)")
+    if not own_layout and kind != "server":
+        raise RunbookError(
+            f"a {kind} rotation works on the runbook's own layout: pass --dir (a server rotation also "
+            "takes the deployment's files: --ca --cert --key, --ca-key or --new-cert/--new-key)"
+        )
+    if own_layout and not paths.ca_cert.is_file():
+        raise RunbookError(
+            f"--dir {paths.root} holds no ca.crt: pass the files the deployment uses with --ca --cert --key "
+            "(and --ca-key or --new-cert/--new-key), or the directory notebook 01 wrote"
+        )
     pki.validate_days(days, "certificate validity (--days)")
     if kind == "client":
         pki.validate_client_name(name)
         if not paths.client_cert(name).is_file():
+            known = ", ".join(paths.client_names()) or "none"
             raise RunbookError(
-                f"no client certificate {name!r} in {paths.root}: issue it with `runbook pki create --client {name}`"
+                f"no client certificate {name!r} in {paths.root / 'clients'} (there: {known}): pass --name with one of them"
             )
+    new_cert, new_key = new
     if (new_cert is None) != (new_key is None):
-        raise RunbookError("pass --cert and --key together (the new certificate and its key)")
+        raise RunbookError("pass --new-cert and --new-key together (the new certificate and its key)")
     if new_cert is not None and kind == "ca":
         raise RunbookError(
-            "--cert/--key apply to server and client rotations: the CA rotation issues its own"
+            "--new-cert/--new-key apply to server and client rotations: the CA rotation issues its own"
         )
     if phase != "all" and phase not in CA_PHASES:
         raise RunbookError(f"unknown CA phase {phase!r}: choose all, bundle, reissue or retire")
+
+
+_WHAT = {
+    "--ca": "the CA file your clients trust (redis-cli --cacert)",
+    "--cert": "the client certificate to connect with (redis-cli --cert)",
+    "--key": "its private key (redis-cli --key)",
+    "--ca-key": "the key of the CA that issues the server certificate",
+    "--new-cert": "the renewed certificate file (leaf first, then its intermediates)",
+    "--new-key": "the renewed certificate's private key",
+}
+
+
+def _check_files(
+    client_files: TlsClientFiles | None,
+    ca_key: Path | str | None,
+    new_cert: Path | str | None,
+    new_key: Path | str | None,
+) -> None:
+    """A named file that is not there: one line naming the flag, the path and what to pass instead."""
+    named = [("--ca-key", ca_key), ("--new-cert", new_cert), ("--new-key", new_key)]
+    if client_files is not None:
+        named = [
+            ("--ca", client_files.ca),
+            ("--cert", client_files.cert),
+            ("--key", client_files.key),
+            *named,
+        ]
+    for flag, value in named:
+        if value and not Path(value).is_file():
+            raise RunbookError(f"{flag} {value} not found: pass {_WHAT[flag]}")
 
 
 def _sentinel_report(report: RotationReport, first: NodeTarget, paths: pki.PkiPaths) -> RotationReport:

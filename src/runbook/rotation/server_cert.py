@@ -23,8 +23,14 @@ from runbook.errors import RunbookError
 from runbook.results import CheckResult
 from runbook.rotation.apply import NodeWork, Rotation
 from runbook.rotation.commands import deploy_commands
-from runbook.rotation.issuing import load_ca, load_supplied, reissue_like
-from runbook.rotation.preflight import preflight_leaf, preflight_link, stop_after_preflight, trust_of
+from runbook.rotation.issuing import chain_after, load_signer, load_supplied, reissue_like
+from runbook.rotation.preflight import (
+    ClientTrust,
+    preflight_leaf,
+    preflight_link,
+    stop_after_preflight,
+    trust_of,
+)
 from runbook.rotation.report import Fault, PlanStep, RotationReport
 from runbook.rotation.targets import (
     NodeTarget,
@@ -35,6 +41,7 @@ from runbook.rotation.targets import (
     server_settings,
     serves_visible_files,
 )
+from runbook.rotation.volumes import renewer_procedure, secret_volume, watch_flags
 
 _Material = tuple[x509.Certificate, bytes, bytes, pki.PrivateKey | None]  # cert, cert PEM, key PEM, key
 
@@ -56,10 +63,12 @@ class _ServerJob:
     server_hostname: str | None
     hostnames: Sequence[str]
     days: int
-    client_trust: list[x509.Certificate]
+    client_trust: ClientTrust
     supplied: _Material | None
-    ca: pki.Issued | None
+    ca_key: Path | None  # signs re-issued certificates (its CA is found by :func:`load_signer`)
+    ca: pki.Issued | None = None
     issued_for: dict[Path, tuple[x509.Certificate, bytes, bytes]] = field(default_factory=dict)
+    renewer: list[tuple[NodeTarget, Path, str]] = field(default_factory=list)  # node, volume, served path
     work: list[NodeWork] = field(default_factory=list)
     external: list[NodeTarget] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
@@ -81,15 +90,24 @@ def rotate_server(
     soak_max: float,
     fault: Fault | None,
     relink: bool,
+    ca_key: Path | None = None,
 ) -> RotationReport:
-    client_trust = pki.load_certs(paths.ca_cert)
+    """``ca_key`` signs re-issued certificates (default: none; the caller passes ``<dir>/ca.key`` for
+    the runbook's own layout); the clients' trust is the connection identity's CA (``tls().ca``)."""
+    client_trust = ClientTrust.of(tls().ca) if tls().ca else ClientTrust.of(paths.ca_cert)
     supplied = load_supplied(Path(new_cert), Path(new_key)) if new_cert and new_key else None
-    ca = None if supplied else load_ca(paths)
-    job = _ServerJob(report, paths, tls, server_hostname, hostnames, days, client_trust, supplied, ca)
+    job = _ServerJob(report, paths, tls, server_hostname, hostnames, days, client_trust, supplied, ca_key)
     for node in targets:
         _plan_node(job, node)
+    if job.renewer:
+        _renewer_pending(job)
+        if not job.work:
+            report.steps += job.checks
+            return report
     report.plan.insert(0, PlanStep("backup", str(paths.root / "backups"), "every file above, byte for byte"))
     if stop_after_preflight(report, job.checks, dry_run):
+        if job.renewer and report.status == "planned":
+            report.status = "pending"
         return report
     work = job.work
     if job.external:
@@ -99,21 +117,45 @@ def rotate_server(
             return report
     ok = _apply(job, work, fault, relink, _SoakSpec(soak_seconds, soak_until, soak_max))
     report.ok = ok
-    report.status = ("rotated" if not job.external else "pending") if ok else "rolled-back"
+    report.status = ("rotated" if not (job.external or job.renewer) else "pending") if ok else "rolled-back"
     return report
+
+
+def _renewer_pending(job: _ServerJob) -> None:
+    """Nodes whose files live in a secret volume: nothing is written; the renewer procedure instead."""
+    for node, volume, served in job.renewer:
+        job.report.add(
+            f"renewer:{node.name}",
+            "warn",
+            f"{served} is in a Kubernetes secret volume ({volume}): the runbook writes nothing there",
+            "renew through the renewer (printed commands), then `runbook watch --once` reloads the new files",
+        )
+        job.report.commands += renewer_procedure(node, volume, served, watch_flags(node))
+    job.report.status, job.report.ok = "pending", True
 
 
 def _plan_node(job: _ServerJob, node: NodeTarget) -> None:
     """Issue (or take) the node's new certificate, preflight it, and plan its writes and reload."""
     served = served_by(node, job.tls(), job.server_hostname)
+    volume = next(
+        (v for f in (node.cert_file, node.key_file) if f and (v := secret_volume(node.local(f))) is not None),
+        None,
+    )
+    if volume is not None:
+        job.renewer.append((node, volume, str(node.local(node.cert_file))))
+        return
     managed = serves_visible_files(node, served)
     cert_path = node.local(node.cert_file) if managed else job.paths.server_cert
     key_path = node.local(node.key_file) if managed else job.paths.server_key
     if not managed:
         job.external.append(node)
-    server_trust = (trust_of(node.local(node.ca_file)) if node.ca_file else []) or job.client_trust
+    server_trust = (trust_of(node.local(node.ca_file)) if node.ca_file else []) or list(
+        job.client_trust.certs
+    )
     needs_client_auth = (node.role == "slave" or node.mode == "cluster") and not node.client_cert_file
-    new, cert_pem, key_pem, key = _new_material(job, served, cert_path)
+    served_chain = pki.load_certs(cert_path)[1:] if managed else []
+    new, cert_pem, key_pem, key = _new_material(job, node, served, served_chain, server_trust, cert_path)
+    job.checks += _symlink_checks(node, [cert_path, key_path] if managed else [])
     job.checks += preflight_leaf(
         f"preflight:{node.name}:",
         new,
@@ -124,6 +166,7 @@ def _plan_node(job: _ServerJob, node: NodeTarget) -> None:
         names=list(dict.fromkeys([*(job.hostnames or ()), job.server_hostname or node.endpoint.host])),
         old=served,
         needs_client_auth=needs_client_auth,
+        intermediates=_certs_of(cert_pem)[1:],
     )
     writes = [
         files.PlannedWrite(cert_path, cert_pem, files.PUBLIC),
@@ -131,8 +174,11 @@ def _plan_node(job: _ServerJob, node: NodeTarget) -> None:
     ]
     settings = server_settings(node)
     if managed and node.client_cert_file and node.client_key_file and not job.supplied:
-        assert job.ca is not None
-        link = reissue_like(pki.load_cert(node.local(node.client_cert_file)), job.ca, days=job.days)
+        ca = _signer(job, node, served_chain, server_trust)
+        link = reissue_like(pki.load_cert(node.local(node.client_cert_file)), ca, days=job.days)
+        job.checks += _symlink_checks(
+            node, [node.local(node.client_cert_file), node.local(node.client_key_file)]
+        )
         job.checks += preflight_link(node, link, client_trust=job.client_trust, server_trust=server_trust)
         writes += link.planned_writes(node.local(node.client_cert_file), node.local(node.client_key_file))
         settings += link_settings(node)
@@ -141,9 +187,55 @@ def _plan_node(job: _ServerJob, node: NodeTarget) -> None:
     _plan_rows(job.report, node, writes, settings, managed)
 
 
-def _new_material(job: _ServerJob, served: x509.Certificate, cert_path: Path) -> _Material:
-    """The new certificate for ``cert_path``: the one already issued for it (nodes sharing files),
-    the operator's, or one re-issued like ``served`` from the CA."""
+def _certs_of(pem: bytes) -> list[x509.Certificate]:
+    try:
+        return x509.load_pem_x509_certificates(pem)
+    except ValueError:
+        return []
+
+
+def _symlink_checks(node: NodeTarget, paths: Sequence[Path]) -> list[CheckResult]:
+    """A file the server reads through a symlink is never replaced by a plain file: refused, with the fix."""
+    return [
+        CheckResult(
+            f"preflight:{node.name}:symlink",
+            "fail",
+            f"{p} is a symlink to {p.resolve()}: the runbook never replaces a symlink with a file",
+            f"renew {p.resolve()} with the tool that owns it, or point the server at plain files "
+            "(CONFIG SET tls-cert-file/tls-key-file) and rotate again",
+        )
+        for p in paths
+        if p.is_symlink()
+    ]
+
+
+def _signer(
+    job: _ServerJob,
+    node: NodeTarget,
+    served_chain: Sequence[x509.Certificate],
+    server_trust: Sequence[x509.Certificate],
+) -> pki.Issued:
+    if job.ca is None:
+        if job.ca_key is None:
+            raise RunbookError(
+                "nothing to sign the new server certificate with: pass --ca-key (the key of the CA that "
+                "issued it) or --new-cert/--new-key (a renewed pair)"
+            )
+        job.ca = load_signer(job.ca_key, [*job.client_trust.certs, *served_chain, *server_trust])
+    return job.ca
+
+
+def _new_material(
+    job: _ServerJob,
+    node: NodeTarget,
+    served: x509.Certificate,
+    served_chain: Sequence[x509.Certificate],
+    server_trust: Sequence[x509.Certificate],
+    cert_path: Path,
+) -> _Material:
+    """The new certificate file for ``cert_path``: the one already issued for it (nodes sharing files),
+    the operator's (installed as is, its intermediates included), or one re-issued like ``served``
+    by the CA of ``--ca-key``, followed by the intermediates it is served with."""
     shared = job.issued_for.get(cert_path.resolve())
     if shared is not None:
         new, cert_pem, key_pem = shared
@@ -151,9 +243,11 @@ def _new_material(job: _ServerJob, served: x509.Certificate, cert_path: Path) ->
     elif job.supplied:
         new, cert_pem, key_pem, key = job.supplied
     else:
-        assert job.ca is not None
-        issued = reissue_like(served, job.ca, days=job.days)
-        new, cert_pem, key_pem, key = issued.cert, issued.cert_pem(), issued.key_pem(), issued.key
+        ca = _signer(job, node, served_chain, server_trust)
+        issued = reissue_like(served, ca, days=job.days)
+        chain = chain_after(ca.cert, served_chain)
+        cert_pem = issued.cert_pem() + b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)
+        new, key_pem, key = issued.cert, issued.key_pem(), issued.key
     job.issued_for[cert_path.resolve()] = (new, cert_pem, key_pem)
     return new, cert_pem, key_pem, key
 

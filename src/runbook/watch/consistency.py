@@ -43,13 +43,23 @@ def check(
     snapshot: Snapshot,
     *,
     served: x509.Certificate | None,
-    client_trust: Sequence[x509.Certificate],
+    client_trust: Sequence[x509.Certificate] | rotation.ClientTrust,
     name: str,
     needs_client_auth: bool,
     client_cert: x509.Certificate | None = None,
     client_intermediates: Sequence[x509.Certificate] = (),
 ) -> list[CheckResult]:
-    """Every check of the set; the set may be loaded only when none failed."""
+    """Every check of the set; the set may be loaded only when none failed.
+
+    ``client_cert``/``client_intermediates``: the watcher's own identity and the intermediates it presents.
+    The certificate file is judged as the server will present it: its leaf and the intermediates that
+    follow (a step or Vault renewal), against ``client_trust``, the anchors the clients really have.
+    """
+    trust = (
+        client_trust if isinstance(client_trust, rotation.ClientTrust) else rotation.ClientTrust(client_trust)
+    )
+    client_trust = list(trust.certs)
+    chain = parse_certs(snapshot.data.get("cert", b""))[1:]
     cert, key = leaf_of(snapshot), parse_key(snapshot.data.get("key", b""))
     if cert is None:
         return [_fail("cert", "the certificate file holds no PEM certificate", "write the whole PEM file")]
@@ -71,12 +81,12 @@ def check(
         cert,
         key,
         purpose="server",
-        client_trust=client_trust,
+        client_trust=trust,
         server_trust=server_trust or client_trust,
         names=[name],
         old=served,
         needs_client_auth=needs_client_auth and not link,
-        intermediates=parse_certs(snapshot.data.get("cert", b""))[1:],
+        intermediates=chain,
     )
     if link:
         link_cert = leaf_of(snapshot, "client_cert")
@@ -88,7 +98,7 @@ def check(
                 link_cert,
                 parse_key(snapshot.data.get("client_key", b"")),
                 purpose="client",
-                client_trust=client_trust,
+                client_trust=trust,
                 server_trust=server_trust or client_trust,
                 intermediates=parse_certs(snapshot.data.get("client_cert", b""))[1:],
             )

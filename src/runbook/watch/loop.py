@@ -18,6 +18,7 @@ Nodes go one at a time in :func:`runbook.watch.target.order` (replicas first, pr
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -139,6 +140,7 @@ class Watcher:
         n.served, n.served_at = served, time.monotonic()
         n.status.served_serial = rotation.serial_of(served)
         n.status.not_after = served.not_valid_after_utc.timestamp()
+        n.status.chain_not_after = _chain_not_after(n.files, served)
         return served
 
     def _ordered(self) -> None:
@@ -241,16 +243,17 @@ class Watcher:
             self._unavailable(n, exc)
             return
         try:
+            identity = pki.load_certs(Path(t.endpoint.files.cert)) if t.endpoint.files.cert else []
             checks = consistency.check(
                 snap,
                 served=served,
-                client_trust=pki.load_certs(Path(t.endpoint.files.ca)),
+                client_trust=rotation.ClientTrust(
+                    pki.load_certs(Path(t.endpoint.files.ca)), t.endpoint.files.ca
+                ),
                 name=t.endpoint.hostname,
                 needs_client_auth=files.node.role == "slave" or files.node.mode == "cluster",
-                client_cert=pki.load_cert(Path(t.endpoint.files.cert)) if t.endpoint.files.cert else None,
-                client_intermediates=pki.load_certs(Path(t.endpoint.files.cert))[1:]
-                if t.endpoint.files.cert
-                else (),
+                client_cert=identity[0] if identity else None,
+                client_intermediates=identity[1:],
             )
         except RunbookError as exc:  # the clients' CA or the watcher's certificate became unreadable
             checks = [
@@ -292,6 +295,7 @@ class Watcher:
         if outcome.served is not None:
             s.served_serial = rotation.serial_of(outcome.served)
             s.not_after = outcome.served.not_valid_after_utc.timestamp()
+            s.chain_not_after = _chain_not_after(n.files, outcome.served)
         old_serial = rotation.serial_of(old)
         took = time.monotonic() - n.changed_at
         if outcome.result == "reloaded":
@@ -404,3 +408,15 @@ def watch(
 def watch_once(targets: Sequence[WatchTarget], **kwargs: object) -> WatchReport:
     """One pass (for cron): reload every node whose files on disk differ from what it serves."""
     return watch(targets, once=True, **kwargs)  # type: ignore[arg-type]
+
+
+def _chain_not_after(files: NodeFiles | None, served: x509.Certificate) -> float:
+    """The earliest notAfter of ``served`` and the intermediates its file serves with it (reads the
+    node's certificate file; the served certificate alone when that file holds another one)."""
+    chain = [served]
+    if files is not None and "cert" in files.roles:
+        with contextlib.suppress(OSError):
+            certs = consistency.parse_certs(files.local("cert").read_bytes())
+            if certs and reload.same_cert(certs[0], served):
+                chain = certs
+    return min(c.not_valid_after_utc.timestamp() for c in chain)

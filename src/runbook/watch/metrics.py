@@ -8,6 +8,8 @@ Series (labels ``target`` = ``host:port``, as in the fleet's series, and ``node`
 * ``redis_tls_watch_reloads_total{result}`` - reloads by result (reloaded, rolled-back, failed);
 * ``redis_tls_watch_served_certificate_info{serial}`` - 1, the serial a fresh handshake presents;
 * ``redis_tls_watch_certificate_expiry_timestamp_seconds`` - notAfter of the served certificate;
+* ``redis_tls_watch_chain_expiry_timestamp_seconds`` - the earliest notAfter of the served chain (the
+  leaf and the intermediates its file serves with it): an intermediate expiring first is seen;
 * ``redis_tls_watch_node_state{state}`` - 1 for the node's current state, 0 for the others;
 * ``redis_tls_watch_last_pass_timestamp_seconds`` - when the watcher last looked (liveness).
 """
@@ -39,6 +41,10 @@ def registry(report: WatchReport) -> Any:
     expiry = gauge(
         "redis_tls_watch_certificate_expiry_timestamp_seconds", "notAfter of the served certificate"
     )
+    chain_expiry = gauge(
+        "redis_tls_watch_chain_expiry_timestamp_seconds",
+        "Earliest notAfter of the served leaf and the intermediates served with it",
+    )
     state = gauge("redis_tls_watch_node_state", "1 for the node's current state", "state")
     seen = gauge("redis_tls_watch_last_pass_timestamp_seconds", "When the watcher last looked (Unix time)")
     now = time.time()
@@ -51,6 +57,7 @@ def registry(report: WatchReport) -> Any:
         if n.served_serial:
             info.labels(*who, n.served_serial).set(1)
             expiry.labels(*who).set(n.not_after)
+            chain_expiry.labels(*who).set(n.chain_not_after or n.not_after)
         for s in STATES:
             state.labels(*who, s).set(1 if n.state == s else 0)
         seen.labels(*who).set(now)

@@ -21,6 +21,7 @@ class NodeStatus:
     state: str = "ok"
     served_serial: str = ""
     not_after: float = 0.0  # served certificate's notAfter, Unix time
+    chain_not_after: float = 0.0  # earliest notAfter of the served leaf and the intermediates served with it
     last_reload: float = 0.0  # Unix time of the last reload attempt
     last_result: str = ""  # reloaded | rolled-back | failed
     reloads: dict[str, int] = field(default_factory=lambda: {"reloaded": 0, "rolled-back": 0, "failed": 0})
