@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export RUNBOOK_WORK_DIR ?= $(CURDIR)/build/work
 
-.PHONY: setup setup-dev demo test lint unit unit-py313 notebooks lab bench clean
+.PHONY: setup setup-dev demo test lint unit unit-py313 notebooks lab screenshots bench clean
 
 setup:
 	@scripts/setup.sh
@@ -46,6 +46,13 @@ notebooks: setup-dev
 LAB_FLAGS := --ServerApp.root_dir=notebooks --LabApp.app_settings_dir=$(CURDIR)/jupyter/settings
 lab: setup-dev
 	$(VENV)/bin/jupyter lab $(LAB_FLAGS) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+## docs/screenshots from a fresh run of the browser test (tests/test_browser.py) on this checkout:
+## stale screenshots are removed first, so a skipped notebook fails the copy instead of reusing old images
+screenshots: setup-dev
+	rm -f build/test-artifacts/browser-*.png
+	$(PY) -m pytest tests/test_browser.py -q -p no:cacheprovider -m browser -rs
+	$(PY) tests/browser_support.py
 
 bench: setup-dev
 	$(PY) benchmarks/run_all.py

@@ -300,3 +300,34 @@ class Phases:
         self.last = now
         total = {**self.seconds, "total": round(now - self.start, 1)}
         self.path.write_text(json.dumps(total, indent=2) + "\n")
+
+
+# --------------------------------------------------------------------------- docs/screenshots
+
+SCREENSHOTS_DIR = ROOT / "docs" / "screenshots"
+# docs/screenshots/<name> <- build/test-artifacts/<artefact of the browser test>
+SCREENSHOTS = {
+    "01_certificates-jupyterlab-form.png": "browser-01_certificates-form.png",
+    "01_certificates-jupyterlab-verdict.png": "browser-01_certificates-verdict.png",
+    "03_client_checks-jupyterlab-verdict.png": "browser-03_client_checks-verdict.png",
+    "08_training-jupyterlab-ticket.png": "browser-08_training-ticket.png",
+}
+
+
+def copy_screenshots(artifacts: Path = ARTIFACTS, dest: Path = SCREENSHOTS_DIR) -> list[str]:
+    """Copy the browser test's screenshots to docs/screenshots (`make screenshots`); all or none."""
+    missing = [a for a in SCREENSHOTS.values() if not (artifacts / a).is_file()]
+    if missing:
+        raise SystemExit(
+            f"screenshots: {', '.join(missing)} not in {artifacts}: the browser test did not run them "
+            "(skipped? see its -rs line); fix that, then `make screenshots`"
+        )
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, artefact in SCREENSHOTS.items():
+        shutil.copyfile(artifacts / artefact, dest / name)
+    return list(SCREENSHOTS)
+
+
+if __name__ == "__main__":
+    for copied in copy_screenshots():
+        print(f"docs/screenshots/{copied}")

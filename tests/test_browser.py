@@ -41,6 +41,7 @@ def _notebook(name: str, *marks: pytest.MarkDecorator) -> Any:
 NOTEBOOKS = [
     _notebook("01_certificates"),
     _notebook("03_client_checks", pytest.mark.integration),  # starts the sandbox Redis itself
+    _notebook("08_training", pytest.mark.integration),  # self-test: starts a broken lab Redis, fixes it
 ]
 
 RUN_TIMEOUT = 120.0  # seconds for Run All Cells; a default run takes a few seconds
@@ -155,7 +156,7 @@ def _run_in_lab(page: Any, lab: bs.Lab, committed: Path, shot: Path) -> None:
     missing = set(bs.form_parameters(committed)) - {label.strip() for label in labels}
     assert bs.form_parameters(committed), f"{name} has no parameter_form(...) call"
     assert not missing, f"form controls missing for {sorted(missing)}; labels seen: {labels}"
-    assert form.locator("input").count() >= len(bs.form_parameters(committed))
+    assert form.locator("input, select").count() >= len(bs.form_parameters(committed))  # select: a dropdown
     page.screenshot(path=f"{shot}-form.png")
 
     # The verdict: the last check table (display.checks_table), every status "✔ pass".
@@ -168,12 +169,34 @@ def _run_in_lab(page: Any, lab: bs.Lab, committed: Path, shot: Path) -> None:
     page.screenshot(path=f"{shot}-verdict.png")
     summary = workdir.read_summary(lab.work, name)
     assert summary is not None and summary["ok"] is True, f"{name} summary record: {summary}"
+    if name == "08_training":
+        _training_ticket(page, panel, shot)
 
     clock.done("check form and verdict")
     _form_drives_kernel(page, panel)
     clock.done("edit form, read variable in kernel")
     bs.close_notebook(page)
     clock.done("close and shut down")
+
+
+def _training_ticket(page: Any, panel: Any, shot: Path) -> None:
+    """08's self-test as a trainee sees it: the ticket of the running lab, then the first live
+    check failing (the lab really is broken) with a fix column that points at the toolkit."""
+    ticket = panel.locator("table.runbook-table", has=page.locator("td", has_text="reported")).first
+    rows = [r.strip() for r in ticket.locator("tbody tr td:first-child").all_text_contents()]
+    assert {"ticket", "reported", "application settings", "server config"} <= set(rows), rows
+    first_check = panel.locator("table.runbook-table", has=page.locator("caption", has_text="lab check #1"))
+    sync_api.expect(first_check.locator("tbody")).to_contain_text("✘ fail")
+    viewport = page.viewport_size
+    page.set_viewport_size({"width": viewport["width"], "height": 1500})  # ticket and check in one shot
+    try:
+        step1 = panel.locator("h2", has_text="Step 1").first
+        step1.evaluate("e => e.scrollIntoView({block: 'start'})")
+        sync_api.expect(ticket).to_be_in_viewport()
+        sync_api.expect(first_check).to_be_in_viewport()
+        page.screenshot(path=f"{shot}-ticket.png")
+    finally:
+        page.set_viewport_size(viewport)
 
 
 def _form_drives_kernel(page: Any, panel: Any) -> None:
@@ -232,3 +255,35 @@ def test_lab_overrides_are_known_settings_with_valid_values() -> None:
         jsonschema.validate(
             values, {"type": "object", "properties": schema["properties"], "additionalProperties": False}
         )
+
+
+# --------------------------------------------------------------------------- docs/screenshots (fast)
+
+
+def test_every_doc_screenshot_is_made_by_this_test_and_shown_in_the_docs() -> None:
+    """docs/screenshots holds exactly what `make screenshots` copies, each one shown by a doc page,
+    each copied from a screenshot this module writes for a notebook it runs."""
+    on_disk = {p.name for p in bs.SCREENSHOTS_DIR.glob("*.png")}
+    assert on_disk == set(bs.SCREENSHOTS), (
+        f"docs/screenshots vs browser_support.SCREENSHOTS: {sorted(on_disk)}"
+    )
+    shown = "".join(p.read_text() for p in [bs.ROOT / "README.md", *sorted((bs.ROOT / "docs").glob("*.md"))])
+    assert not [n for n in on_disk if f"screenshots/{n}" not in shown], "a screenshot no doc shows"
+    source = Path(__file__).read_text()
+    tested = {p.values[0] for p in NOTEBOOKS}
+    for artefact in bs.SCREENSHOTS.values():
+        notebook, _, kind = artefact.removeprefix("browser-").removesuffix(".png").rpartition("-")
+        assert notebook in tested, f"{artefact}: {notebook} is not run by the browser test"
+        assert f'{{shot}}-{kind}.png"' in source, f"{artefact}: this module writes no -{kind}.png"
+
+
+def test_copy_screenshots_copies_all_or_says_which_are_missing(tmp_path: Path) -> None:
+    artifacts, dest = tmp_path / "artifacts", tmp_path / "shots"
+    artifacts.mkdir()
+    for artefact in list(bs.SCREENSHOTS.values())[:-1]:
+        (artifacts / artefact).write_bytes(b"png")
+    with pytest.raises(SystemExit, match=list(bs.SCREENSHOTS.values())[-1]):
+        bs.copy_screenshots(artifacts, dest)
+    assert not dest.exists()
+    (artifacts / list(bs.SCREENSHOTS.values())[-1]).write_bytes(b"png")
+    assert sorted(bs.copy_screenshots(artifacts, dest)) == sorted(p.name for p in dest.iterdir())
