@@ -127,14 +127,7 @@ class Training:
         if not reveal or self.external:
             return display.Table(["debrief", ""], [["hidden", "set reveal=True after your attempt"]])
         r = labs.reveal(self.work, self.trainee, self.lab)
-        rows = [
-            ["cause", f"{r.cause}: {r.summary}"],
-            ["fix", r.fix],
-            ["what happened", r.happened],
-            ["how to see it", r.see],
-            ["how to prevent it", r.prevent],
-        ]
-        return display.Table(["debrief", r.lab], rows)
+        return display.Table(["debrief", r.lab], r.rows())
 
     def progress(self) -> display.Table:
         """This trainee's record of this lab: status, attempts, hints, score."""

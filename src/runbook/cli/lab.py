@@ -98,14 +98,7 @@ def _cmd_reveal(a: argparse.Namespace) -> int:
     if a.json:
         print_json(r.to_dict())
     else:
-        rows = [
-            ["cause", f"{r.cause}: {r.summary}"],
-            ["fix", r.fix],
-            ["what happened", r.happened],
-            ["how to see it", r.see],
-            ["how to prevent it", r.prevent],
-        ]
-        print(display.Table(["debrief", r.lab], rows).text(W))
+        print(display.Table(["debrief", r.lab], r.rows()).text(W))
     return EXIT_OK
 
 

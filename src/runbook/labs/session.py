@@ -73,6 +73,16 @@ class Reveal:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def rows(self) -> list[list[str]]:
+        """The debrief as (topic, text) rows, for the CLI and notebook 08."""
+        return [
+            ["cause", f"{self.cause}: {self.summary}"],
+            ["fix", self.fix],
+            ["what happened", self.happened],
+            ["how to see it", self.see],
+            ["how to prevent it", self.prevent],
+        ]
+
 
 TIER_LABELS = ("where to look", "which tool shows it", "what to change")
 
