@@ -44,6 +44,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[s
             ("good-2", {}),
             ("hidden-config", {"rename-command": 'CONFIG ""'}),
             ("lets-anyone-in", {"tls-auth-clients": "no"}),
+            ("stale-replica", {"replicaof": "127.0.0.1 1"}),  # answers PING, its link never comes up
         ]:
             servers[name] = _start(root / "pki", root / name, **extra)
         yield root, servers
@@ -86,7 +87,7 @@ def test_parallel_audit_gives_every_node_a_status(
     lab: tuple[Path, dict[str, sandbox.Node]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root, servers = lab
-    names = ["good-1", "good-2", "hidden-config", "lets-anyone-in"]
+    names = ["good-1", "good-2", "hidden-config", "lets-anyone-in", "stale-replica"]
     extra = [_down_node(root), _unreadable_node(root)]
     path = _inventory(root, servers, names, extra)
     prom, summary = tmp_path / "fleet.prom", tmp_path / "summary.json"
@@ -100,6 +101,7 @@ def test_parallel_audit_gives_every_node_a_status(
         "good-2": "pass",
         "hidden-config": "pass",  # the audit needs no CONFIG (plaintext checks use the TLS port)
         "lets-anyone-in": "fail",
+        "stale-replica": "fail",  # every TLS check passes; the replication link is down
         "down": "unreachable",
         "unreadable": "unreadable",
     }
@@ -109,8 +111,14 @@ def test_parallel_audit_gives_every_node_a_status(
     assert [c["id"] for c in by_name["lets-anyone-in"]["checks"] if c["status"] == "fail"] == [
         "client-cert-required"
     ]
+    stale = by_name["stale-replica"]
+    assert stale["cause"] == "replica-link-down" and "master_link_status down" in stale["detail"]
+    assert [c["id"] for c in stale["checks"] if c["status"] == "fail"] == ["replication-link"]
+    assert "tls-replication" in stale["fix"]
+    link = {c["id"]: c for c in by_name["good-1"]["checks"]}["replication-link"]
+    assert link["status"] == "pass" and link["detail"].startswith("primary")
     assert by_name["good-1"]["days_left"] >= 364 and by_name["good-1"]["not_after"]
-    assert out["counts"] == {"pass": 3, "fail": 1, "unreachable": 1, "unreadable": 1} and out["ok"] is False
+    assert out["counts"] == {"pass": 3, "fail": 2, "unreachable": 1, "unreadable": 1} and out["ok"] is False
     text = prom.read_text()
     for name in names:
         target = f'target="127.0.0.1:{servers[name].port}"'

@@ -30,6 +30,7 @@ from typing import TypeVar
 import redis
 
 from runbook import checks, diagnose, files, pki, rotation
+from runbook.checks.links import link_check
 from runbook.errors import RunbookError
 from runbook.fleet import plan as _plan
 from runbook.fleet.report import FleetReport, NodeResult
@@ -138,8 +139,13 @@ def audit(
             result.cause, result.fix = why.cause, why.fix
             result.status = "unreachable" if why.cause == "server-unreachable" else "fail"
             result.detail = why.summary
-        else:
-            result.fix = next((c.fix for c in found.checks if c.status == "fail"), "")
+            return result
+        link = link_check(node.endpoint, timeout)  # a replica with its link down is not healthy
+        result.checks.append(link)
+        if link.status == "fail":
+            result.status, result.cause = "fail", "replica-link-down"
+            result.detail = f"{result.detail}; {link.detail}"
+        result.fix = next((c.fix for c in result.checks if c.status == "fail"), "")
         return result
 
     report = _new_report("audit", inventory, limit, parallel)
