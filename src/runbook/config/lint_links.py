@@ -50,7 +50,8 @@ def lint_links(conf: ParsedConfig, add: Add, pairs: dict[str, Pair]) -> None:
             "error",
             directive,
             f"{directive}: the certificate for outgoing replication/cluster links lacks clientAuth; a peer "
-            "requiring client certificates refuses it; the replica logs 'sslv3 alert unsupported certificate' and "
-            "INFO replication shows master_link_status:down",
+            "requiring client certificates refuses it; the replica logs each refused replication handshake "
+            "('sslv3 alert unsupported certificate' or a reset connection) and INFO replication shows "
+            "master_link_status:down",
             f"set tls-client-cert-file/tls-client-key-file to a clientAuth certificate (e.g. clients/{NODE_CLIENT}.crt)",
         )

@@ -1,8 +1,9 @@
 """The clientAuth certificate outgoing replication and cluster links present (``clients/redis-node.crt``).
 
 A primary that requires client certificates refuses a replica (or a cluster peer) whose outgoing
-link presents a serverAuth-only certificate (the replica logs "sslv3 alert unsupported certificate" and
-its link stays down: ``master_link_status:down``); so whenever
+link presents a serverAuth-only certificate (the replica logs each refused replication handshake, as
+"sslv3 alert unsupported certificate" or a reset connection, and its link stays down:
+``master_link_status:down``); so whenever
 replication or cluster is on, :func:`ensure_node_client` issues this identity from the existing CA.
 """
 
