@@ -29,6 +29,7 @@ import redis
 from cryptography import x509
 
 from runbook import pki
+from runbook.checks.links import admin_info
 from runbook.client import Endpoint, Mode, probe, redis_client, tls_context, wire
 from runbook.diagnose import diagnose_endpoint
 from runbook.errors import RunbookError
@@ -227,20 +228,7 @@ def _client_cert(e: Endpoint) -> x509.Certificate | None:
 def _replication(result: Assessment, e: Endpoint, timeout: float, view: Any, finding: Any) -> None:
     """``INFO replication`` over an admin connection (compatible): a down link is a finding."""
     try:
-        client = redis_client(
-            e.host,
-            e.port,
-            e.files,
-            server_hostname=e.hostname,
-            socket_timeout=timeout,
-            single_connection_client=True,
-            mode="compatible",
-            retry=None,
-        )
-        try:
-            info: dict[str, Any] = client.info("replication")  # type: ignore[assignment, unused-ignore]  # redis-py < 8 types it loosely
-        finally:
-            client.close()
+        (info,) = admin_info(e, "replication", timeout=timeout)
     except (redis.RedisError, OSError) as exc:
         view("replica", False, f"INFO replication refused: {_one_line(exc)}")
         return

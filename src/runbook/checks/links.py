@@ -19,7 +19,10 @@ from runbook.results import CheckResult
 CHECK_ID = "replication-link"
 
 
-def _info(endpoint: Endpoint, section: str, timeout: float) -> dict[str, Any]:
+def admin_info(endpoint: Endpoint, *sections: str, timeout: float = 3.0) -> list[dict[str, Any]]:
+    """``INFO <section>`` for each section (``"cluster-info"``: the parsed ``CLUSTER INFO``) over one
+    admin connection made as Redis/OpenSSL accept it (compatible mode, no retries). Connects once;
+    raises ``redis.RedisError``/``OSError`` when the server cannot be asked."""
     client = redis_client(
         endpoint.host,
         endpoint.port,
@@ -31,10 +34,20 @@ def _info(endpoint: Endpoint, section: str, timeout: float) -> dict[str, Any]:
         retry=None,
     )
     try:
-        info: dict[str, Any] = client.info(section)  # type: ignore[assignment, unused-ignore]  # redis-py < 8 types it loosely
-        return info
+        out: list[dict[str, Any]] = []
+        for section in sections:
+            if section == "cluster-info":
+                reply = client.execute_command("CLUSTER", "INFO")  # type: ignore[no-untyped-call, unused-ignore]
+                out.append(reply if isinstance(reply, dict) else _fields(str(reply)))
+            else:
+                out.append(client.info(section))  # type: ignore[arg-type, unused-ignore]  # redis-py < 8 types it loosely
+        return out
     finally:
         client.close()
+
+
+def _fields(text: str) -> dict[str, Any]:
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
 
 
 def link_check(endpoint: Endpoint, timeout: float = 3.0) -> CheckResult:
@@ -42,22 +55,13 @@ def link_check(endpoint: Endpoint, timeout: float = 3.0) -> CheckResult:
     replica whose link is down, or a cluster node whose ``cluster_state`` is not ``ok``; ``skip`` when
     ``INFO`` cannot be read (the TLS checks say why)."""
     try:
-        info = _info(endpoint, "replication", timeout)
-        cluster = _info(endpoint, "cluster", timeout).get("cluster_enabled") in (1, "1")
-        state = ""
-        if cluster:
-            client = redis_client(
-                endpoint.host, endpoint.port, endpoint.files, server_hostname=endpoint.hostname,
-                socket_timeout=timeout, single_connection_client=True, mode="compatible", retry=None,
-            )  # fmt: skip
-            try:
-                reply = client.execute_command("CLUSTER", "INFO")  # type: ignore[no-untyped-call, unused-ignore]
-                if isinstance(reply, dict):  # redis-py parses CLUSTER INFO into a dict
-                    state = str(reply.get("cluster_state", ""))
-                else:
-                    state = str(reply).partition("cluster_state:")[2].split()[0]
-            finally:
-                client.close()
+        info, cluster_section = admin_info(endpoint, "replication", "cluster", timeout=timeout)
+        cluster = cluster_section.get("cluster_enabled") in (1, "1")
+        state = (
+            str(admin_info(endpoint, "cluster-info", timeout=timeout)[0].get("cluster_state", ""))
+            if cluster
+            else ""
+        )
     except (redis.RedisError, OSError, IndexError) as exc:
         return CheckResult(CHECK_ID, "skip", f"INFO not readable: {' '.join(str(exc).split())}")
     if cluster and state != "ok":
