@@ -7,6 +7,7 @@ Each test starts its own redis-server(s) on free loopback ports with the shared 
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,15 @@ def _diag(env: DrillEnv, node: sandbox.Node, host: str = "localhost", **kw: obje
     return diagnose.diagnose_endpoint(where, **args)  # type: ignore[arg-type]
 
 
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
 def test_healthy_endpoint_is_ok_with_evidence(env: DrillEnv) -> None:
     d = _diag(env, env.start("s"))
     assert d.cause == "ok", d
@@ -48,7 +58,8 @@ def test_healthy_endpoint_is_ok_with_evidence(env: DrillEnv) -> None:
 
 def test_ipv6_loopback_is_ok_and_a_wrong_name_is_a_hostname_mismatch(env: DrillEnv) -> None:
     node = env.start("s")
-    assert _diag(env, node, host="::1").cause == "ok"
+    if _has_ipv6_loopback():  # Redis skips a bind address the machine lacks; so does this check
+        assert _diag(env, node, host="::1").cause == "ok"
     d = _diag(env, node, host="127.0.0.1", server_name="redis.example.com")
     assert d.cause == "hostname-mismatch", d
     assert any("SANs DNS:localhost" in e for e in d.evidence)
