@@ -21,11 +21,12 @@ from pathlib import Path
 import pytest
 
 import corpus
-from runbook import adopt, sandbox
+from runbook import adopt, pki, sandbox
 from runbook.checks.links import admin_info
 from runbook.cli import main
 from runbook.client import Endpoint, redis_client, tls_context
 from runbook.errors import RunbookError
+from runbook.files import write_all
 from runbook.loadgen import LoadGen
 from runbook.rotation import serial_of, served_certificate
 
@@ -240,3 +241,41 @@ def test_a_secret_volume_is_refused_with_the_renewers_way(
     finally:
         sandbox.stop_node(node)
     assert not (stamp / "ca-strict.crt").exists() and not (volume / "backups").exists()
+
+
+def test_a_link_refused_for_want_of_clientauth_gets_a_link_certificate(
+    built: dict[str, corpus.Deployment], tmp_path: Path
+) -> None:
+    """The guide's server certificate re-issued serverAuth-only: the primary refuses the replica's link
+    (replica-link-down); --migrate gives the replica a clientAuth link identity first, then moves the CA."""
+    dep = _copy(built["guide"], tmp_path / "dep")
+    assert dep.ca_key is not None
+    signer = pki.Issued(
+        pki.resign_ca_cert(pki.load_cert(dep.ca), pki.load_key(dep.ca_key)), pki.load_key(dep.ca_key)
+    )
+    leaf = pki.make_leaf(signer, "localhost", purpose="server", hostnames=["localhost"], ips=["127.0.0.1"])
+    write_all(leaf.planned_writes(dep.cert, dep.key))
+    primary = corpus.start(dep, tmp_path / "primary", repl_diskless_sync_delay="0")
+    replica = corpus.start(
+        dep, tmp_path / "replica", replicaof=f"127.0.0.1 {primary.port}", tls_replication="yes"
+    )
+    endpoints = [dataclasses.replace(dep.endpoint(n.port), name="") for n in (primary, replica)]
+    try:
+        assert adopt.assess(endpoints).finding_ids == {"ca-not-strict", "replica-link-down"}
+        result = adopt.migrate(endpoints, dep.ca_key)
+        assert result.status == "migrated", result.lines()
+        assert [p.kind for p in result.report.phases] == ["migrate:links", "migrate:bundle", "migrate:retire"]
+        link = Path(_config(endpoints[1])["tls-client-cert-file"])
+        assert link.name == "redis-link.crt" and "clientAuth" in pki.cert_info(pki.load_cert(link)).eku
+        assert _wait_link(endpoints[1]) == "up"
+    finally:
+        sandbox.stop_node(replica)
+        sandbox.stop_node(primary)
+
+
+def _config(e: Endpoint) -> dict[str, str]:
+    client = redis_client(e.host, e.port, e.files, server_hostname=e.hostname, mode="compatible")
+    try:
+        return client.config_get("tls-client-*")  # type: ignore[return-value]
+    finally:
+        client.close()
