@@ -282,3 +282,14 @@ def test_fleet_rotate_refuses_incomplete_operator_files_in_one_line(
     says = says.replace("MISSING", str(tmp_path / "nope.key"))
     assert len(err) == 1 and says in err[0], err
     assert "pki create" not in err[0]
+
+
+def test_a_missing_key_or_certificate_is_named_without_suggesting_pki_create(tmp_path: Path) -> None:
+    """On a foreign CA `pki create` would make a new CA: the message names the file and the flag instead."""
+    from runbook.errors import RunbookError
+
+    for load, flag in ((pki.load_key, "--ca-key"), (pki.load_certs, "--ca")):
+        with pytest.raises(RunbookError) as err:
+            load(tmp_path / "absent.pem")
+        text = str(err.value)
+        assert str(tmp_path / "absent.pem") in text and flag in text and "pki create" not in text, text

@@ -419,4 +419,4 @@ def _chain_not_after(files: NodeFiles | None, served: x509.Certificate) -> float
             certs = consistency.parse_certs(files.local("cert").read_bytes())
             if certs and reload.same_cert(certs[0], served):
                 chain = certs
-    return min(c.not_valid_after_utc.timestamp() for c in chain)
+    return pki.chain_not_after(chain).timestamp()
