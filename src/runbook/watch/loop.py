@@ -269,6 +269,9 @@ class Watcher:
         if fileset.read(files).key != snap.key:  # moved again since it settled: settle again
             n.seen = None
             return
+        for warning in (c for c in checks if c.status == "warn"):  # accepted, but never silently
+            n.status.warnings += 1
+            self._emit(n, "warning", "warn", f"{warning.id}: {warning.detail}; reloading it", warning.fix)
         good = self.state.load_good(t)
         replicas = [
             m.target for m in self.nodes
