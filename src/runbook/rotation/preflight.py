@@ -243,6 +243,7 @@ def server_names_check(
     cn_only = [n for n in want if how[n] == "cn" and n not in lost]
     sans = ", ".join(f"{'IP' if pki.is_ip(n) else 'DNS'}:{n}" for n in want)
     fix = f"re-issue it with subjectAltName {sans}"
+    problems = []
     if missing:
         in_cn = [n for n in missing if any(c.lower() == n.lower() for c in pki.common_names(new))]
         why = (
@@ -251,16 +252,15 @@ def server_names_check(
             if in_cn
             else ""
         )
-        return CheckResult(check_id, "fail", f"does not cover {', '.join(missing)}{why}", fix)
+        problems.append(f"does not cover {', '.join(missing)}{why}")
     if lost:
-        return CheckResult(
-            check_id,
-            "fail",
+        problems.append(
             f"names {', '.join(lost)} only in its subject CN, where the served certificate has "
             f"{'it' if len(lost) == 1 else 'them'} in subjectAltName: {pki.SAN_ONLY_CLIENTS} verify the "
-            "served certificate and would refuse this one",
-            fix,
+            "served certificate and would refuse this one"
         )
+    if problems:
+        return CheckResult(check_id, "fail", "; ".join(problems), fix)
     if cn_only:
         return CheckResult(
             check_id,
