@@ -30,7 +30,7 @@ from typing import Any
 import redis
 from cryptography import x509
 
-from runbook.client import Endpoint, redis_pool, tls_context, wire
+from runbook.client import Endpoint, Mode, redis_pool, tls_context, wire
 
 
 @dataclass
@@ -78,6 +78,9 @@ class _Counters:
 class LoadGen:
     """Threads of pooled and reconnecting TLS clients against one :class:`~runbook.client.Endpoint`
     (its ``files`` are the client's, its ``hostname`` the name every connection verifies).
+    ``mode``: how the clients verify (``strict``: Python 3.13's default context, what we issue;
+    ``compatible``: what applications on OpenSSL's defaults accept, as a deployment's clients do
+    before ``adopt --migrate``).
 
     Use as ``with LoadGen(...) as load: ...``; :meth:`mark` snapshots the counters so a window
     (e.g. the rotation) can be measured on its own; :meth:`stop` returns the totals.
@@ -93,8 +96,10 @@ class LoadGen:
         max_commands: int = 1_000_000,
         max_seconds: float = 30.0,
         socket_timeout: float = 5.0,
+        mode: Mode = "strict",
     ) -> None:
         self.endpoint = endpoint
+        self.mode: Mode = mode
         self.pooled, self.reconnecting, self.batch = pooled, reconnecting, max(1, batch)
         self.max_commands, self.max_seconds = max_commands, max_seconds
         self.socket_timeout = socket_timeout
@@ -221,7 +226,13 @@ class LoadGen:
     def _pool(self, **kwargs: Any) -> redis.ConnectionPool:
         ep = self.endpoint
         return redis_pool(
-            ep.host, ep.port, ep.files, server_hostname=ep.hostname, max_connections=1, **kwargs
+            ep.host,
+            ep.port,
+            ep.files,
+            server_hostname=ep.hostname,
+            max_connections=1,
+            mode=self.mode,
+            **kwargs,
         )
 
     def server_total(self) -> int:
@@ -275,7 +286,7 @@ class LoadGen:
         """A new mutual-TLS connection (counted as a reconnect, its serial noted); None if it failed."""
         try:
             # a fresh context per connection: the files are re-read, as a new process would
-            ctx = tls_context(self.endpoint.files)
+            ctx = tls_context(self.endpoint.files, mode=self.mode)
             raw = socket.create_connection(
                 (self.endpoint.host, self.endpoint.port), timeout=self.socket_timeout
             )

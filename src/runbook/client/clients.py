@@ -86,11 +86,12 @@ def redis_pool(
     decode_responses: bool = True,
     max_connections: int = 50,
     socket_timeout: float = 5.0,
+    mode: Mode = "strict",
 ) -> redis.ConnectionPool:
     """A TLS connection pool trusting only ``files.ca``: one context for all its connections.
 
     ``connection_class=ContextSSLConnection`` and ``decode_responses`` on the pool (beside
-    ``connection_pool=`` redis-py ignores it). ``server_hostname`` as in :func:`redis_client`.
+    ``connection_pool=`` redis-py ignores it). ``server_hostname`` and ``mode`` as in :func:`redis_client`.
     """
     return _context_pool(
         host,
@@ -98,6 +99,7 @@ def redis_pool(
         files,
         server_hostname,
         socket_timeout,
+        mode,
         decode_responses=decode_responses,
         max_connections=max_connections,
     )

@@ -20,6 +20,6 @@ from runbook.pki.keys import (
 from runbook.pki.lifetime import expiry
 from runbook.pki.openssl import openssl_commands
 from runbook.pki.paths import CA_CERT, DEFAULT_CLIENT, PkiPaths
-from runbook.pki.resign import resign_ca
+from runbook.pki.resign import resign_ca, resign_ca_cert
 from runbook.pki.strictness import ca_problems, strict_findings
-from runbook.pki.validation import validate_client_name, validate_days
+from runbook.pki.validation import validate_client_name, validate_days, validate_hostname

@@ -1,20 +1,23 @@
 """Zero-downtime certificate rotation: plan -> preflight -> backup -> swap -> reload -> verify -> rollback."""
 
-from runbook.rotation.apply import reload_tls
+from runbook.rotation.apply import NodeWork, Rotation, reload_tls
 from runbook.rotation.commands import deploy_commands, sentinel_procedure
 from runbook.rotation.drills import DRILLS, check_params, drill_material
-from runbook.rotation.issuing import reissue_like
+from runbook.rotation.issuing import load_signer, reissue_like
 from runbook.rotation.preflight import ClientTrust, preflight_leaf
-from runbook.rotation.report import Fault, RotationReport, file_digests, plan_rows
+from runbook.rotation.report import Fault, PlanStep, RotationReport, file_digests, plan_rows
 from runbook.rotation.run import rotate
 from runbook.rotation.served import verify_served
 from runbook.rotation.targets import (
     NodeTarget,
     discover_node,
+    fingerprint,
     nodes_from_sandbox,
     serial_of,
     served_by,
     served_certificate,
     serves_visible_files,
+    tls_settings,
 )
 from runbook.rotation.verify import LINK_TIMEOUT, wait_link_up
+from runbook.rotation.volumes import renewer_procedure, secret_volume, watch_flags

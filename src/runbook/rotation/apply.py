@@ -45,7 +45,12 @@ def reload_tls(client: redis.Redis, settings: Sequence[tuple[str, str]]) -> None
 
 @dataclass
 class NodeWork:
-    """One node's share of a rotation: files to write, ``CONFIG SET`` pairs, certificates after/before."""
+    """One node's share of a rotation: files to write, ``CONFIG SET`` pairs, certificates after/before.
+
+    ``restore_settings``: the ``CONFIG SET`` pairs that put the node back on a rollback when the
+    change points it at other paths (a new link certificate file); None: ``settings`` again (same
+    paths, their old bytes restored from the backup).
+    """
 
     node: NodeTarget
     writes: list[files.PlannedWrite]
@@ -53,6 +58,7 @@ class NodeWork:
     expect: x509.Certificate | None  # certificate the node must present after the reload
     old: x509.Certificate | None
     relink: bool = False
+    restore_settings: list[tuple[str, str]] | None = None
 
 
 class _Failed(Exception):
@@ -178,11 +184,12 @@ class Rotation(Verifier):
             restored = files.restore(backup_dir, root)
             self.report.add("rollback:restore", "pass", f"{len(restored)} files restored byte for byte")
         for nw in done:
-            back = NodeWork(nw.node, [], nw.settings, nw.old, nw.old, nw.relink)
-            if not nw.settings:
+            settings = nw.settings if nw.restore_settings is None else nw.restore_settings
+            back = NodeWork(nw.node, [], settings, nw.old, nw.old, nw.relink)
+            if not settings:
                 continue
             try:
-                reload_tls(self.clients[nw.node.name], nw.settings)
+                reload_tls(self.clients[nw.node.name], settings)
                 self.report.add(
                     f"rollback:{nw.node.name}:reload", "pass", "old files reloaded with one CONFIG SET"
                 )

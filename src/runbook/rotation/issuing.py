@@ -7,6 +7,7 @@ from the environment when it is encrypted).
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,12 +20,21 @@ from runbook.errors import RunbookError
 
 
 def reissue_like(
-    old: x509.Certificate, ca: pki.Issued, *, days: int = 365, key_type: str | None = None
+    old: x509.Certificate,
+    ca: pki.Issued,
+    *,
+    days: int = 365,
+    key_type: str | None = None,
+    add_names: Sequence[str] = (),
+    default_eku: Sequence[x509.ObjectIdentifier] = (),
 ) -> pki.Issued:
     """A new certificate with ``old``'s subject, SANs, key usages and EKUs, a new key, signed by ``ca``.
 
     In memory; nothing written. Keeps serverAuth+clientAuth when the old one had both (a server
-    certificate also used for replication or cluster links).
+    certificate also used for replication or cluster links). ``add_names``: DNS names or IP addresses
+    added to subjectAltName (a SAN is created when the old one had none: the name that was only in the
+    CN, as strict clients need it; critical only when the subject is empty). ``default_eku``: the
+    extended key usages given when ``old`` had none (no EKU allowed every purpose).
     """
     pki.validate_days(days, "certificate validity")
     kt = key_type or pki.key_description(old.public_key())[0]
@@ -40,8 +50,14 @@ def reissue_like(
         .not_valid_before(start)
         .not_valid_after(start + pki.BACKDATE + dt.timedelta(days=days))
     )
+    skip: tuple[type[x509.ExtensionType], ...] = (x509.SubjectKeyIdentifier, x509.AuthorityKeyIdentifier)
+    if add_names:
+        skip += (x509.SubjectAlternativeName,)
+        builder = builder.add_extension(_san_with(old, add_names), critical=len(old.subject) == 0)
+    if default_eku and not _has(old, x509.ExtendedKeyUsage):
+        builder = builder.add_extension(x509.ExtendedKeyUsage(list(default_eku)), critical=False)
     for ext in old.extensions:
-        if isinstance(ext.value, x509.SubjectKeyIdentifier | x509.AuthorityKeyIdentifier):
+        if isinstance(ext.value, skip):
             continue
         builder = builder.add_extension(ext.value, critical=ext.critical)
     builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
@@ -49,6 +65,32 @@ def reissue_like(
         x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), False
     )
     return pki.Issued(builder.sign(ca.key, hashes.SHA256()), key)
+
+
+def _has(cert: x509.Certificate, cls: type[x509.ExtensionType]) -> bool:
+    try:
+        cert.extensions.get_extension_for_class(cls)
+    except x509.ExtensionNotFound:
+        return False
+    return True
+
+
+def _san_with(old: x509.Certificate, names: Sequence[str]) -> x509.SubjectAlternativeName:
+    """``old``'s subjectAltName (if any) plus ``names`` (IP addresses as iPAddress), without repeats."""
+    try:
+        have: list[x509.GeneralName] = list(
+            old.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        )
+    except x509.ExtensionNotFound:
+        have = []
+    for name in names:
+        try:
+            general: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(name))
+        except ValueError:
+            general = x509.DNSName(name)
+        if general not in have:
+            have.append(general)
+    return x509.SubjectAlternativeName(have)
 
 
 def load_ca(paths: pki.PkiPaths) -> pki.Issued:

@@ -173,6 +173,22 @@ def server_settings(node: NodeTarget) -> list[tuple[str, str]]:
     return [("tls-cert-file", node.cert_file), ("tls-key-file", node.key_file)]
 
 
+def tls_settings(node: NodeTarget, **changed: str) -> list[tuple[str, str]]:
+    """Every TLS file the node reads as ``CONFIG SET`` pairs (one call reloads them all), with
+    ``changed`` values replacing the node's own (keyword names with ``_`` for ``-``:
+    ``tls_client_cert_file=...``). The outgoing-link pair is named when the node has one or it changes."""
+    values = {
+        "tls-cert-file": node.cert_file,
+        "tls-key-file": node.key_file,
+        "tls-ca-cert-file": node.ca_file,
+        "tls-client-cert-file": node.client_cert_file,
+        "tls-client-key-file": node.client_key_file,
+        **{k.replace("_", "-"): v for k, v in changed.items()},
+    }
+    link = values["tls-client-cert-file"] or node.client_cert_file
+    return [(k, v) for k, v in values.items() if v or (link and k.startswith("tls-client-"))]
+
+
 def link_settings(node: NodeTarget) -> list[tuple[str, str]]:
     """The ``CONFIG SET`` pairs that reload the node's outgoing-link (replication/cluster) certificate."""
     return [("tls-client-cert-file", node.client_cert_file), ("tls-client-key-file", node.client_key_file)]
