@@ -48,6 +48,11 @@ def _symptom(st: state.LabState) -> str:
     f = s.endpoint.files
     client = {"tls": s.tls, "ca": f.ca or None, "cert": f.cert, "key": f.key, "ciphers": s.ciphers or None,
               "min_version": s.version("min"), "max_version": s.version("max")}  # fmt: skip
+    if labs.get(st.name).strict_client:  # the application verifies as Python 3.13's default context does
+        spec = diagnose.ClientSpec(ca=f.ca or None, cert=f.cert, key=f.key, server_name=s.endpoint.server_name,
+                                   mode="strict")  # fmt: skip
+        outcome = diagnose.attempt(s.endpoint.host, s.endpoint.port, spec, 2.0)
+        return diagnose.describe_error(outcome.error) if outcome.error else "PING -> PONG"
     if st.fleet:  # the application's node answers PING; its replication link is what the ticket says
         rc = redis_client("localhost", st.app.port, st.admin_files())
         try:
@@ -81,6 +86,10 @@ def _weaken(name: str, st: state.LabState) -> None:
         "cert-expired",
         "cert-not-yet-valid",
         "server-cert-wrong-usage",
+        "ca-not-strict",
+        "server-name-cn-only",
+        "chain-not-strict",
+        "missing-intermediate",
     ):
         _edit_client(st, verify=False)
         return
@@ -105,9 +114,7 @@ def _weaken(name: str, st: state.LabState) -> None:
 def test_catalogue_covers_every_cause_without_naming_it() -> None:
     causes = {lab.cause for lab in labs.LABS}
     assert len(labs.LABS) >= 12
-    # foreign-PKI causes (issue 17) are proven on real-world deployments in tests/test_corpus.py; no lab yet
-    corpus_only = {"ca-not-strict", "server-name-cn-only", "chain-not-strict", "missing-intermediate"}
-    assert causes == set(diagnose.CAUSE_INFO) - {"ok", "unknown"} - corpus_only
+    assert causes == set(diagnose.CAUSE_INFO) - {"ok", "unknown"}  # the foreign-PKI causes (issue 17) too
     assert any(lab.build.__name__ == "_replica_link_plaintext" for lab in labs.LABS)  # three nodes, one bad
     for lab in labs.LABS:
         shown = f"{lab.name} {lab.title} {lab.ticket}".lower()
@@ -191,6 +198,28 @@ def _hand_fix(name: str, st: state.LabState) -> None:
         _edit_client(st, min_version="TLSv1.2", max_version="")
     elif name == "inventory-service":
         _edit_client(st, cert=str(paths.client_cert()), key=str(paths.client_key()))
+    elif name == "payments-upgrade":  # re-sign the guide CA with its own key; the new file to both sides
+        tls = Path(st.root) / "tls"
+        args = [
+            "--ca",
+            str(tls / "ca.crt"),
+            "--ca-key",
+            str(tls / "ca.key"),
+            "--out",
+            str(tls / "ca-new.crt"),
+        ]
+        assert main(["pki", "resign-ca", *args]) == 0
+        _edit_client(st, ca=str(tls / "ca-new.crt"))
+        _edit_conf(st.app.conf_path, tls_ca_cert_file=str(tls / "ca-new.crt"))
+        assert _cli("restart")[0] == 0
+    elif name == "renewal-by-hand":  # leaf + intermediate in the served file, as `step ca renew` writes it
+        step = Path(st.root) / "step"
+        chain = step / "served.crt"
+        chain.write_bytes(
+            (step / "redis.crt").read_bytes() + (step / "certs" / "intermediate_ca.crt").read_bytes()
+        )
+        _edit_conf(st.app.conf_path, tls_cert_file=str(chain))
+        assert _cli("restart")[0] == 0
 
 
 HAND = [
@@ -200,7 +229,42 @@ HAND = [
     "cleanup-script",
     "legacy-java",
     "inventory-service",
+    "payments-upgrade",
+    "renewal-by-hand",
 ]
+
+
+def test_foreign_pki_labs_refuse_a_fix_that_works_for_the_application_alone(work: Path) -> None:
+    """A new CA instead of the old one re-signed, or the intermediate added to one application's trust
+    instead of served: the application connects, and the lab's own proof still refuses it."""
+    labs.start("payments-upgrade", work, "dave")
+    st = state.load(work, "payments-upgrade")
+    fresh = Path(st.root) / "fresh"
+    assert main(["pki", "create", "--dir", str(fresh)]) == 0  # a brand-new strict CA and pairs
+    p = pki.PkiPaths(fresh)
+    _edit_client(st, ca=str(p.ca_cert), cert=str(p.client_cert()), key=str(p.client_key()))
+    _edit_conf(st.app.conf_path, tls_cert_file=str(p.server_cert), tls_key_file=str(p.server_key),
+               tls_ca_cert_file=str(p.ca_cert))  # fmt: skip
+    state.restart_nodes(st)
+    replaced = {c.id: c for c in labs.check(work, "dave", "payments-upgrade", settle=0.5).checks}
+    assert replaced["application:server"].status == "pass" and replaced["strict-client"].status == "pass"
+    assert replaced["ca-kept"].status == "fail" and "another CA key" in replaced["ca-kept"].detail
+    labs.stop(work, "payments-upgrade")
+
+    labs.start("renewal-by-hand", work, "dave")
+    st = state.load(work, "renewal-by-hand")
+    step = Path(st.root) / "step"
+    bundle = step / "app-bundle.crt"  # the application alone trusts root + intermediate
+    bundle.write_bytes((step / "certs" / "root_ca.crt").read_bytes()
+                       + (step / "certs" / "intermediate_ca.crt").read_bytes())  # fmt: skip
+    _edit_client(st, ca=str(bundle))
+    bundled = {c.id: c for c in labs.check(work, "dave", "renewal-by-hand", settle=0.5).checks}
+    assert bundled["application:server"].status == "pass"
+    assert (
+        bundled["root-only-clients"].status == "fail"
+        and "only the root" in bundled["root-only-clients"].detail
+    )
+    labs.stop(work, "renewal-by-hand")
 
 
 @pytest.mark.parametrize("name", HAND)

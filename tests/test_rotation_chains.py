@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from chain_site import ChainSite, build, start
+from corpus import ChainSite
+from corpus import build_chain as build
+from corpus import start_chain as start
 from runbook import rotation, sandbox
 from runbook.client import TlsClientFiles, redis_client
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from chain_site import ChainSite, build, start
+from corpus import ChainSite
+from corpus import build_chain as build
+from corpus import start_chain as start
 from runbook import cli, pki, rotation, sandbox
 from runbook.client import TlsClientFiles
 from runbook.rotation.volumes import secret_volume

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from chain_site import ChainSite, build, start
+from corpus import ChainSite
+from corpus import build_chain as build
+from corpus import start_chain as start
 from runbook import pki, rotation, sandbox
 from runbook.client import Endpoint
 from runbook.watch import WatchTarget, watch_once

@@ -74,13 +74,15 @@ class Adoption:
     def assess(self) -> Table:
         """What every kind of client sees at every node, before the migration (read-only)."""
         self.before = adopt.assess(self.endpoints)
-        return self.before.tables()[0]
+        views: Table = self.before.tables()[0]
+        return views
 
     def findings(self) -> Table:
         """The assessment's findings, each with its cause id and exact fix."""
         if self.before is None:
             raise RunbookError("assess first: the findings come from the assessment")
-        return self.before.tables()[1]
+        found: Table = self.before.tables()[1]
+        return found
 
     def plan(self) -> list[str]:
         """The migration's plan (a dry run: nothing written), or why there is none."""
@@ -175,8 +177,14 @@ class Adoption:
     def verify(self) -> str:
         """Raise AssertionError naming every failed proof (the migration is then rolled back or partial)."""
         failed = [f"{c.id}: {c.detail}" for c in self.proof if c.status == "fail"]
-        assert not failed, "the adoption is not proven: " + "; ".join(failed) + " (read the migration's lines)"
-        return "proven: " + ", ".join(c.id for c in self.proof if c.status == "pass") if self.proof else "nothing to prove"
+        assert not failed, (
+            "the adoption is not proven: " + "; ".join(failed) + " (read the migration's lines)"
+        )
+        return (
+            "proven: " + ", ".join(c.id for c in self.proof if c.status == "pass")
+            if self.proof
+            else "nothing to prove"
+        )
 
     def finish(self) -> str:
         """Stop the sandbox's guide deployment (external: nothing to stop)."""

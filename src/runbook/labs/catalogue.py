@@ -6,12 +6,12 @@ debrief. Names and titles never name the cause; :attr:`Lab.cause` (a
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from runbook import config, drills, files, pki
 from runbook.errors import RunbookError
+from runbook.labs.foreign import FOREIGN_LABS
+from runbook.labs.model import Debrief, Lab
 from runbook.labs.state import (
     ClientSettings,
     LabState,
@@ -21,29 +21,6 @@ from runbook.labs.state import (
     version_name,
     write_client,
 )
-
-
-@dataclass(frozen=True)
-class Debrief:
-    """After the attempt: what happened, how to see it, how to prevent it."""
-
-    happened: str
-    see: str
-    prevent: str
-
-
-@dataclass(frozen=True)
-class Lab:
-    name: str
-    title: str  # ticket-like, never the cause
-    ticket: str  # the symptom as the application team reports it
-    cause: str  # the runbook.diagnose cause id (shown by reveal only)
-    build: Callable[[drills.DrillEnv], drills.Setup]
-    solve: Callable[[LabState], None]
-    hints: tuple[str, str, str]  # where to look; which tool shows it; what to change
-    debrief: Debrief
-    symptom: str  # regex the application's live error matches (tests prove the ticket true)
-
 
 # --------------------------------------------------------------------------- builders (labs only)
 
@@ -543,6 +520,7 @@ LABS: tuple[Lab, ...] = (
         ),
         r"True master_link_status:down",
     ),
+    *FOREIGN_LABS,
 )
 
 

@@ -20,6 +20,7 @@ from redis.retry import Retry
 from runbook import diagnose
 from runbook.client import redis_client
 from runbook.errors import RunbookError
+from runbook.labs import catalogue
 from runbook.labs.state import VERSIONS, ClientSettings, LabState, conf_value, read_client
 from runbook.results import CheckResult, all_ok, as_dicts
 from runbook.sandbox import Node
@@ -44,6 +45,10 @@ SYMPTOMS: dict[str, str] = {
     "no-shared-cipher": "the TLS handshake fails before any certificate is exchanged",
     "outgoing-cert-wrong-usage": "the node answers, but it is not replicating from its primary",
     "replication-link-down": "the node answers, but it is not replicating from its primary",
+    "ca-not-strict": "the application rejects the server's certificate chain",
+    "server-name-cn-only": "the application rejects the server's certificate",
+    "chain-not-strict": "the application rejects the server's certificate chain",
+    "missing-intermediate": "the application rejects the server's certificate chain",
 }
 STILL_FAILING_FIX = "investigate with the toolkit (docs/training.md); `runbook lab hint` when stuck"
 STRICT_VERSIONS = {"TLSv1.2", "TLSv1.3"}
@@ -80,6 +85,9 @@ def check_lab(state: LabState, *, timeout: float = 1.0, settle: float = 3.0) -> 
     results.append(_client_settings(settings))
     for node in state.nodes:
         results += _server_settings(state, node, settings.endpoint.hostname)
+    proofs = catalogue.get(state.name).proofs
+    if proofs is not None and settings.tls and settings.verify:
+        results += proofs(state)
     return LabCheck(state.name, results)
 
 
