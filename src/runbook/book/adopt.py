@@ -81,14 +81,18 @@ class Adoption:
         """The assessment's findings, each with its cause id and exact fix."""
         if self.before is None:
             raise RunbookError("assess first: the findings come from the assessment")
-        found: Table = self.before.tables()[1]
-        return found
+        rows = [[f.id, f.node, f.detail, self._shown(f.fix)] for f in self.before.findings]
+        return Table(
+            ["finding", "node", "detail", "fix"], rows or [["none", "", "nothing to fix", ""]], "findings"
+        )
 
     def plan(self) -> list[str]:
         """The migration's plan (a dry run: nothing written), or why there is none."""
         if not self.ca_key:
             return ["no plan: give ca_key_file (the CA's private key) to plan the migration"]
-        return adopt.migrate(self.endpoints, self.ca_key, dry_run=True).lines()
+        return [
+            self._shown(line) for line in adopt.migrate(self.endpoints, self.ca_key, dry_run=True).lines()
+        ]
 
     def migrate(self) -> list[str]:
         """Migrate to the strict profile while a pooled and a reconnecting client count every command.
@@ -104,9 +108,9 @@ class Adoption:
             self.migration = adopt.migrate(self.endpoints, self.ca_key)
             self.load = load.stop()
         return [
-            *self.migration.lines(),
-            f"load during the migration: {self.load.commands} commands, {self.load.failed_commands} failed, "
-            f"{self.load.reconnects} new connections, {self.load.failed_reconnects} refused",
+            *(self._shown(line) for line in self.migration.lines()),
+            f"load during the migration: {self.load.commands} commands ({self.load.failed_commands} failed), "
+            f"new connections: {self.load.failed_reconnects} refused",
         ]
 
     def write_marker(self) -> str:
@@ -217,6 +221,10 @@ class Adoption:
         return Summary("09_adopt", verdict, evidence, {"target": "external" if self.external else "sandbox"})
 
     # ------------------------------------------------------------------ helpers
+
+    def _shown(self, text: str) -> str:
+        """``text`` with the work dir written ``<work dir>`` (the sandbox's files live there)."""
+        return text.replace(f"{self.work}/", "<work dir>/")
 
     def _client(self, e: Endpoint) -> redis.Redis:
         return redis_client(e.host, e.port, e.files, server_hostname=e.hostname, mode="compatible")
