@@ -272,3 +272,79 @@ def test_01_on_a_guide_made_ca_fails_with_the_adopt_fix_and_writes_nothing(
     line = summary.failure_line()
     assert "strict profile" in line and "runbook adopt" in line and "overwrite" not in line, line
     assert _digests(paths.root) == before and not (tmp_path / "work" / "pki").exists()
+
+
+def _run_02(endpoint: Endpoint, tmp_path: Path) -> pipeline.RunSummary:
+    files = endpoint.files
+    return pipeline.run(
+        only=["02"],
+        target="external",
+        connection={
+            "redis_host": endpoint.host,
+            "redis_port": endpoint.port,
+            "server_name": endpoint.server_name,
+            "ca_file": files.ca,
+            "client_cert": files.cert or "",
+            "client_key": files.key or "",
+        },
+        output_dir=tmp_path / "out",
+        work=tmp_path / "work",
+        notebooks=ROOT / "notebooks",
+        progress=False,
+    )
+
+
+def _pem_files(folder: Path) -> list[str]:
+    return [str(p) for p in folder.rglob("*") if p.is_file() and p.suffix in (".crt", ".key", ".pem")]
+
+
+def test_02_lints_the_live_settings_and_the_operators_files_and_writes_no_pki(
+    external_redis: External, tmp_path: Path
+) -> None:
+    """Under external, 02 renders nothing and writes no PKI: it lints what the server reports
+    (CONFIG GET tls-*) and the operator's files; the server's files stay as they were."""
+    if external_redis.server_name != "localhost":
+        pytest.skip("one server is enough: the redis.test variant adds nothing here")
+    pki = external_redis.pki
+    before = _digests(pki.root)
+    pki.client_key().chmod(0o640)  # the operator's key readable by its group: a finding on client_key
+    ep = Endpoint("127.0.0.1", external_redis.port, "localhost", external_redis.files)
+    summary = _run_02(ep, tmp_path)
+    assert summary.ok, summary.failure_line()
+    work = tmp_path / "work"
+    assert not (work / "pki").exists() and not (work / "config").exists(), "no PKI, no rendered config"
+    assert _pem_files(work) == [] and _pem_files(tmp_path / "out") == []
+    assert {k: v for k, v in _digests(pki.root).items()} == before, "the operator's files are untouched"
+    record = summary.notebooks[0].record
+    assert record is not None
+    ev = record["evidence"]
+    assert ev["config_file"] == f"CONFIG GET on 127.0.0.1:{external_redis.port}"
+    lint = {(f["subject"], f["severity"]) for f in ev["lint"]}
+    assert ("client_key", "warn") in lint, ev["lint"]  # the operator's file, judged
+    assert not any(f["severity"] == "error" for f in ev["lint"]), ev["lint"]
+    verdict = {v["id"]: v for v in record["verdict"]}
+    assert verdict["config-lint"]["status"] == "pass" and verdict["server"]["status"] == "skip"
+    assert "live settings linted" in verdict["server"]["detail"]
+
+
+def test_02_on_a_corpus_deployment_fails_on_what_the_live_server_runs(tmp_path: Path) -> None:
+    """mkcert's files served with TLS 1.1 still allowed: 02 under external names the live directive at
+    fault (tls-protocols, as CONFIG GET reports it) and writes no PKI or config in the work dir."""
+    import corpus
+
+    dep = corpus.build("mkcert", tmp_path / "mkcert")
+    node = corpus.start(
+        dep, tmp_path / "node", tls_protocols='"TLSv1.1 TLSv1.2 TLSv1.3"', tls_prefer_server_ciphers="no"
+    )
+    try:
+        summary = _run_02(dep.endpoint(node.port), tmp_path)
+    finally:
+        sandbox.stop_node(node)
+    assert not summary.ok
+    line = summary.failure_line()
+    assert "TLS errors in" in line and "tls-protocols" in line, line
+    work = tmp_path / "work"
+    assert not (work / "pki").exists() and not (work / "config").exists() and _pem_files(work) == []
+    executed = (tmp_path / "out" / "02_server_config.ipynb").read_text()
+    assert f"lint: CONFIG GET on 127.0.0.1:{node.port}" in executed
+    assert "tls-prefer-server-ciphers is off" in executed  # a live value linted (info)

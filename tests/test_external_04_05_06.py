@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook import bench, client, diagnose, pki, rotation, sandbox
+from runbook import bench, client, pki, rotation, sandbox
 from runbook.book import rotation_external, toolkit
 from runbook.client import Endpoint, TlsClientFiles
 from runbook.errors import RunbookError
@@ -66,13 +66,11 @@ def test_bench_skips_every_verdict_with_the_reason() -> None:
 
 def test_chain_checks_verify_for_the_server_name_and_skip_a_missing_client(session_work: Path) -> None:
     paths = pki.PkiPaths(session_work / "pki")
-    spec = diagnose.ClientSpec(ca=str(paths.ca_cert))
 
     def make_tk(name: str, client_cert: Path | None) -> toolkit.Toolkit:
         return toolkit.Toolkit(
             "external",
-            Endpoint("h", 1, name),
-            spec,
+            Endpoint("h", 1, name, TlsClientFiles(str(paths.ca_cert))),
             paths.ca_cert,
             paths.server_cert,
             client_cert,

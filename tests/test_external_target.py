@@ -60,7 +60,7 @@ def test_external_endpoint_refuses_incomplete_parameters(
 
 
 def test_handshake_rows_compare_serial_only_when_expected() -> None:
-    hs = sandbox.HandshakeDetails(
+    hs = probe.Handshake(
         "TLSv1.3", "TLS_AES_128_GCM_SHA256", "CN=s", "CN=ca", "0A", "2030", ["DNS:a", "IP:1"]
     )
     rows = sandbox.handshake_rows(hs, "0A")

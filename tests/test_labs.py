@@ -49,9 +49,7 @@ def _symptom(st: state.LabState) -> str:
     client = {"tls": s.tls, "ca": f.ca or None, "cert": f.cert, "key": f.key, "ciphers": s.ciphers or None,
               "min_version": s.version("min"), "max_version": s.version("max")}  # fmt: skip
     if labs.get(st.name).strict_client:  # the application verifies as Python 3.13's default context does
-        spec = diagnose.ClientSpec(ca=f.ca or None, cert=f.cert, key=f.key, server_name=s.endpoint.server_name,
-                                   mode="strict")  # fmt: skip
-        outcome = diagnose.attempt(s.endpoint.host, s.endpoint.port, spec, 2.0)
+        outcome = diagnose.attempt(diagnose.ClientSpec(s.endpoint, mode="strict"), 2.0)
         return diagnose.describe_error(outcome.error) if outcome.error else "PING -> PONG"
     if st.fleet:  # the application's node answers PING; its replication link is what the ticket says
         rc = redis_client("localhost", st.app.port, st.admin_files())

@@ -65,3 +65,31 @@ def test_the_checks_can_fail() -> None:
         'x = None if target == "external" else 1'
     ]
     assert target_branches("rows = [r for r in results if r.ok]  # target: sandbox") == []
+
+
+FORM_ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z_0-9]*)\s*(?::[^=]*)?=(?!=)", re.M)
+
+
+def form_derivations(source: str) -> list[str]:
+    """Assignments in a form cell that the form itself does not use (its choices may be computed there)."""
+    form = source[source.find("parameter_form(") :]
+    names = [m.group(1) for m in FORM_ASSIGNMENT.finditer(source)]
+    return [n for n in names if not re.search(rf"\b{n}\b", form)]
+
+
+@pytest.mark.parametrize("path", PAGES, ids=[p.stem for p in PAGES])
+def test_the_form_cell_holds_only_the_form(path: Path) -> None:
+    """The form cell (imports and ``parameter_form``) computes nothing but what the form shows: values
+    derived from the parameters live in a later cell, so editing the form and re-running the cells
+    below takes effect."""
+    found = {i: d for i, s in code_cells(path) if "parameter_form(" in s and (d := form_derivations(s))}
+    assert not found, f"{path.name}: the form cell computes {found}: move it to the next cell"
+
+
+def test_the_form_rule_can_fail() -> None:
+    assert FORM_ASSIGNMENT.match("WORK = workdir.work_dir(work_dir or None)")
+    assert FORM_ASSIGNMENT.match("x: int = 1")
+    assert not FORM_ASSIGNMENT.match('parameter_form(globals(), ["a"], choices={"a": [1]})')
+    assert not FORM_ASSIGNMENT.match("from runbook import book")
+    assert form_derivations("WORK = w()\nparameter_form(globals(), ['a'])") == ["WORK"]
+    assert form_derivations("c = f()\nparameter_form(globals(), ['a'], choices={'a': c})") == []

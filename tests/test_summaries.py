@@ -17,12 +17,12 @@ from runbook.book.rotation import DrillOutcome, RotationOutcome, RotationSetup
 from runbook.book.target import ExternalTarget, SandboxTarget, ServerStep
 from runbook.checks import AuditReport, Refusal
 from runbook.client import Endpoint, SnippetRun, TlsClientFiles
+from runbook.client.probe import Handshake
 from runbook.config import ApplyReport
-from runbook.diagnose import Diagnosis, Handshake
+from runbook.diagnose import Diagnosis
 from runbook.drills import DrillResult
 from runbook.loadgen import LoadStats
 from runbook.results import CheckResult, Finding
-from runbook.sandbox import HandshakeDetails
 
 PASS = CheckResult("x", "pass", "fine")
 FAIL = CheckResult("y", "fail", "broken", "fix it")
@@ -67,7 +67,7 @@ def test_certificates_pass_and_fail(session_work: Path) -> None:
 
 # --------------------------------------------------------------------------- 02
 
-HS = HandshakeDetails(
+HS = Handshake(
     "TLSv1.3",
     "TLS_AES_256_GCM_SHA384",
     "CN=localhost",
@@ -204,7 +204,9 @@ def _drill(diagnosed: bool, cleaned: bool = True) -> DrillResult:
 def _troubleshooting(
     drills: list[DrillResult] | None, protocols: dict[str, bool], cause: str
 ) -> summaries.Summary:
-    hs = Handshake("TLSv1.3", "TLS_AES_256_GCM_SHA384", "CN=localhost", ["DNS:localhost"], "2030", "+PONG")
+    hs = Handshake(
+        "TLSv1.3", "TLS_AES_256_GCM_SHA384", "CN=localhost", server_sans=["DNS:localhost"], reply="+PONG"
+    )
     diagnoses = {
         "with the client certificate": Diagnosis("ok", "fine", [], ""),
         summaries.NO_CLIENT_CERT: Diagnosis(cause, "refused", [], "send a certificate"),

@@ -95,7 +95,7 @@ class DrillEnv:
 @dataclass
 class Setup:
     """A broken endpoint: where to connect (a drill node's :attr:`Node.endpoint`), how the client
-    connects (``ClientSpec`` keywords), what it shows."""
+    connects (redis-py keywords: ``ca``/``cert``/``key``, ``max_version``, ``ciphers``), what it shows."""
 
     endpoint: Endpoint
     client: dict[str, Any]
@@ -240,14 +240,15 @@ def _stable(symptom: str, log_file: str, before: int | None) -> str:
 
 def _symptom_capped(setup: Setup) -> tuple[str, BaseException | None]:
     """redis-py cannot cap the TLS version: show what a capped client (like an old app) sees."""
+    files = TlsClientFiles(setup.client.get("ca") or "", setup.client.get("cert"), setup.client.get("key"))
     spec = diagnose.ClientSpec(
-        ca=setup.client.get("ca"),
-        cert=setup.client.get("cert"),
-        key=setup.client.get("key"),
+        Endpoint(
+            setup.endpoint.host, setup.endpoint.port, files=files
+        ),  # the host verified, as redis-py does
         max_version=setup.client.get("max_version"),
         ciphers=setup.client.get("ciphers"),
     )
-    outcome = diagnose.attempt(setup.endpoint.host, setup.endpoint.port, spec, TIMEOUT)
+    outcome = diagnose.attempt(spec, TIMEOUT)
     text = sanitize(diagnose.describe_error(outcome.error)) if outcome.error else "PING -> PONG"
     return text, outcome.error
 

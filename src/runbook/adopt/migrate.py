@@ -3,14 +3,15 @@
 The deployment keeps serving throughout; each step is backed up, swapped, reloaded with one
 ``CONFIG SET`` per node (replicas first) and verified through :class:`runbook.rotation.Rotation`:
 
+``links``    a replicating node whose outgoing identity is serverAuth-only gets a clientAuth link
+             certificate from the CA (``tls-client-cert-file/-key-file``); links re-handshake and
+             reach ``master_link_status:up`` (first: a link down for want of clientAuth could not
+             pass the link checks of the other steps);
 ``resign``   the CA re-signed with its own key (:func:`runbook.pki.resign_ca_cert`) into a new file
              beside the server's CA file (``ca.crt`` -> ``ca-strict.crt``);
 ``bundle``   every CA file that holds the old CA (the servers' ``tls-ca-cert-file``, the clients'
              ``--ca``) becomes re-signed + old, written over the same path (backed up), so the path
              Redis reads never changes; a compatible and a strict client with the client identity verify;
-``links``    a replicating node whose outgoing identity is serverAuth-only gets a clientAuth link
-             certificate from the CA (``tls-client-cert-file/-key-file``); links re-handshake and
-             reach ``master_link_status:up``;
 ``leaves``   server certificates whose name is only in the CN are re-issued (same key type, the CN and
              the server name in subjectAltName, the IP for an IP host), preflighted and reloaded;
 ``retire``   every CA file holds the re-signed CA in place of the old one.
@@ -468,21 +469,11 @@ _Step = tuple[str, list[NodeWork], Callable[[RotationReport], bool], "rotation.F
 def _steps(plan: _Plan, fault: rotation.Fault | None) -> list[_Step]:
     """The steps in order, each with its node work and its own verification (run after the step)."""
     steps: list[_Step] = []
-    if plan.resigned_path is not None:
-        _write_resigned(plan)
-        bundle = _ca_writes(plan, bundle=True)
-        steps.append(
-            ("bundle", _per_node(plan, bundle), lambda sub: _verify_clients(plan, sub, final=False), None)
-        )
     links = [
         NodeWork(
             n,
             plan.links[n.name][0].planned_writes(plan.links[n.name][1], plan.links[n.name][2]),
-            rotation.tls_settings(
-                n,
-                tls_client_cert_file=str(plan.links[n.name][1]),
-                tls_client_key_file=str(plan.links[n.name][2]),
-            ),
+            _settings(plan, n),
             None,
             None,
             relink=True,
@@ -492,7 +483,13 @@ def _steps(plan: _Plan, fault: rotation.Fault | None) -> list[_Step]:
         if n.name in plan.links
     ]
     plan.created += [w.path for nw in links for w in nw.writes if not w.path.exists()]
-    steps.append(("links", links, lambda sub: True, None))
+    steps.append(("links", links, lambda sub: True, None))  # first: a down link cannot pass later checks
+    if plan.resigned_path is not None:
+        _write_resigned(plan)
+        bundle = _ca_writes(plan, bundle=True)
+        steps.append(
+            ("bundle", _per_node(plan, bundle), lambda sub: _verify_clients(plan, sub, final=False), None)
+        )
     steps.append(("leaves", _leaf_work(plan), lambda sub: True, fault))
     if plan.resigned_path is not None:
         retire = _ca_writes(plan, bundle=False)
@@ -513,10 +510,18 @@ def _write_resigned(plan: _Plan) -> None:
     files.write_file(path, _pem([plan.issuer.cert]))
 
 
+def _settings(plan: _Plan, n: NodeTarget) -> list[tuple[str, str]]:
+    """Every TLS file of ``n`` as ``CONFIG SET`` pairs, with its new link certificate once it has one."""
+    if n.name not in plan.links:
+        return rotation.tls_settings(n)
+    _, crt, key = plan.links[n.name]
+    return rotation.tls_settings(n, tls_client_cert_file=str(crt), tls_client_key_file=str(key))
+
+
 def _per_node(plan: _Plan, writes: list[files.PlannedWrite]) -> list[NodeWork]:
     """The CA files written once (with the first node), then one CONFIG SET of every TLS file per node."""
     return [
-        NodeWork(n, writes if i == 0 else [], rotation.tls_settings(n), None, None, relink=True)
+        NodeWork(n, writes if i == 0 else [], _settings(plan, n), None, None, relink=True)
         for i, n in enumerate(plan.nodes)
     ]
 
@@ -531,17 +536,7 @@ def _leaf_work(plan: _Plan) -> list[NodeWork]:
         cert_path, key_path = n.local(n.cert_file), n.local(n.key_file)
         writes = [] if cert_path.resolve() in written else leaf.planned_writes(cert_path, key_path)
         written.add(cert_path.resolve())
-        changed: dict[str, str] = {}
-        if n.name in plan.links:
-            changed = {
-                "tls_client_cert_file": str(plan.links[n.name][1]),
-                "tls_client_key_file": str(plan.links[n.name][2]),
-            }
-        work.append(
-            NodeWork(
-                n, writes, rotation.tls_settings(n, **changed), leaf.cert, plan.served[n.name], relink=True
-            )
-        )
+        work.append(NodeWork(n, writes, _settings(plan, n), leaf.cert, plan.served[n.name], relink=True))
     return work
 
 

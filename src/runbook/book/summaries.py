@@ -23,10 +23,10 @@ if TYPE_CHECKING:
     from runbook.book.target import ServerStep
     from runbook.checks import AuditReport, Refusal
     from runbook.client import SnippetRun
-    from runbook.diagnose import Diagnosis, Handshake
+    from runbook.client.probe import Handshake
+    from runbook.diagnose import Diagnosis
     from runbook.drills import DrillResult
     from runbook.rotation import RotationReport
-    from runbook.sandbox import HandshakeDetails
 
 
 @dataclass
@@ -124,7 +124,7 @@ def server_config(
     findings: Sequence[Finding],
     server: ServerStep,
     results: Sequence[CheckResult],
-    hs: HandshakeDetails,
+    hs: Handshake,
     redis_version: str,
     config_file: Path | str,
 ) -> Summary:

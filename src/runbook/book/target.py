@@ -123,8 +123,9 @@ class Target(ABC):
         """The TLS port to write in the file to deploy: ``tls_port``, else the target's (None: preset default)."""
 
     @abstractmethod
-    def start_or_reload(self, conf: Path, tls_port: int) -> ServerStep:
-        """Notebook 02, step 3: start/reuse and reload the sandbox, or give the deploy commands."""
+    def start_or_reload(self, conf: Path | None, tls_port: int) -> ServerStep:
+        """Notebook 02, step 3: start/reuse and reload the sandbox (``conf``: the rendered section), or
+        say what an external server needs (``conf`` None: its live settings were linted, nothing to deploy)."""
 
     @abstractmethod
     def live_checks(self) -> list[CheckResult]:
@@ -189,7 +190,7 @@ class SandboxTarget(Target):
     def deploy_port(self, tls_port: int = 0) -> int | None:
         return tls_port or None
 
-    def start_or_reload(self, conf: Path, tls_port: int) -> ServerStep:
+    def start_or_reload(self, conf: Path | None, tls_port: int) -> ServerStep:
         box = self.sandbox()
         reloads = sandbox.reload_tls(box)
         ok = sandbox.healthy(box)
@@ -264,8 +265,19 @@ class ExternalTarget(Target):
     def deploy_port(self, tls_port: int = 0) -> int | None:
         return tls_port or self._endpoint.port
 
-    def start_or_reload(self, conf: Path, tls_port: int) -> ServerStep:
+    def start_or_reload(self, conf: Path | None, tls_port: int) -> ServerStep:
         ep = self._endpoint
+        if conf is None:
+            check = CheckResult(
+                "server",
+                "skip",
+                f"external {ep.address}: nothing started, stopped or restarted; its live settings linted",
+            )
+            instructions = (
+                f"# nothing to deploy: step 2 linted the live settings of {ep.address}; fix what its table names on\n"
+                "# the server (redis.conf + restart, or CONFIG SET); `runbook config render` writes a strict section"
+            )
+            return ServerStep([], "sandbox: none (external target)", instructions, check)
         shown = str(conf).replace(str(self.work), "$WORK")
         check = CheckResult(
             "server",

@@ -10,6 +10,9 @@ from typing import Any
 
 from runbook import pki
 from runbook.client import Endpoint, TlsClientFiles
+from runbook.client.probe import Handshake
+from runbook.diagnose import ciphers_accepted, protocols_accepted
+from runbook.diagnose import handshake as diagnose_handshake
 from runbook.diagnose.endpoint import diagnose_endpoint
 from runbook.diagnose.probes import ClientSpec, peer_certificate, server_version
 from runbook.diagnose.results import Diagnosis
@@ -30,13 +33,17 @@ class Toolkit:
 
     target: str
     endpoint: Endpoint
-    spec: ClientSpec
     ca_file: Path
     server_cert: Path
     client_cert: Path | None
     topology: str
     log_path: Path | None
     prerequisites: list[list[str]]
+
+    @property
+    def spec(self) -> ClientSpec:
+        """How the toolkit's client connects: the endpoint, strict verification, no other limit."""
+        return ClientSpec(self.endpoint)
 
     @property
     def host(self) -> str:
@@ -61,7 +68,7 @@ class Toolkit:
 
     def identity(self) -> dict[str, Any]:
         """``redis_version`` (asked of the server), ``target`` and (sandbox) ``topology`` evidence. Connects."""
-        version = server_version(self.host, self.port, self.spec)  # asked of the server (binary or container)
+        version = server_version(self.spec)  # asked of the server (binary or container)
         if self.target == "external":
             return {"redis_version": version, "target": self.address}
         return {"redis_version": version, "target": self.address, "topology": self.topology}
@@ -77,10 +84,9 @@ def toolkit_sandbox(box: Any, pki_dir: Path | str) -> Toolkit:
     """The toolkit pointed at the primary of a running sandbox (:class:`runbook.sandbox.Sandbox`)."""
     paths = pki.PkiPaths(Path(pki_dir))
     files = TlsClientFiles.from_pki(paths.root)
-    spec = ClientSpec(ca=files.ca, cert=files.cert, key=files.key)
     node = box.primary
     return Toolkit(
-        "sandbox", Endpoint("localhost", node.port, "localhost", files, name="sandbox"), spec, paths.ca_cert,
+        "sandbox", Endpoint("localhost", node.port, "localhost", files, name="sandbox"), paths.ca_cert,
         paths.server_cert, paths.client_cert(), box.topology, node.log_path,
         [["PKI", "ca.crt, redis-server.crt, redis-client.crt present"],
          ["sandbox", f"{box.topology}, {len(box.nodes)} node(s), healthy"]],
@@ -98,8 +104,7 @@ def toolkit_external(endpoint: Endpoint, out_dir: Path | str, timeout: float = 3
     from runbook import files as _files
 
     files = endpoint.files
-    spec = ClientSpec(ca=files.ca, cert=files.cert, key=files.key, server_name=endpoint.server_name)
-    served = peer_certificate(endpoint.host, endpoint.port, timeout, spec)
+    served = peer_certificate(ClientSpec(endpoint), timeout)
     if served is None:
         d = diagnose_endpoint(endpoint, timeout=timeout)
         raise RunbookError(f"no verified TLS handshake with {endpoint.address}: {d.cause}: {d.fix}")
@@ -107,7 +112,7 @@ def toolkit_external(endpoint: Endpoint, out_dir: Path | str, timeout: float = 3
     _files.write_file(path, served.public_bytes(serialization.Encoding.PEM), _files.PUBLIC)
     client = Path(files.cert) if files.cert else None
     return Toolkit(
-        "external", endpoint, spec, Path(files.ca), path, client, "", None,
+        "external", endpoint, Path(files.ca), path, client, "", None,
         [["target", f"external Redis at {endpoint.address}, certificate name {endpoint.server_name}"],
          ["client files", "CA" + (" + client certificate" if client else " only (no client certificate)")]],
     )  # fmt: skip
@@ -158,9 +163,25 @@ def chain_checks(tk: Toolkit) -> list[CheckResult]:
     return out
 
 
+def handshake(tk: Toolkit) -> Handshake:
+    """Step 3: one verified handshake plus ``PING``, what it negotiated and the server presented;
+    raises naming the diagnosed cause when it fails. Read-only."""
+    return diagnose_handshake(tk.spec)
+
+
+def protocols(tk: Toolkit) -> dict[str, bool]:
+    """Step 4: which TLS versions the server completes a handshake with (one connection each)."""
+    return protocols_accepted(tk.spec)
+
+
+def ciphers(tk: Toolkit) -> dict[str, bool]:
+    """Step 4: which TLS 1.2 cipher suites the server accepts, one offered at a time."""
+    return ciphers_accepted(tk.spec)
+
+
 def toolkit_diagnoses(tk: Toolkit, work: Path | str | None = None) -> dict[str, Diagnosis]:
     """Step 6: the client as configured, then the same client without a certificate. Read-only."""
-    client = tk.endpoint.with_files(TlsClientFiles(tk.spec.ca or "", tk.spec.cert, tk.spec.key))
+    client = tk.endpoint
     return {
         "with the client certificate": diagnose_endpoint(client, work=work),
         "without a client certificate": diagnose_endpoint(

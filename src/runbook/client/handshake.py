@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import ssl
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from runbook.client.contexts import Mode, TlsClientFiles, server_context, tls_context
+from runbook.client.probe import Handshake
 from runbook.files import PRIVATE, PUBLIC, PlannedWrite, write_all
 from runbook.pki import PkiPaths
 from runbook.results import CheckResult
-
-
-@dataclass(frozen=True)
-class HandshakeInfo:
-    """What a completed TLS handshake negotiated (what ``openssl s_client`` would show)."""
-
-    protocol: str
-    cipher: str
-    server_subject: str
-    client_subject: str
 
 
 def memory_handshake(
@@ -32,7 +21,7 @@ def memory_handshake(
     *,
     server_key_password: bytes | None = None,
     mode: Mode = "strict",
-) -> HandshakeInfo:
+) -> Handshake:
     """A real TLS handshake between Python's client and server stacks in memory (no sockets).
 
     The server requires a client certificate; the client checks the hostname with
@@ -43,13 +32,11 @@ def memory_handshake(
     client_ctx = tls_context(files, mode=mode)
     client, server = _pump(client_ctx, server_ctx, hostname)
     cipher = client.cipher()
-    peer = client.getpeercert() or {}
-    client_peer = server.getpeercert() or {}
-    return HandshakeInfo(
-        protocol=client.version() or "",
-        cipher=cipher[0] if cipher else "",
-        server_subject=_subject_cn(peer),
-        client_subject=_subject_cn(client_peer),
+    return Handshake.of(
+        client.version() or "",
+        cipher[0] if cipher else "",
+        client.getpeercert(binary_form=True),
+        client_der=server.getpeercert(binary_form=True),
     )
 
 
@@ -97,14 +84,6 @@ def chain_refusal(chain_pem: bytes, key_pem: bytes, ca_file: str, hostname: str,
             _pump(client_ctx, server_ctx, hostname)
         except (OSError, ValueError) as exc:
             return " ".join(str(exc).split())
-    return ""
-
-
-def _subject_cn(peer: dict[str, Any]) -> str:
-    for rdn in peer.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                return str(value)
     return ""
 
 

@@ -14,11 +14,14 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from cryptography import x509
 
 from runbook.client import wire
 from runbook.client.contexts import LENIENT_CIPHERS, tls_context
 from runbook.client.endpoint import Endpoint
+from runbook.pki import cert_info
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,53 @@ class Probe:
     value: wire.Reply = None
     session: ssl.SSLSession | None = None
     reused: bool = False
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """What a completed handshake negotiated and what each side presented, as ``openssl s_client``
+    shows it: the one handshake result type (notebook 02's verified handshake, notebook 04's
+    handshake plus ``PING``, the in-memory handshake of :mod:`runbook.client.handshake`).
+
+    ``server_*`` describe the certificate the server presented (subject and issuer as RFC 4514
+    strings, serial in hex, ``not_after`` ISO 8601, SANs as ``DNS:``/``IP:``); ``client_subject`` the
+    client certificate the server received ("" when none or not seen); ``reply`` the first reply
+    line when a command was sent ("" otherwise)."""
+
+    protocol: str
+    cipher: str
+    server_subject: str = ""
+    server_issuer: str = ""
+    server_serial: str = ""
+    server_not_after: str = ""
+    server_sans: list[str] = field(default_factory=list)
+    client_subject: str = ""
+    reply: str = ""
+
+    @classmethod
+    def of(
+        cls,
+        protocol: str,
+        cipher: str,
+        server_der: bytes | None,
+        *,
+        client_der: bytes | None = None,
+        reply: str = "",
+    ) -> Handshake:
+        """The result from what a handshake returned: the presented certificates as DER (or None)."""
+        server = cert_info(x509.load_der_x509_certificate(server_der)) if server_der else None
+        client = cert_info(x509.load_der_x509_certificate(client_der)) if client_der else None
+        return cls(
+            protocol,
+            cipher,
+            server.subject if server else "",
+            server.issuer if server else "",
+            server.serial if server else "",
+            server.not_after if server else "",
+            server.sans if server else [],
+            client.subject if client else "",
+            reply,
+        )
 
 
 def one_line(exc: BaseException) -> str:

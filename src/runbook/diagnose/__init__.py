@@ -3,7 +3,7 @@
 from runbook.diagnose.cert_facts import client_cert_facts
 from runbook.diagnose.endpoint import diagnose_endpoint
 from runbook.diagnose.error_text import describe_error
-from runbook.diagnose.negotiation import Handshake, ciphers_accepted, handshake, protocols_accepted
+from runbook.diagnose.negotiation import ciphers_accepted, handshake, protocols_accepted
 from runbook.diagnose.probes import ClientSpec, attempt
 from runbook.diagnose.results import Diagnosis, Outcome
 from runbook.diagnose.server_log import failed_key_is_encrypted, log_size, read_server_log, sandbox_log_for

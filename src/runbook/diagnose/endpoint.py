@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook import pki
-from runbook.client import Endpoint
+from runbook.client import Endpoint, TlsClientFiles
 from runbook.client.probe import plaintext_ping
 from runbook.diagnose.cert_facts import cert_facts, describe_cert
 from runbook.diagnose.chain_facts import missing_intermediate
@@ -62,13 +62,12 @@ def diagnose_endpoint(
     sandbox of ``work``. For a replica or cluster node whose link is down without a visible TLS
     reason it waits up to ``settle`` seconds for the link (a primary delays a diskless sync by 5 s).
     """
-    host, port = endpoint.host, endpoint.port
     ca, cert, key = endpoint.files.ca, endpoint.files.cert, endpoint.files.key
+    files = TlsClientFiles(
+        str(ca or ""), str(cert) if cert else None, str(key or cert) if cert or key else None
+    )
     spec = ClientSpec(
-        ca=str(ca) if ca else None,
-        cert=str(cert) if cert else None,
-        key=str(key) if key else (str(cert) if cert else None),
-        server_name=endpoint.server_name or None,
+        endpoint.with_files(files),  # a key inside the certificate file when only cert is given
         tls=tls,
         min_version=min_version,
         max_version=max_version,
@@ -77,18 +76,18 @@ def diagnose_endpoint(
     )
     if key and not cert:
         raise RunbookError("--key given without --cert: pass both, or neither")
-    log_path = Path(log_file) if log_file else sandbox_log_for(port, work)
+    log_path = Path(log_file) if log_file else sandbox_log_for(endpoint.port, work)
     before = log_size(log_path)
-    outcome = attempt(host, port, spec, timeout)
+    outcome = attempt(spec, timeout)
     deadline = time.monotonic() + settle
     while (
         outcome.ok
         and outcome.facts.get("link") == "down"
         and time.monotonic() < deadline
-        and not _link_failure_evident(host, port, spec, timeout, outcome, log_path)
+        and not _link_failure_evident(spec, timeout, outcome, log_path)
     ):
         time.sleep(0.25)  # a fresh replica waits for its primary (diskless sync delay): give it time
-        outcome = attempt(host, port, spec, timeout)
+        outcome = attempt(spec, timeout)
     log: list[str] = []
     if log_path is not None:
         if outcome.stage == "connect":
@@ -97,9 +96,9 @@ def diagnose_endpoint(
             log = read_server_log(log_path)[-40:]
         elif not outcome.ok:
             log = wait_new_lines(log_path, before)  # read before the probes add their own lines
-    _gather(host, port, spec, timeout, outcome)
+    _gather(spec, timeout, outcome)
     if outcome.ok and outcome.facts.get("link") != "down" and spec.tls:
-        refused = strict_verdict(host, port, spec, timeout)
+        refused = strict_verdict(spec, timeout)
         if refused is not None:
             return refused
     context: dict[str, Any] = {"log": log}
@@ -108,9 +107,7 @@ def diagnose_endpoint(
     return diagnose(outcome, context)
 
 
-def _link_failure_evident(
-    host: str, port: int, spec: ClientSpec, timeout: float, outcome: Outcome, log_path: Path | None
-) -> bool:
+def _link_failure_evident(spec: ClientSpec, timeout: float, outcome: Outcome, log_path: Path | None) -> bool:
     """A down link is a failure (not a sync in progress) when the node's log shows a TLS error on
     the link, or the certificate it presents to its primary lacks clientAuth."""
     if log_path is not None:
@@ -121,15 +118,15 @@ def _link_failure_evident(
         if any(re.search(link_errors, ln) and "Error accepting" not in ln for ln in recent):
             return True  # (Error accepting ... is about incoming clients, not the link)
     probe = Outcome(None, "done", facts=dict(outcome.facts))
-    _gather(host, port, spec, min(timeout, 1.5), probe)
+    _gather(spec, min(timeout, 1.5), probe)
     return probe.facts.get("outgoing_client_auth") is False
 
 
-def _gather(host: str, port: int, spec: ClientSpec, timeout: float, outcome: Outcome) -> None:
+def _gather(spec: ClientSpec, timeout: float, outcome: Outcome) -> None:
     """Facts that tell similar failures apart (extra read-only connections, only after a failure)."""
     facts, ev = outcome.facts, outcome.evidence
     short = min(timeout, 1.5)
-    eku, validity, cert = cert_facts(spec.cert, "clientAuth")
+    eku, validity, cert = cert_facts(spec.files.cert, "clientAuth")
     if cert is not None:
         facts["client_cert_client_auth"] = eku
         facts["client_cert_validity"] = validity
@@ -145,7 +142,7 @@ def _gather(host: str, port: int, spec: ClientSpec, timeout: float, outcome: Out
             out_file = facts.get("tls_client_cert_file") or ""
             out_eku, _, out_cert = cert_facts(out_file, "clientAuth") if out_file else (None, "", None)
             if out_cert is None and spec.tls:
-                out_cert = peer_certificate(host, port, short, spec)
+                out_cert = peer_certificate(spec, short)
                 out_eku = None if out_cert is None else "clientAuth" in pki.cert_info(out_cert).eku
             if out_cert is not None:
                 facts["outgoing_client_auth"] = out_eku
@@ -154,7 +151,7 @@ def _gather(host: str, port: int, spec: ClientSpec, timeout: float, outcome: Out
     if outcome.stage == "connect":
         return
     if not spec.tls:
-        facts["server_speaks"] = "tls" if probe_tls(host, port, short) else "nothing"
+        facts["server_speaks"] = "tls" if probe_tls(spec.endpoint, short) else "nothing"
         return
     text = " ".join(text_of(outcome.error))
     handshake_broke = re.search(
@@ -162,25 +159,27 @@ def _gather(host: str, port: int, spec: ClientSpec, timeout: float, outcome: Out
         text,
         re.I,
     )
-    if outcome.stage == "handshake" and handshake_broke and plaintext_ping(Endpoint(host, port), short).ok:
+    if outcome.stage == "handshake" and handshake_broke and plaintext_ping(spec.endpoint, short).ok:
         facts["server_speaks"] = "resp"
         return
     if versions_bad(spec):
         ev.append("the client offers only TLS versions below 1.2")
     if outcome.stage == "handshake" and re.search(r"handshake failure|HANDSHAKE_FAILURE", text, re.I):
-        hello = probe_hello(host, port, short, spec)
+        hello = probe_hello(spec, short)
         facts["hello_alert"] = hello.removeprefix("alert ") if hello.startswith("alert") else ""
         ev.append(f"probe: the server answers the ClientHello with {hello}")
     if outcome.stage == "command" and re.search(r"EOF|reset|closed", text, re.I):
-        alert = listen_for_alert(host, port, short, spec)
+        alert = listen_for_alert(spec, short)
         if alert:
             facts["server_alert"] = alert
             ev.append(f"probe: the server sends alert {alert!r} after the handshake")
     if re.search(r"verify failed|certificate verify|Hostname mismatch|IP address mismatch", text, re.I):
-        peer = peer_certificate(host, port, short, spec)
+        peer = peer_certificate(spec, short)
         if peer is not None:
             ev.append(describe_cert("server certificate", peer))
-            link = missing_intermediate(peer, spec.ca, spec.cert) if "local issuer" in text else None
+            link = (
+                missing_intermediate(peer, spec.files.ca, spec.files.cert) if "local issuer" in text else None
+            )
             facts["missing_intermediate"] = link is not None
             if link is not None:
                 ev.append(

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from runbook import pki
-from runbook.client import Endpoint, address, probe
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from runbook.client import LENIENT_CIPHERS, probe
+from runbook.client.probe import Handshake
 from runbook.diagnose.probes import ClientSpec, attempt, peer_certificate
 from runbook.diagnose.verdict import diagnose
 from runbook.errors import RunbookError
@@ -33,46 +34,31 @@ TLS12_CIPHERS = (
 )
 
 
-@dataclass(frozen=True)
-class Handshake:
-    """What a handshake negotiated, as ``openssl s_client -brief`` would show it."""
-
-    protocol: str
-    cipher: str
-    server_subject: str
-    server_sans: list[str]
-    server_not_after: str
-    reply: str
-
-
-def handshake(host: str, port: int, spec: ClientSpec, timeout: float = 3.0) -> Handshake:
-    """One verified handshake plus ``PING``; raises :class:`RunbookError` with the diagnosis if it fails."""
-    outcome = attempt(host, port, spec, timeout)
+def handshake(spec: ClientSpec, timeout: float = 3.0) -> Handshake:
+    """One verified handshake plus ``PING`` (:class:`~runbook.client.probe.Handshake`, ``reply``
+    the answer); raises :class:`RunbookError` with the diagnosis if it fails."""
+    outcome = attempt(spec, timeout)
     if not outcome.ok:
         d = diagnose(outcome)
-        raise RunbookError(f"handshake to {address(host, port)} failed: {d.cause}: {d.fix}")
-    peer = peer_certificate(host, port, timeout, spec)
-    info = pki.cert_info(peer) if peer is not None else None
-    return Handshake(
+        raise RunbookError(f"handshake to {spec.endpoint.address} failed: {d.cause}: {d.fix}")
+    peer = peer_certificate(spec, timeout)
+    return Handshake.of(
         outcome.facts.get("protocol", ""),
         outcome.facts.get("cipher", ""),
-        info.subject if info else "",
-        info.sans if info else [],
-        info.not_after[:10] if info else "",
-        outcome.reply,
+        peer.public_bytes(Encoding.DER) if peer is not None else None,
+        reply=outcome.reply,
     )
 
 
-def _handshake_ok(host: str, port: int, spec: ClientSpec, timeout: float) -> bool:
+def _handshake_ok(spec: ClientSpec, timeout: float) -> bool:
     try:
         ctx = spec.context()
     except (OSError, ValueError):
         return False
-    where = Endpoint(host, port, spec.server_name or "")
-    return probe.handshake(where, ctx, timeout=timeout, read_chain=False).ok
+    return probe.handshake(spec.endpoint, ctx, timeout=timeout, read_chain=False).ok
 
 
-def protocols_accepted(host: str, port: int, spec: ClientSpec, timeout: float = 2.0) -> dict[str, bool]:
+def protocols_accepted(spec: ClientSpec, timeout: float = 2.0) -> dict[str, bool]:
     """Which TLS versions the server completes a handshake with (one connection per version).
 
     Old versions are offered at OpenSSL security level 0, so "refused" is the server's verdict.
@@ -80,23 +66,16 @@ def protocols_accepted(host: str, port: int, spec: ClientSpec, timeout: float = 
     out = {}
     for name, version in VERSIONS.items():
         old = version < ssl.TLSVersion.TLSv1_2
-        probe = ClientSpec(
-            spec.ca, spec.cert, spec.key, spec.server_name, True, version, version,
-            "DEFAULT:@SECLEVEL=0" if old else spec.ciphers, spec.key_password,
-        )  # fmt: skip
-        out[name] = _handshake_ok(host, port, probe, timeout)
+        limited = spec.limited(version, LENIENT_CIPHERS if old else spec.ciphers)
+        out[name] = _handshake_ok(limited, timeout)
     return out
 
 
 def ciphers_accepted(
-    host: str, port: int, spec: ClientSpec, candidates: Sequence[str] = TLS12_CIPHERS, timeout: float = 2.0
+    spec: ClientSpec, candidates: Sequence[str] = TLS12_CIPHERS, timeout: float = 2.0
 ) -> dict[str, bool]:
     """Which TLS 1.2 cipher suites the server accepts, one offered at a time (one connection each)."""
     out = {}
     for cipher in candidates:
-        probe = ClientSpec(
-            spec.ca, spec.cert, spec.key, spec.server_name, True,
-            ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_2, cipher, spec.key_password,
-        )  # fmt: skip
-        out[cipher] = _handshake_ok(host, port, probe, timeout)
+        out[cipher] = _handshake_ok(spec.limited(ssl.TLSVersion.TLSv1_2, cipher), timeout)
     return out

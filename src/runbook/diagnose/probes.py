@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import socket
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cryptography import x509
@@ -47,12 +47,11 @@ TLS_ALERTS = {
 
 @dataclass(frozen=True)
 class ClientSpec:
-    """How the client connects: trust, identity, name to verify, and protocol limits."""
+    """How the client connects: the :class:`~runbook.client.Endpoint` (where, the name it verifies, the
+    CA it trusts, its certificate and key) plus the client's own limits (plaintext or TLS, protocol
+    versions, ciphers, key passphrase, verification mode)."""
 
-    ca: str | None = None
-    cert: str | None = None
-    key: str | None = None
-    server_name: str | None = None
+    endpoint: Endpoint
     tls: bool = True
     min_version: ssl.TLSVersion | None = None
     max_version: ssl.TLSVersion | None = None
@@ -60,19 +59,33 @@ class ClientSpec:
     key_password: str | None = None
     mode: Mode = "strict"  # strict: Python 3.13's default checks; compatible: what OpenSSL/Redis accept
 
+    @property
+    def files(self) -> TlsClientFiles:
+        return self.endpoint.files
+
     def context(self, *, verify: bool = True) -> ssl.SSLContext:
         """The client's ``SSLContext`` (:func:`runbook.client.tls_context`, in :attr:`mode`); without
-        ``ca`` it trusts the system store, as an application with no CA setting does."""
+        a CA it trusts the system store, as an application with no CA setting does."""
         minimum = self.min_version or ssl.TLSVersion.TLSv1_2
         if self.max_version is not None and self.max_version < minimum:
             minimum = self.max_version
         return tls_context(
-            TlsClientFiles(self.ca or "", self.cert, self.key),
+            self.files,
             mode=self.mode if verify else "none",
             minimum=minimum,
             maximum=self.max_version,
             ciphers=self.ciphers,
             key_password=self.key_password.encode() if self.key_password else None,
+        )
+
+    def limited(self, version: ssl.TLSVersion, ciphers: str | None) -> ClientSpec:
+        """The same client offering only ``version`` and ``ciphers`` (probes of what a server accepts)."""
+        return replace(self, tls=True, min_version=version, max_version=version, ciphers=ciphers)
+
+    def anonymous(self) -> ClientSpec:
+        """The same client trusting nothing in particular (no CA): probes that read what a server presents."""
+        return replace(
+            self, endpoint=self.endpoint.with_files(TlsClientFiles("", self.files.cert, self.files.key))
         )
 
 
@@ -96,23 +109,24 @@ def _text(sock: ssl.SSLSocket, *args: str) -> str:
     return "" if isinstance(reply, wire.ReplyError) else wire.text(reply)
 
 
-def probe_tls(host: str, port: int, timeout: float) -> bool:
+def probe_tls(endpoint: Endpoint, timeout: float) -> bool:
     """Does the port answer a TLS ClientHello with a ServerHello? Opens one connection."""
-    info = probe_hello(host, port, timeout, ClientSpec(tls=True))
+    info = probe_hello(ClientSpec(Endpoint(endpoint.host, endpoint.port)), timeout)  # no files, SNI: the host
     return info == "server hello"
 
 
-def probe_hello(host: str, port: int, timeout: float, spec: ClientSpec) -> str:
+def probe_hello(spec: ClientSpec, timeout: float) -> str:
     """Send the client's ClientHello and classify the first record the server returns.
 
     Returns ``"server hello"``, ``"alert <description>"``, ``"plaintext"``, ``"closed"`` or ``"timeout"``.
     """
+    host, port = spec.endpoint.host, spec.endpoint.port
     try:
         ctx = spec.context(verify=False)
     except (ssl.SSLError, OSError, ValueError):
-        ctx = ClientSpec(tls=True).context(verify=False)
+        ctx = ClientSpec(Endpoint(host, port)).context(verify=False)
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(incoming, outgoing, server_hostname=spec.server_name or host)
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname=spec.endpoint.hostname)
     try:
         obj.do_handshake()
     except ssl.SSLWantReadError:
@@ -144,24 +158,23 @@ def probe_hello(host: str, port: int, timeout: float, spec: ClientSpec) -> str:
     return "closed"
 
 
-def peer_certificate(host: str, port: int, timeout: float, spec: ClientSpec) -> x509.Certificate | None:
+def peer_certificate(spec: ClientSpec, timeout: float) -> x509.Certificate | None:
     """The certificate the server presents (fetched without verifying it). Opens one connection."""
     try:
-        ctx = ClientSpec(tls=True, cert=spec.cert, key=spec.key, key_password=spec.key_password).context(
-            verify=False
-        )
+        ctx = ClientSpec(spec.anonymous().endpoint, key_password=spec.key_password).context(verify=False)
     except (OSError, ValueError):
         return None
-    got = one.handshake(Endpoint(host, port, spec.server_name or ""), ctx, timeout=timeout)
+    got = one.handshake(spec.endpoint, ctx, timeout=timeout)
     return x509.load_der_x509_certificate(got.chain[0]) if got.chain else None
 
 
-def listen_for_alert(host: str, port: int, timeout: float, spec: ClientSpec) -> str:
+def listen_for_alert(spec: ClientSpec, timeout: float) -> str:
     """Handshake, then only read: TLS 1.3 servers send their verdict on our certificate now."""
+    where = spec.endpoint
     try:
         with (
-            socket.create_connection((host, port), timeout=timeout) as raw,
-            spec.context().wrap_socket(raw, server_hostname=spec.server_name or host) as tls,
+            socket.create_connection((where.host, where.port), timeout=timeout) as raw,
+            spec.context().wrap_socket(raw, server_hostname=where.hostname) as tls,
         ):
             tls.settimeout(min(timeout, 1.5))
             tls.recv(1)
@@ -174,14 +187,15 @@ def listen_for_alert(host: str, port: int, timeout: float, spec: ClientSpec) -> 
     return ""
 
 
-def attempt(host: str, port: int, spec: ClientSpec, timeout: float = 3.0) -> Outcome:
+def attempt(spec: ClientSpec, timeout: float = 3.0) -> Outcome:
     """Connect like a client: TCP, then TLS (unless ``spec.tls`` is False), then ``PING``.
 
     Opens one connection and closes it; records how far it got. Changes nothing on the server.
     """
-    facts: dict[str, Any] = {"tls": spec.tls, "client_cert": bool(spec.cert)}
+    facts: dict[str, Any] = {"tls": spec.tls, "client_cert": bool(spec.files.cert)}
+    where = spec.endpoint
     try:
-        raw = socket.create_connection((host, port), timeout=timeout)
+        raw = socket.create_connection((where.host, where.port), timeout=timeout)
     except OSError as exc:
         return Outcome(exc, "connect", facts=facts)
     with raw:
@@ -199,7 +213,7 @@ def attempt(host: str, port: int, spec: ClientSpec, timeout: float = 3.0) -> Out
         except (ssl.SSLError, OSError) as exc:
             return Outcome(exc, "handshake", facts=facts)
         try:
-            tls = ctx.wrap_socket(raw, server_hostname=spec.server_name or host)
+            tls = ctx.wrap_socket(raw, server_hostname=where.hostname)
         except (ssl.SSLError, OSError) as exc:
             return Outcome(exc, "handshake", facts=facts)
         with tls:
@@ -247,9 +261,9 @@ def _links(tls: ssl.SSLSocket, outcome: Outcome) -> None:
         return
 
 
-def server_version(host: str, port: int, spec: ClientSpec, timeout: float = 3.0) -> str:
+def server_version(spec: ClientSpec, timeout: float = 3.0) -> str:
     """``redis_version`` from ``INFO server`` over one verified TLS connection. Read-only."""
-    where = Endpoint(host, port, spec.server_name or "")
+    where = spec.endpoint
     try:
         ctx = spec.context()
     except (OSError, ValueError) as exc:

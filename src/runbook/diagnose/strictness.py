@@ -19,21 +19,21 @@ from runbook.diagnose.results import Diagnosis
 from runbook.diagnose.signatures import CAUSE_INFO
 
 
-def strict_verdict(host: str, port: int, spec: ClientSpec, timeout: float) -> Diagnosis | None:
+def strict_verdict(spec: ClientSpec, timeout: float) -> Diagnosis | None:
     """None when a strict client connects as well (or the attempt fails for an unrelated reason),
-    else the strictness cause with evidence and the fix naming ``spec.ca``. Opens one or two
+    else the strictness cause with evidence and the fix naming the client's CA file. Opens one or two
     connections."""
     strict = dataclasses.replace(spec, mode="strict")
-    outcome = attempt(host, port, strict, timeout)
+    outcome = attempt(strict, timeout)
     if outcome.ok or outcome.stage != "handshake":
         return None
     error = " ".join(text_of(outcome.error)[:1]) or "refused"
     if "verify failed" not in error.lower() and "mismatch" not in error.lower():
         return None
-    cas = certs_in(spec.ca)
-    leaf = peer_certificate(host, port, timeout, spec)
+    cas = certs_in(spec.files.ca)
+    leaf = peer_certificate(spec, timeout)
     findings = pki.strict_findings(
-        cas, [leaf] if leaf is not None else [], spec.server_name or host, ca_path=spec.ca or ""
+        cas, [leaf] if leaf is not None else [], spec.endpoint.hostname, ca_path=spec.files.ca
     )
     evidence = [f"a compatible client (redis-cli, OpenSSL) connects; a strict client does not: {error}"]
     if not findings:

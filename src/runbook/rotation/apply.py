@@ -175,6 +175,8 @@ class Rotation(Verifier):
         node = nw.node
         ok = self.check_served(node, nw.expect, prefix) if nw.expect is not None else True
         ok = self.check_old_connection(node, prefix) and ok
+        if not ok and prefix != "rollback":
+            return False  # roll back at once: no wait for links while the node serves the wrong files
         ok = self.check_links(node, relink=self.relink and nw.relink, prefix=prefix) and ok
         return ok
 

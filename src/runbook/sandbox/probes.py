@@ -1,4 +1,5 @@
-"""What a handshake with a server shows (as ``openssl s_client`` would), and redis-py's command typed.
+"""A verified handshake with a server as a :class:`~runbook.client.probe.Handshake` (what ``openssl
+s_client`` shows) and its table rows, and redis-py's command typed.
 
 The one-connection probes the sandbox uses (a TLS ``PING``, a plaintext ``PING``, one command
 verified for a server name, the server's version) are :mod:`runbook.client.probe`'s.
@@ -6,16 +7,14 @@ verified for a server name, the server's version) are :mod:`runbook.client.probe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import redis
-from cryptography import x509
 
 from runbook.client import Endpoint, tls_context
+from runbook.client.probe import Handshake
 from runbook.client.probe import handshake as probe_handshake
 from runbook.errors import RunbookError
-from runbook.pki import cert_info
 
 
 def command(client: redis.Redis, *args: Any) -> Any:
@@ -23,20 +22,7 @@ def command(client: redis.Redis, *args: Any) -> Any:
     return client.execute_command(*args)  # type: ignore[no-untyped-call]
 
 
-@dataclass(frozen=True)
-class HandshakeDetails:
-    """What ``openssl s_client`` would show about a handshake with a server."""
-
-    protocol: str
-    cipher: str
-    server_subject: str
-    server_issuer: str
-    server_serial: str
-    server_not_after: str
-    server_sans: list[str]
-
-
-def handshake(endpoint: Endpoint, timeout: float = 5.0) -> HandshakeDetails:
+def handshake(endpoint: Endpoint, timeout: float = 5.0) -> Handshake:
     """A real mutual-TLS handshake with ``endpoint`` (strict verification for ``endpoint.hostname``).
 
     Opens a connection. Raises :class:`RunbookError` naming the failure when the handshake fails or
@@ -53,19 +39,10 @@ def handshake(endpoint: Endpoint, timeout: float = 5.0) -> HandshakeDetails:
         )
     if not got.chain:
         raise RunbookError(f"{endpoint.address} sent no certificate: check tls-cert-file")
-    info = cert_info(x509.load_der_x509_certificate(got.chain[0]))
-    return HandshakeDetails(
-        protocol=got.protocol,
-        cipher=got.cipher,
-        server_subject=info.subject,
-        server_issuer=info.issuer,
-        server_serial=info.serial,
-        server_not_after=info.not_after,
-        server_sans=info.sans,
-    )
+    return Handshake.of(got.protocol, got.cipher, got.chain[0])
 
 
-def handshake_rows(hs: HandshakeDetails, expected_serial: str | None = None) -> list[tuple[str, object]]:
+def handshake_rows(hs: Handshake, expected_serial: str | None = None) -> list[tuple[str, object]]:
     """Rows for a handshake table; the last row compares the serial with ``expected_serial`` when
     given (the sandbox's own certificate), else states that the chain and the name were verified."""
     rows: list[tuple[str, object]] = [
