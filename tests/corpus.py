@@ -327,7 +327,14 @@ def _rsa(bits: int) -> rsa.RSAPrivateKey:
 SERVER, CLIENT = ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH
 
 
-def _step(root: Path) -> Deployment:
+def step_with_intermediate(root: Path, lifetime: dt.timedelta, left: dt.timedelta) -> Deployment:
+    """The ``step`` recipe whose intermediate lives ``lifetime`` and has ``left`` of it (an aging
+    intermediate CA: the audit must judge it as it judges the leaf)."""
+    root.mkdir(parents=True, exist_ok=True)
+    return _step(root, left.total_seconds() / 86400, lifetime - left)
+
+
+def _step(root: Path, inter_days: float = 3650, inter_age: dt.timedelta = dt.timedelta(0)) -> Deployment:
     """step-ca: certs/root_ca.crt, certs/intermediate_ca.crt, secrets/intermediate_ca_key; 24 h leaves
     issued by the intermediate, each .crt holding leaf + intermediate (``step ca certificate``)."""
     (root / "certs").mkdir()
@@ -338,7 +345,15 @@ def _step(root: Path) -> Deployment:
         _Spec(_name((NameOID.COMMON_NAME, "Redis Root CA")), root_key, 3650, True, 1, ca_ku, aki=False)
     )
     inter = _issue(
-        _Spec(_name((NameOID.COMMON_NAME, "Redis Intermediate CA")), int_key, 3650, True, 0, ca_ku),
+        _Spec(
+            _name((NameOID.COMMON_NAME, "Redis Intermediate CA")),
+            int_key,
+            inter_days,
+            True,
+            0,
+            ca_ku,
+            backdate=inter_age,
+        ),
         (root_ca, root_key),
     )
     _write(root / "certs" / "root_ca.crt", root_ca)

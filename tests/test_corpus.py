@@ -240,6 +240,7 @@ def test_check_works_on_every_deployment(served: tuple[corpus.Deployment, sandbo
     assert expiry.status == "pass", expiry
     if dep.recipe == "step":
         assert "23 h left of 24 h" in expiry.detail and "0 days" not in expiry.detail
+        assert "intermediate Redis Intermediate CA" in expiry.detail  # the whole served chain
     strict = by_id["chain-strict"]
     if "ca-not-strict" in dep.findings:
         assert strict.status == "fail" and "pki resign-ca" in strict.fix, strict

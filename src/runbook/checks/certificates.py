@@ -16,10 +16,11 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
+from runbook import pki
 from runbook.checks.probes import WRONG_NAME, Prober, probe_context
 from runbook.checks.verdicts import Add
 from runbook.client.probe import is_ip
-from runbook.pki import cert_info, expiry, load_certs, strict_findings
+from runbook.pki import cert_info, load_certs, strict_findings
 
 
 def certificate_checks(
@@ -37,7 +38,8 @@ def certificate_checks(
     client_certs: list[tuple[str, x509.Certificate]] = []
     if t.files.cert:
         client_certs = [("client", load_certs(Path(t.files.cert))[0])]
-    _expiry_check(add, [("server", chain[0]), *client_certs], warn_days)
+    intermediates = _intermediates(chain)
+    _expiry_check(add, chain, [("server", chain[0]), *intermediates], client_certs, warn_days)
     key_check(add, [("server", chain[0])] + [("chain", c) for c in chain[1:]] + client_certs)
     evidence["certificates"] = [
         {
@@ -47,7 +49,7 @@ def certificate_checks(
             "not_after": c.not_valid_after_utc.isoformat(),
             "sans": _names(c),
         }
-        for role, c in [("server", chain[0]), *client_certs]
+        for role, c in [("server", chain[0]), *(("intermediate", c) for _, c in intermediates), *client_certs]
     ]
 
 
@@ -63,8 +65,10 @@ def _hostname_check(add: Add, t: Prober, chain: list[x509.Certificate], trusted:
             "hostname-verified",
             "fail",
             f"certificate names {names} do not match {t.name}: {right.error}",
-            f"re-issue the server certificate with {'--ip' if is_ip(t.name) else '--hostname'} {t.name} "
-            "(runbook pki create, notebook 01), or connect by a listed name",
+            f"connect by a listed name, or re-issue the server certificate with {t.name} in its subjectAltName "
+            f"from the CA that issued it (the runbook's own PKI: `runbook pki create --dir DIR "
+            f"{'--ip' if is_ip(t.name) else '--hostname'} {t.name} --force`), then reload it with "
+            "`runbook rotate server --new-cert FILE --new-key FILE`",
         )
     elif wrong.ok:
         add(
@@ -102,17 +106,41 @@ def _chain_strict_check(
         )
 
 
-def _expiry_check(add: Add, certs: list[tuple[str, x509.Certificate]], warn_days: int) -> None:
-    """Judged against each certificate's own lifetime (:func:`runbook.pki.expiry`): a 24 h
-    certificate is not "expiring" all its life; hours are shown for short-lived ones."""
-    parts, worst = [], "pass"
+def _intermediates(chain: list[x509.Certificate]) -> list[tuple[str, x509.Certificate]]:
+    """The intermediates served after the leaf (:func:`runbook.pki.judged_chain`), named by their
+    subject's CN (else the whole subject)."""
+    out = []
+    for cert in pki.judged_chain(chain)[1:]:
+        cn = [str(a.value) for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+        out.append((f"intermediate {cn[0] if cn else cert.subject.rfc4514_string()}", cert))
+    return out
+
+
+def _expiry_check(
+    add: Add,
+    chain: list[x509.Certificate],
+    served: list[tuple[str, x509.Certificate]],
+    client_certs: list[tuple[str, x509.Certificate]],
+    warn_days: int,
+) -> None:
+    """Every certificate of the served chain (leaf and intermediates, :func:`runbook.pki.chain_expiry`,
+    as the watcher's chain gauge) and the client's, each judged against its own lifetime: a 24 h
+    certificate is not "expiring" all its life; hours are shown for short-lived ones. The fix names
+    the certificate that is due and its issuer's way to renew it."""
+    certs = [*served, *client_certs]  # served: the roles of pki.judged_chain(chain), in its order
+    judged = [*pki.chain_expiry(chain, warn_days), *(pki.expiry(c, warn_days) for _, c in client_certs)]
     rank = {"pass": 0, "warn": 1, "fail": 2}
-    for role, cert in certs:
-        judged = expiry(cert, warn_days)
-        parts.append(f"{role} {judged.text}")
-        if rank[judged.status] > rank[worst]:
-            worst = judged.status
-    fix = {"pass": "", "warn": "rotate soon (notebook 05)", "fail": "rotate now (notebook 05)"}[worst]
+    worst = max((j.status for j in judged), key=rank.__getitem__, default="pass")
+    parts = [f"{role} {j.text}" for (role, _), j in zip(certs, judged, strict=True)]
+    due = [role for (role, _), j in zip(certs, judged, strict=True) if j.status == worst != "pass"]
+    fix = ""
+    if worst != "pass":
+        what = ", ".join(due)
+        when = "soon" if worst == "warn" else "now"
+        if any(r.startswith("intermediate") for r in due):
+            fix = f"renew {what} {when} through its issuer, then serve the new chain (`runbook watch --once`)"
+        else:
+            fix = f"rotate {what} {when} (notebook 05, `runbook rotate`)"
     add("cert-expiry", worst, f"{'; '.join(parts)} (warn below {warn_days})", fix)
 
 

@@ -64,6 +64,24 @@ def deprecated_alias(parser: argparse.ArgumentParser, old: str, new: argparse.Ac
     )
 
 
+def connection_identity(a: argparse.Namespace) -> Any:
+    """The connection identity from --ca --cert --key (a ``TlsClientFiles``), or None when none is given
+    (the --dir layout's, or the inventory's). Raises RunbookError for an incomplete set."""
+    from runbook.client import TlsClientFiles
+    from runbook.errors import RunbookError
+
+    if not (a.ca or a.cert or a.key):
+        return None
+    if not a.ca:
+        raise RunbookError(
+            "--cert/--key name the identity to connect with and need --ca (the CA file your clients trust); "
+            "a renewed pair to install is --new-cert/--new-key"
+        )
+    if bool(a.cert) != bool(a.key):
+        raise RunbookError("pass --cert and --key together (the client identity to connect with)")
+    return TlsClientFiles(a.ca, a.cert, a.key)
+
+
 #: What a command group's ``register(subparsers)`` receives.
 Subparsers: TypeAlias = "argparse._SubParsersAction[Parser]"
 

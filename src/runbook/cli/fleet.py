@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from runbook import display
 from runbook.cli import watch as watch_cli
-from runbook.cli.common import Subparsers, print_json
+from runbook.cli.common import Subparsers, connection_identity, print_json
 
 
 def add_selection_options(p: argparse.ArgumentParser) -> None:
@@ -62,7 +63,25 @@ def register(subparsers: Subparsers) -> Any:
     d.set_defaults(func=_cmd_diagnose)
     r = s.add_parser("rotate", help="rolling server-certificate rotation; stops at the first failure")
     add_inventory_options(r, 1)
-    r.add_argument("--dir", help="PKI folder (ca.crt, ca.key, client files) for nodes without pki_dir")
+    r.add_argument(
+        "--dir", help="the runbook's own layout (ca.crt, ca.key, clients/) for nodes without pki_dir"
+    )
+    r.add_argument(
+        "--ca", help="CA file the clients trust (redis-cli --cacert), instead of the inventory's ca"
+    )
+    r.add_argument(
+        "--cert", help="client certificate to connect with (mutual TLS), instead of the inventory's"
+    )
+    r.add_argument("--key", help="its private key")
+    r.add_argument(
+        "--ca-key",
+        help="key of the CA that issues the server certificates (any file name), for nodes without pki_dir",
+    )
+    r.add_argument(
+        "--new-cert",
+        help="install this renewed certificate (leaf, then intermediates) instead of issuing one",
+    )
+    r.add_argument("--new-key", help="the renewed certificate's private key (unencrypted PEM)")
     r.add_argument("--dry-run", action="store_true", help="plan and preflight every node: nothing written")
     r.add_argument(
         "--if-expiring-within", type=int, metavar="DAYS", help="rotate only nodes expiring within DAYS"
@@ -143,12 +162,30 @@ def _cmd_diagnose(a: argparse.Namespace) -> int:
 def _cmd_rotate(a: argparse.Namespace) -> int:
     from runbook.fleet import run
 
+    identity = connection_identity(a)
+    material = run.Material(*(Path(f) if f else None for f in (a.ca_key, a.new_cert, a.new_key)))
+    _check_material(a, identity)
     path, nodes = selected_nodes(a)
     report = run.rotate(
         nodes, pki_dir=a.dir, parallel=a.parallel, dry_run=a.dry_run,
         if_expiring_within=a.if_expiring_within, days=a.days, inventory=path, limit=a.limit,
+        material=material, client_files=identity,
     )  # fmt: skip
     return _finish(a, report)
+
+
+def _check_material(a: argparse.Namespace, identity: Any) -> None:
+    """Every file named on the command line is there, and pairs come together: one line otherwise."""
+    from runbook.errors import RunbookError
+
+    if bool(a.new_cert) != bool(a.new_key):
+        raise RunbookError("pass --new-cert and --new-key together (the new certificate and its key)")
+    named = [("--ca-key", a.ca_key), ("--new-cert", a.new_cert), ("--new-key", a.new_key)]
+    if identity is not None:
+        named = [("--ca", identity.ca), ("--cert", identity.cert), ("--key", identity.key), *named]
+    for flag, value in named:
+        if value and not Path(value).is_file():
+            raise RunbookError(f"{flag} {value} not found: pass the file the deployment uses")
 
 
 def _cmd_watch(a: argparse.Namespace) -> int:

@@ -6,23 +6,8 @@ import argparse
 from pathlib import Path
 
 from runbook import display
-from runbook.cli.common import Subparsers, deprecated_alias, print_checks, print_json
-from runbook.client import TlsClientFiles
+from runbook.cli.common import Subparsers, connection_identity, deprecated_alias, print_checks, print_json
 from runbook.errors import RunbookError
-
-
-def _identity(a: argparse.Namespace) -> TlsClientFiles | None:
-    """The connection identity from --ca --cert --key (None: the --dir layout's, as --as names it)."""
-    if not (a.ca or a.cert or a.key):
-        return None
-    if not a.ca:
-        raise RunbookError(
-            "--cert/--key name the identity to connect with and need --ca (the CA file your clients trust); "
-            "a renewed pair to install is --new-cert/--new-key"
-        )
-    if bool(a.cert) != bool(a.key):
-        raise RunbookError("pass --cert and --key together (the client identity to connect with)")
-    return TlsClientFiles(a.ca, a.cert, a.key)
 
 
 def _cmd_rotate(a: argparse.Namespace) -> int:
@@ -35,17 +20,16 @@ def _cmd_rotate(a: argparse.Namespace) -> int:
         if not host or not port.isdigit():
             raise RunbookError(f"--node {extra!r} is not HOST:PORT: e.g. --node 127.0.0.1:6380")
         nodes.append((host.strip("[]"), int(port)))
-    identity = _identity(a)
+    identity = connection_identity(a)
     if a.dir is None and identity is None:
         raise RunbookError(
             "no connection identity: pass --ca --cert --key (the files redis-cli uses), or --dir for the runbook's own layout"
         )
     if a.kind == "verify":
-        if a.dir is None:
-            raise RunbookError(
-                "rotate verify checks the files a deploy used: pass --dir (the staged files' folder)"
-            )
-        results = rotation.verify_served(a.host, a.port, Path(a.dir), server_hostname=a.server_name)
+        results = rotation.verify_served(
+            a.host, a.port, Path(a.dir) if a.dir else None, server_hostname=a.server_name,
+            tls=identity, expected=a.new_cert,
+        )  # fmt: skip
         return print_checks(results, a.json, {"target": address(a.host, a.port)})
     report = rotation.rotate(
         a.kind,
@@ -120,7 +104,9 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--key", help="its private key")
     p.add_argument("--ca-key", help="key of the CA that issues the server certificate (any file name)")
     p.add_argument(
-        "--new-cert", help="use this renewed certificate (leaf, then intermediates) instead of issuing one"
+        "--new-cert",
+        help="use this renewed certificate (leaf, then intermediates) instead of issuing one "
+        "(verify: the certificate the server must now present)",
     )
     p.add_argument("--new-key", help="the renewed certificate's private key (unencrypted PEM)")
     p.add_argument("--days", type=int, default=365, help="validity of re-issued certificates (default 365)")

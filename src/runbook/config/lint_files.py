@@ -228,7 +228,8 @@ def _lint_server_usage(add: Add, server: Pair) -> None:
             "error",
             "tls-cert-file",
             "tls-cert-file: the server certificate lacks the serverAuth usage: clients refuse it",
-            "issue a server certificate (`runbook pki create`) and point tls-cert-file at it",
+            "re-issue the server certificate from its CA with extendedKeyUsage serverAuth and point "
+            "tls-cert-file at it (`runbook rotate server --new-cert FILE --new-key FILE` installs it)",
         )
 
 

@@ -88,7 +88,8 @@ CAUSE_INFO: dict[str, Cause] = {
     ),
     "server-cert-wrong-usage": Cause(
         "the server certificate lacks the serverAuth extended key usage",
-        "re-issue the server certificate with extendedKeyUsage serverAuth (runbook pki create --force)",
+        "re-issue the server certificate from its CA with extendedKeyUsage serverAuth, then reload it "
+        "(runbook rotate server --new-cert FILE --new-key FILE)",
         NB_CERTS,
     ),
     "client-cert-missing": Cause(
@@ -103,7 +104,8 @@ CAUSE_INFO: dict[str, Cause] = {
     ),
     "client-cert-wrong-usage": Cause(
         "the client certificate lacks the clientAuth extended key usage",
-        "re-issue the client certificate with extendedKeyUsage clientAuth (runbook pki create --client NAME)",
+        "re-issue the client certificate from the CA in the server's tls-ca-cert-file with extendedKeyUsage "
+        "clientAuth (runbook rotate client --new-cert FILE --new-key FILE installs it)",
         NB_CERTS,
     ),
     "plaintext-to-tls-port": Cause(

@@ -18,6 +18,7 @@ unexpected exception on one node becomes that node's ``error`` status.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import time
@@ -31,6 +32,7 @@ import redis
 
 from runbook import checks, diagnose, files, pki, rotation
 from runbook.checks.links import link_check
+from runbook.client import TlsClientFiles
 from runbook.errors import RunbookError
 from runbook.fleet import plan as _plan
 from runbook.fleet.report import FleetReport, NodeResult
@@ -189,20 +191,41 @@ def diagnose_fleet(
 # --------------------------------------------------------------------------- rotate
 
 
+@dataclass(frozen=True)
+class Material:
+    """The operator's files for a fleet rotation (``--ca-key``, ``--new-cert``/``--new-key``): what
+    signs, or what is installed, on nodes without a PKI folder. Empty: every node needs its PKI folder."""
+
+    ca_key: Path | None = None
+    new_cert: Path | None = None
+    new_key: Path | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.ca_key or self.new_cert)
+
+
 @dataclass
 class _Discovered:
     node: FleetNode
-    pki_dir: Path
+    pki_dir: Path | None  # None: the deployment's own files (Material), staged in the work dir
     target: rotation.NodeTarget | None = None
     managed: bool = False
     problem: NodeResult | None = None
 
+    @property
+    def paths(self) -> pki.PkiPaths:
+        """Where this node's rotation keeps its files (its PKI folder, or the operator's files)."""
+        return rotation.layout(self.pki_dir, self.node.endpoint.files, None)
 
-def _pki_for(node: FleetNode, default: Path | str | None) -> Path:
+
+def _pki_for(node: FleetNode, default: Path | str | None, material: Material) -> Path | None:
     chosen = node.pki_dir or (str(default) if default else "")
+    if not chosen and material:
+        return None  # the deployment's own files: --ca-key signs, or --new-cert/--new-key is installed
     if not chosen:
         raise RunbookError(
-            f"host {node.name}: no PKI folder to rotate with: give --dir or pki_dir (redis_pki_dir) in the inventory"
+            f"host {node.name}: no PKI folder and no operator files to rotate with: give --ca-key (the key of the CA that issues its "
+            "certificate) or --new-cert/--new-key, or --dir / pki_dir (redis_pki_dir) in the inventory"
         )
     folder = Path(chosen).resolve()
     if not pki.PkiPaths(folder).ca_cert.is_file():
@@ -212,7 +235,7 @@ def _pki_for(node: FleetNode, default: Path | str | None) -> Path:
     return folder
 
 
-def _discover(node: FleetNode, pki_dir: Path) -> _Discovered:
+def _discover(node: FleetNode, pki_dir: Path | None) -> _Discovered:
     found = _Discovered(node, pki_dir)
     found.problem = unreadable(node)
     if found.problem is not None:
@@ -220,9 +243,7 @@ def _discover(node: FleetNode, pki_dir: Path) -> _Discovered:
     if node.role == "sentinel":
         found.problem = NodeResult.of(node, "unsupported", "Redis Sentinel cannot reload TLS files at runtime",
                                       "restart each Sentinel in turn (procedure in commands)")  # fmt: skip
-        found.problem.commands = rotation.sentinel_procedure(
-            rotation.NodeTarget(node.endpoint), pki.PkiPaths(pki_dir)
-        )
+        found.problem.commands = rotation.sentinel_procedure(rotation.NodeTarget(node.endpoint), found.paths)
         return found
     try:  # the handshake first: it fails with one clear line when nothing answers
         served = rotation.served_certificate(
@@ -252,7 +273,7 @@ def _share_keys(found: Sequence[_Discovered]) -> tuple[dict[str, str], list[Node
         if d.managed:
             shares[d.node.name] = "file:" + str(d.target.local(d.target.cert_file).resolve())
         else:
-            shares[d.node.name] = "stage:" + str(d.pki_dir)
+            shares[d.node.name] = "stage:" + str(d.paths.root)
     conflicts: list[NodeResult] = []
     by_key: dict[str, list[_Discovered]] = {}
     for d in found:
@@ -281,17 +302,18 @@ def plan_rotation(
     pki_dir: Path | str | None = None,
     parallel: int = 1,
     skip_without_pki: bool = False,
+    material: Material = Material(),
 ) -> tuple[list[list[_plan.Unit]], dict[str, _Discovered], list[NodeResult], list[NodeResult]]:
     """Read every node (read-only) and plan the rolling rotation: (waves, discovered, blockers, skipped).
 
     A node without a PKI folder is a RunbookError, or ``skipped`` with ``skip_without_pki``.
     """
     ordered = _plan.rolling_order(nodes)
-    pkis: dict[str, Path] = {}
+    pkis: dict[str, Path | None] = {}
     skipped: list[NodeResult] = []
     for n in ordered:
         try:
-            pkis[n.name] = _pki_for(n, pki_dir)
+            pkis[n.name] = _pki_for(n, pki_dir, material)
         except RunbookError as exc:
             if not skip_without_pki:
                 raise
@@ -306,7 +328,9 @@ def plan_rotation(
     usable = [d for d in found if d.problem is None]
     shares, conflicts = _share_keys(usable)
     blockers += conflicts
-    plan_units = _plan.units([d.node for d in usable], shares, {d.node.name: str(d.pki_dir) for d in usable})
+    plan_units = _plan.units(
+        [d.node for d in usable], shares, {d.node.name: str(d.paths.root) for d in usable}
+    )
     return _plan.waves(plan_units, parallel), {d.node.name: d for d in found}, blockers, skipped
 
 
@@ -322,18 +346,25 @@ def rotate(
     limit: str | None = None,
     fault: dict[str, rotation.Fault] | None = None,
     skip_without_pki: bool = False,
+    material: Material = Material(),
+    client_files: TlsClientFiles | None = None,
 ) -> FleetReport:
     """Rolling server-certificate rotation over ``nodes``. Writes files and reloads servers (not with ``dry_run``).
 
     ``fault`` maps a node name to a rotation drill (``"reload"``: the real server refuses the
     reload and the rotation rolls back), to see the run stop there. ``skip_without_pki``: a node
     with no PKI folder to issue from is ``skipped`` instead of a RunbookError (notebook 07, external).
+    ``material``: the operator's ``--ca-key`` or ``--new-cert``/``--new-key`` for nodes without a PKI
+    folder (their own files are rotated, backups in the work dir's ``rotation/backups``);
+    ``client_files``: the connection identity (``--ca --cert --key``) instead of the inventory's.
     """
+    if client_files is not None:
+        nodes = [with_identity(n, client_files) for n in nodes]
     report = _new_report("rotate", inventory, limit, parallel)
     report.dry_run = dry_run
     t0 = time.perf_counter()
     scheduled, found, blockers, skipped = plan_rotation(
-        nodes, pki_dir=pki_dir, parallel=parallel, skip_without_pki=skip_without_pki
+        nodes, pki_dir=pki_dir, parallel=parallel, skip_without_pki=skip_without_pki, material=material
     )
     report.plan = [[list(u.nodes) for u in wave] for wave in scheduled]
     results: dict[str, NodeResult] = {r.name: r for r in [*blockers, *skipped]}
@@ -347,7 +378,10 @@ def rotate(
             with ThreadPoolExecutor(max_workers=max(1, len(wave)), thread_name_prefix="fleet-rotate") as pool:
                 outcomes = list(
                     pool.map(
-                        lambda u: _rotate_unit(u, found, dry_run, if_expiring_within, days, fault or {}), wave
+                        lambda u: _rotate_unit(
+                            u, found, dry_run, if_expiring_within, days, fault or {}, material
+                        ),
+                        wave,
                     )
                 )
             for unit_results in outcomes:
@@ -367,6 +401,11 @@ def rotate(
     return report
 
 
+def with_identity(node: FleetNode, client_files: TlsClientFiles) -> FleetNode:
+    """``node`` reached with ``client_files`` (``--ca --cert --key``) instead of the inventory's files."""
+    return dataclasses.replace(node, endpoint=dataclasses.replace(node.endpoint, files=client_files))
+
+
 def _not_started(node: FleetNode, stopped_at: str | None) -> NodeResult:
     why = f"the run stopped at {stopped_at}" if stopped_at else "not reached"
     return NodeResult.of(
@@ -381,6 +420,7 @@ def _rotate_unit(
     if_expiring_within: int | None,
     days: int,
     fault: dict[str, rotation.Fault],
+    material: Material,
 ) -> list[NodeResult]:
     members = [found[name] for name in unit.nodes]
     first = members[0]
@@ -391,6 +431,8 @@ def _rotate_unit(
             "server", first.pki_dir, targets, client_files=first.node.endpoint.files, server_hostname=first.node.endpoint.server_name,
             dry_run=dry_run, if_expiring_within=if_expiring_within, days=days,
             fault=next((fault[n] for n in unit.nodes if n in fault), None),
+            ca_key=material.ca_key if first.pki_dir is None else None,
+            new_cert=material.new_cert, new_key=material.new_key,
         )  # fmt: skip
     except Exception as exc:  # the rotation rolls back what it touched; the node reports why it stopped
         fix = "fix the cause named here and re-run" if isinstance(exc, RunbookError) else "report this"
@@ -432,9 +474,11 @@ def _status_detail(got: rotation.RotationReport) -> str:
 def _verify_now(m: _Discovered) -> list[CheckResult]:
     """``rotate verify`` right after staging: what the external node presents now (not deployed yet)."""
     try:
+        paths = m.paths
         found = rotation.verify_served(
-            m.node.endpoint.host, m.node.endpoint.port, m.pki_dir, server_hostname=m.node.endpoint.server_name
-        )
+            m.node.endpoint.host, m.node.endpoint.port, m.pki_dir, server_hostname=m.node.endpoint.server_name,
+            tls=None if paths.own else m.node.endpoint.files, expected=None if paths.own else paths.server_cert,
+        )  # fmt: skip
     except Exception as exc:  # the node is external: its state is information, not a failure of the run
         return [CheckResult("verify", "warn", _one_line(exc), "deploy, then run `runbook rotate verify`")]
     return [

@@ -28,7 +28,8 @@ def load_certs(path: Path) -> list[x509.Certificate]:
     path = Path(path)
     if not path.is_file():
         raise RunbookError(
-            f"certificate file {path} not found: create it with `runbook pki create` (notebook 01)"
+            f"certificate file {path} not found: give the path of the certificate the deployment uses "
+            "(--ca for the CA file, --cert for a certificate)"
         )
     try:
         certs = x509.load_pem_x509_certificates(path.read_bytes())

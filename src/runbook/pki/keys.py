@@ -34,11 +34,18 @@ def generate_key(key_type: str) -> PrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=int(kt.split("-")[1]))
 
 
+#: The fix for a key file that is not there: name the right path (never `pki create`, which would make a
+#: new CA in place of an operator's). Callers that know the runbook's own empty PKI dir say so themselves.
+_GIVE_KEY = (
+    "give the path of the key the deployment uses (--ca-key for a CA's key, --key for a certificate's)"
+)
+
+
 def load_key(path: Path, passphrase: bytes | None = None, env_hint: str = "") -> PrivateKey:
     """Load a PEM private key, with a one-line error for a missing or wrong passphrase."""
     path = Path(path)
     if not path.is_file():
-        raise RunbookError(f"key file {path} not found: create it with `runbook pki create` (notebook 01)")
+        raise RunbookError(f"key file {path} not found: {_GIVE_KEY}")
     hint = f"export {env_hint} with its passphrase" if env_hint else "supply its passphrase"
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=passphrase)

@@ -15,6 +15,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -63,3 +64,23 @@ def expiry(cert: x509.Certificate, warn_days: int = 30, now: dt.datetime | None 
     if left < warn_at:
         return Expiry("warn", f"expires in {span(left, hours=short)}{of}", left, lifetime)
     return Expiry("pass", text, left, lifetime)
+
+
+def judged_chain(chain: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    """The certificates of a served chain whose dates matter: the leaf and its intermediates. A
+    self-signed root sent along is left out: clients verify against their own copy of it."""
+    return [*chain[:1], *(c for c in chain[1:] if c.subject != c.issuer)]
+
+
+def chain_not_after(chain: Sequence[x509.Certificate]) -> dt.datetime:
+    """The earliest notAfter of a served chain (leaf and intermediates): when the chain stops verifying."""
+    return min(c.not_valid_after_utc for c in judged_chain(chain))
+
+
+def chain_expiry(
+    chain: Sequence[x509.Certificate], warn_days: int = 30, now: dt.datetime | None = None
+) -> list[Expiry]:
+    """:func:`expiry` of the leaf and every intermediate of a served chain (:func:`judged_chain`),
+    leaf first, each against its own lifetime."""
+    now = now or dt.datetime.now(dt.UTC)
+    return [expiry(c, warn_days, now) for c in judged_chain(chain)]

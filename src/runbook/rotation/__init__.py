@@ -6,7 +6,7 @@ from runbook.rotation.drills import DRILLS, check_params, drill_material
 from runbook.rotation.issuing import load_signer, reissue_like
 from runbook.rotation.preflight import ClientTrust, preflight_leaf
 from runbook.rotation.report import Fault, PlanStep, RotationReport, file_digests, plan_rows
-from runbook.rotation.run import rotate
+from runbook.rotation.run import layout, rotate
 from runbook.rotation.served import verify_served
 from runbook.rotation.targets import (
     NodeTarget,

@@ -15,6 +15,7 @@ back on failure. Writes files, reloads servers.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from runbook import pki
 from runbook.client import TlsClientFiles
@@ -32,12 +33,15 @@ _PHASE_TEXT = {
 }
 
 
-def ca_state(paths: pki.PkiPaths) -> str:
-    """``single`` (one CA), ``bundled`` (new + old trusted, leaves from the old) or ``reissued``."""
+def ca_state(paths: pki.PkiPaths, server_cert: Path | None = None) -> str:
+    """``single`` (one CA), ``bundled`` (new + old trusted, leaves from the old) or ``reissued``.
+
+    ``server_cert``: the server certificate file to judge by (default ``<pki>/redis-server.crt``;
+    on the operator's files, what the server reads)."""
     cas = pki.load_certs(paths.ca_cert)
     if len(cas) < 2:
         return "single"
-    return "reissued" if pki.signed_by(pki.load_cert(paths.server_cert), cas[0]) else "bundled"
+    return "reissued" if pki.signed_by(pki.load_cert(server_cert or paths.server_cert), cas[0]) else "bundled"
 
 
 def rotate_ca(
@@ -94,7 +98,7 @@ def _phases_to_run(
             raise RunbookError(
                 f"{node.name} does not read its TLS files from paths visible here: rotate the CA on the Redis host"
             )
-    state = ca_state(paths)
+    state = ca_state(paths, None if paths.own else targets[0].local(targets[0].cert_file))
     order = {"single": list(CA_PHASES), "bundled": ["reissue", "retire"], "reissued": ["retire"]}[state]
     phases = order if phase == "all" else [phase]
     if phases[0] != order[0]:

@@ -86,13 +86,15 @@ def _run_phase(
 
 
 @contextlib.contextmanager
-def _probe_client(ca: pki.Issued, root: Path) -> Iterator[TlsClientFiles]:
-    """A throwaway client certificate from ``ca`` in a private temp dir (deleted afterwards)."""
+def _probe_client(ca: pki.Issued, paths: pki.PkiPaths) -> Iterator[TlsClientFiles]:
+    """A throwaway client certificate from ``ca`` in a private temp dir under the PKI root (deleted
+    afterwards), trusting the clients' CA file."""
     leaf = pki.make_leaf(ca, "rotation-probe", purpose="client", hostnames=["rotation-probe"], days=1)
-    with tempfile.TemporaryDirectory(prefix=".probe-", dir=root) as tmp:
+    paths.root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".probe-", dir=paths.root) as tmp:
         cert, key = Path(tmp) / "probe.crt", Path(tmp) / "probe.key"
         files.write_all(leaf.planned_writes(cert, key))
-        yield TlsClientFiles(str(root / pki.CA_CERT), str(cert), str(key))
+        yield TlsClientFiles(str(paths.ca_cert), str(cert), str(key))
 
 
 def _accepted(node: NodeTarget, tls: TlsClientFiles, server_hostname: str | None) -> bool:
@@ -143,7 +145,7 @@ def ca_bundle(
     rot = Rotation(sub, paths, tls, targets, server_hostname, fault, relink=False)
 
     def verify() -> bool:
-        ok = _verify_bundle(sub, new, targets, tls, server_hostname, paths.root)
+        ok = _verify_bundle(sub, new, targets, tls, server_hostname, paths)
         if not ok:
             rot.rollback(work, rot.backup_dir, rot.root)
         return ok
@@ -157,11 +159,11 @@ def _verify_bundle(
     targets: Sequence[NodeTarget],
     tls: Callable[[], TlsClientFiles],
     server_hostname: str | None,
-    root: Path,
+    paths: pki.PkiPaths,
 ) -> bool:
     """Both CAs are trusted: a new-CA client is accepted and the current (old-CA) certificates still work."""
     ok = True
-    with _probe_client(new, root) as probe:
+    with _probe_client(new, paths) as probe:
         for n in targets:
             accepted = _accepted(n, probe, server_hostname)
             sub.add(
@@ -312,7 +314,7 @@ def ca_retire(
         for n in targets:
             ok = client_verify(sub, n, tls(), server_hostname) and ok
             if old_ca is not None:
-                ok = _old_ca_refused(sub, n, old_ca, paths.root, server_hostname) and ok
+                ok = _old_ca_refused(sub, n, old_ca, paths, server_hostname) and ok
         return ok
 
     _run_phase(sub, rot, _ca_file_work(targets, writes), verify)
@@ -349,9 +351,13 @@ def _retire_preflight(
 
 
 def _old_ca_refused(
-    sub: RotationReport, node: NodeTarget, old_ca: pki.Issued, root: Path, server_hostname: str | None
+    sub: RotationReport,
+    node: NodeTarget,
+    old_ca: pki.Issued,
+    paths: pki.PkiPaths,
+    server_hostname: str | None,
 ) -> bool:
-    with _probe_client(old_ca, root) as probe:
+    with _probe_client(old_ca, paths) as probe:
         refused = not _accepted(node, probe, server_hostname)
     sub.add(
         f"verify:{node.name}:old-ca-refused",

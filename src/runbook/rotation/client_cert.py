@@ -11,11 +11,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from runbook import files, pki
 from runbook.client import TlsClientFiles
+from runbook.results import CheckResult
 from runbook.rotation.apply import NodeWork, Rotation
-from runbook.rotation.issuing import load_ca, load_supplied, reissue_like
+from runbook.rotation.issuing import chain_after, load_ca, load_signer, load_supplied, reissue_like
 from runbook.rotation.preflight import preflight_leaf, stop_after_preflight, trust_of
 from runbook.rotation.report import Fault, PlanStep, RotationReport
 from runbook.rotation.targets import NodeTarget, serial_of
@@ -43,13 +45,25 @@ def rotate_client(
     server_trust = server_trust or client_trust
     if new_cert and new_key:
         new, cert_pem, key_pem, key = load_supplied(Path(new_cert), Path(new_key))
+        intermediates = pki.load_certs(Path(new_cert))[1:]
     else:
-        issued = reissue_like(old, load_ca(paths), days=days)
-        new, cert_pem, key_pem, key = issued.cert, issued.cert_pem(), issued.key_pem(), issued.key
+        # the runbook's CA (ca.crt + ca.key), or the CA whose key --ca-key is
+        # (the operator's --ca-key: the CA in the client's own file, --ca or the servers' CA files it keys)
+        chain = pki.load_certs(paths.client_cert(name))
+        candidates = [*chain[1:], *client_trust, *server_trust]
+        ca = load_ca(paths) if paths.own else load_signer(paths.ca_key, candidates)
+        intermediates = [] if paths.own else chain_after(ca.cert, chain[1:])
+        issued = reissue_like(old, ca, days=days)
+        new, key_pem, key = issued.cert, issued.key_pem(), issued.key
+        cert_pem = issued.cert_pem() + b"".join(
+            c.public_bytes(serialization.Encoding.PEM) for c in intermediates
+        )
     report.new_serial = serial_of(new)
     checks = preflight_leaf(
-        f"preflight:{name}:", new, key, purpose="client", client_trust=client_trust, server_trust=server_trust
-    )
+        f"preflight:{name}:", new, key, purpose="client", client_trust=client_trust,
+        server_trust=server_trust, intermediates=intermediates,
+    )  # fmt: skip
+    checks += _symlink_checks(paths, name)
     writes = [
         files.PlannedWrite(paths.client_cert(name), cert_pem, files.PUBLIC),
         files.PlannedWrite(paths.client_key(name), key_pem, files.PRIVATE),
@@ -61,6 +75,20 @@ def rotate_client(
     report.ok = ok
     report.status = "rotated" if ok else "rolled-back"
     return report
+
+
+def _symlink_checks(paths: pki.PkiPaths, name: str) -> list[CheckResult]:
+    """The client's files reached through a symlink (a secret volume, a renewer's link) are never replaced."""
+    return [
+        CheckResult(
+            f"preflight:{name}:symlink",
+            "fail",
+            f"{p} is a symlink to {p.resolve()}: the runbook never replaces a symlink with a file",
+            f"renew {p.resolve()} with the tool that owns it, or pass plain files with --cert/--key",
+        )
+        for p in (paths.client_cert(name), paths.client_key(name))
+        if p.is_symlink()
+    ]
 
 
 def _plan(
@@ -98,9 +126,10 @@ def _apply(
         report.add("swap", "pass", f"{len(writes)} files staged beside the old ones and renamed over them")
         ok = True
         for node in targets:
-            ok = (
-                client_verify(report, node, TlsClientFiles.from_pki(paths.root, name), server_hostname) and ok
+            rotated = TlsClientFiles(
+                str(paths.ca_cert), str(paths.client_cert(name)), str(paths.client_key(name))
             )
+            ok = client_verify(report, node, rotated, server_hostname) and ok
             ok = rot.check_old_connection(node, "verify") and ok
         if not ok:
             rot.rollback([], backup_dir, root)

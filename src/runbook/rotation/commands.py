@@ -42,5 +42,16 @@ def deploy_commands(node: NodeTarget, paths: pki.PkiPaths, host_alias: str = "")
         f"install -m 0644 {shlex.quote(str(paths.server_cert))} {dest}{shlex.quote(cert)}.new && mv {shlex.quote(cert)}.new {shlex.quote(cert)}",
         f"install -m 0600 {shlex.quote(str(paths.server_key))} {dest}{shlex.quote(key)}.new && mv {shlex.quote(key)}.new {shlex.quote(key)}",
         f"{_cli(node, paths)} CONFIG SET tls-cert-file {shlex.quote(cert)} tls-key-file {shlex.quote(key)}",
-        f"python -m runbook rotate verify --dir {shlex.quote(str(paths.root))} --host {node.endpoint.host} --port {node.endpoint.port}",
+        f"python -m runbook rotate verify {_verify_files(paths)} --host {node.endpoint.host} --port {node.endpoint.port}",
     ]
+
+
+def _verify_files(paths: pki.PkiPaths) -> str:
+    """What ``rotate verify`` needs: the runbook's folder, or the operator's identity and the staged file."""
+    if paths.own:
+        return f"--dir {shlex.quote(str(paths.root))}"
+    q = [
+        shlex.quote(str(p))
+        for p in (paths.ca_cert, paths.client_cert(), paths.client_key(), paths.server_cert)
+    ]
+    return f"--ca {q[0]} --cert {q[1]} --key {q[2]} --new-cert {q[3]}"

@@ -97,9 +97,8 @@ def load_ca(paths: pki.PkiPaths) -> pki.Issued:
     cert = pki.load_cert(paths.ca_cert)
     key = pki.load_key(paths.ca_key, pki.passphrase_from_env(pki.CA_ENV) if ca_encrypted(paths) else None)
     if not pki.key_matches(cert, key):
-        raise RunbookError(
-            "ca.key does not match the first certificate of ca.crt: restore the pair from backups/"
-        )
+        fix = "restore the pair from backups/" if paths.own else "pass that CA's key with --ca-key"
+        raise RunbookError(f"{paths.ca_key} does not match the first certificate of {paths.ca_cert}: {fix}")
     return pki.Issued(cert, key)
 
 

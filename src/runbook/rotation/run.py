@@ -58,13 +58,15 @@ def rotate(
     the reload, and the rollback runs.
     ``client_files``: the connection identity (``--ca --cert --key``): connect with these files
     instead of ``<pki>/<connect_as>``; its CA is what the clients trust, the anchors a new chain is
-    judged by. ``ca_key``: the key that signs re-issued server certificates (a CA of any file name;
-    default ``<pki>/ca.key``). ``pki_dir`` None: the deployment's own files only (a server rotation;
-    backups go to the work dir's ``rotation/backups``).
+    judged by. ``ca_key``: the key that signs re-issued certificates (a CA of any file name;
+    default ``<pki>/ca.key``). ``pki_dir`` None: the deployment's own files only (:func:`layout`):
+    a client rotation replaces ``client_files``' certificate and key, a CA rotation bundles into
+    their CA file and the servers' ``tls-ca-cert-file`` and writes the new CA key over ``ca_key``;
+    backups go to the work dir's ``rotation/backups``.
     """
-    paths = pki.PkiPaths(Path(pki_dir) if pki_dir else workdir.work_dir() / "rotation")
-    _check_arguments(kind, pki_dir is not None, paths, nodes, name, (new_cert, new_key), days, phase)
+    paths = layout(pki_dir, client_files, ca_key)
     _check_files(client_files, ca_key, new_cert, new_key)
+    _check_arguments(kind, pki_dir is not None, paths, nodes, name, (new_cert, new_key), days, phase)
     signer = Path(ca_key) if ca_key else (paths.ca_key if pki_dir and paths.ca_key.is_file() else None)
 
     def tls() -> TlsClientFiles:
@@ -94,9 +96,22 @@ def rotate(
     )  # fmt: skip
 
 
+def layout(
+    pki_dir: Path | str | None, client_files: TlsClientFiles | None, ca_key: Path | str | None
+) -> pki.PkiPaths:
+    """Where a rotation's files are: ``pki_dir`` (the runbook's own layout) or the operator's files
+    (``client_files`` and ``ca_key``; backups and staged files in the work dir's ``rotation``)."""
+    if pki_dir:
+        return pki.PkiPaths(Path(pki_dir))
+    root = workdir.work_dir() / "rotation"
+    if client_files is None:
+        return pki.PkiPaths(root)
+    return pki.PkiPaths.operator(root, client_files.ca, ca_key, client_files.cert, client_files.key)
+
+
 def _check_arguments(
     kind: str,
-    own_layout: bool,
+    from_dir: bool,
     paths: pki.PkiPaths,
     nodes: Sequence[object],
     name: str,
@@ -109,25 +124,22 @@ def _check_arguments(
         raise RunbookError(f"unknown rotation {kind!r}: choose server, client or ca")
     if not nodes:
         raise RunbookError("no node to rotate: pass --host and --port")
-    if not own_layout and kind != "server":
-        raise RunbookError(
-            f"a {kind} rotation works on the runbook's own layout: pass --dir (a server rotation also "
-            "takes the deployment's files: --ca --cert --key, --ca-key or --new-cert/--new-key)"
-        )
-    if own_layout and not paths.ca_cert.is_file():
+    new_cert, new_key = new
+    if from_dir and not paths.ca_cert.is_file():
         raise RunbookError(
             f"--dir {paths.root} holds no ca.crt: pass the files the deployment uses with --ca --cert --key "
             "(and --ca-key or --new-cert/--new-key), or the directory notebook 01 wrote"
         )
+    if not from_dir:
+        _check_operator_files(kind, paths, name, new_cert is not None)
     pki.validate_days(days, "certificate validity (--days)")
-    if kind == "client":
+    if kind == "client" and paths.own:
         pki.validate_client_name(name)
         if not paths.client_cert(name).is_file():
             known = ", ".join(paths.client_names()) or "none"
             raise RunbookError(
                 f"no client certificate {name!r} in {paths.root / 'clients'} (there: {known}): pass --name with one of them"
             )
-    new_cert, new_key = new
     if (new_cert is None) != (new_key is None):
         raise RunbookError("pass --new-cert and --new-key together (the new certificate and its key)")
     if new_cert is not None and kind == "ca":
@@ -136,6 +148,32 @@ def _check_arguments(
         )
     if phase != "all" and phase not in CA_PHASES:
         raise RunbookError(f"unknown CA phase {phase!r}: choose all, bundle, reissue or retire")
+
+
+def _check_operator_files(kind: str, paths: pki.PkiPaths, name: str, supplied: bool) -> None:
+    """Client and CA rotations on the operator's files (no --dir): what each needs, one line when missing."""
+    if kind == "server":
+        return
+    if paths.own or paths.client_files is None:
+        raise RunbookError(
+            f"a {kind} rotation without --dir works on the identity you connect with: pass --cert and --key "
+            "(with --ca), or --dir for the runbook's own layout"
+        )
+    if kind == "client" and name != pki.DEFAULT_CLIENT:
+        raise RunbookError(
+            "--name picks a client of the --dir layout: without --dir the client rotated is --cert/--key"
+        )
+    has_key = paths.ca_key_file is not None and paths.ca_key_file.is_file()
+    if kind == "client" and not (supplied or has_key):
+        raise RunbookError(
+            "a client rotation needs new material: pass --ca-key (the key of the CA that issues --cert) "
+            "or --new-cert/--new-key (a renewed pair)"
+        )
+    if kind == "ca" and not has_key:
+        raise RunbookError(
+            "a CA rotation needs the current CA's key: pass --ca-key (the key of the CA in --ca); the new CA's "
+            "key is written over it, the old one backed up"
+        )
 
 
 _WHAT = {

@@ -269,6 +269,9 @@ class Watcher:
         if fileset.read(files).key != snap.key:  # moved again since it settled: settle again
             n.seen = None
             return
+        for warning in (c for c in checks if c.status == "warn"):  # accepted, but never silently
+            n.status.warnings += 1
+            self._emit(n, "warning", "warn", f"{warning.id}: {warning.detail}; reloading it", warning.fix)
         good = self.state.load_good(t)
         replicas = [
             m.target for m in self.nodes
@@ -419,4 +422,4 @@ def _chain_not_after(files: NodeFiles | None, served: x509.Certificate) -> float
             certs = consistency.parse_certs(files.local("cert").read_bytes())
             if certs and reload.same_cert(certs[0], served):
                 chain = certs
-    return min(c.not_valid_after_utc.timestamp() for c in chain)
+    return pki.chain_not_after(chain).timestamp()

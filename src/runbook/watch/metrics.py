@@ -10,6 +10,8 @@ Series (labels ``target`` = ``host:port``, as in the fleet's series, and ``node`
 * ``redis_tls_watch_certificate_expiry_timestamp_seconds`` - notAfter of the served certificate;
 * ``redis_tls_watch_chain_expiry_timestamp_seconds`` - the earliest notAfter of the served chain (the
   leaf and the intermediates its file serves with it): an intermediate expiring first is seen;
+* ``redis_tls_watch_warnings_total`` - warning-level checks of renewed sets that were loaded anyway
+  (e.g. a chain strict clients refuse): each one is also a ``warning`` event;
 * ``redis_tls_watch_node_state{state}`` - 1 for the node's current state, 0 for the others;
 * ``redis_tls_watch_last_pass_timestamp_seconds`` - when the watcher last looked (liveness).
 """
@@ -37,6 +39,12 @@ def registry(report: WatchReport) -> Any:
     reloads = Counter(
         "redis_tls_watch_reloads", "Reloads by result", ["target", "node", "result"], registry=reg
     )
+    warnings = Counter(
+        "redis_tls_watch_warnings",
+        "Warning-level checks of loaded renewals",
+        ["target", "node"],
+        registry=reg,
+    )
     info = gauge("redis_tls_watch_served_certificate_info", "Serial a fresh handshake presents", "serial")
     expiry = gauge(
         "redis_tls_watch_certificate_expiry_timestamp_seconds", "notAfter of the served certificate"
@@ -54,6 +62,7 @@ def registry(report: WatchReport) -> Any:
         success.labels(*who).set(1 if n.last_result == "reloaded" else 0)
         for result, count in n.reloads.items():
             reloads.labels(*who, result).inc(count)
+        warnings.labels(*who).inc(n.warnings)
         if n.served_serial:
             info.labels(*who, n.served_serial).set(1)
             expiry.labels(*who).set(n.not_after)

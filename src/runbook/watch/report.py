@@ -25,6 +25,7 @@ class NodeStatus:
     last_reload: float = 0.0  # Unix time of the last reload attempt
     last_result: str = ""  # reloaded | rolled-back | failed
     reloads: dict[str, int] = field(default_factory=lambda: {"reloaded": 0, "rolled-back": 0, "failed": 0})
+    warnings: int = 0  # warning-level checks of renewed sets that were still loaded (each one an event)
     detail: str = ""
     fix: str = ""
 
@@ -40,7 +41,7 @@ class WatchEvent:
     time: float
     node: str
     kind: (
-        str  # watching | reloaded | rolled-back | failed | refused | missing | restored | held
+        str  # watching | warning | reloaded | rolled-back | failed | refused | missing | restored | held
         # | unreachable | unreadable | external (the node cannot be watched now: retried every interval)
     )
     status: str  # pass | warn | fail
