@@ -34,6 +34,11 @@ SITE_FILE = "site.json"
 MIGRATE_CHOICES = ("sandbox", "yes", "no")
 
 
+def guide_lines() -> str:
+    """The common guide's ``openssl`` lines the sandbox's deployment is made with (shown in the notebook)."""
+    return "\n".join(pki.guide_lines())
+
+
 def adopt_dir(work: Path) -> Path:
     return work / "adopt"
 
@@ -212,11 +217,13 @@ class Adoption:
             verdict.append(CheckResult("migration", "skip", "plan only: set migrate='yes' and ca_key_file"))
         after = self.migration.after if self.migration else None
         evidence = {
-            "nodes": [e.address for e in self.endpoints],
-            "findings_before": sorted(self.before.finding_ids) if self.before else [],
-            "findings_after": sorted(after.finding_ids) if after else [],
-            "status": self.migration.status if self.migration else "not-run",
-            "load": self.load.summary() if self.load else {},
+            "adoption": {
+                "nodes": [e.address for e in self.endpoints],
+                "findings_before": sorted(self.before.finding_ids) if self.before else [],
+                "findings_after": sorted(after.finding_ids) if after else [],
+                "status": self.migration.status if self.migration else "not-run",
+                "load": self.load.summary() if self.load else {},
+            }
         }
         return Summary("09_adopt", verdict, evidence, {"target": "external" if self.external else "sandbox"})
 

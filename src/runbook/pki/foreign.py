@@ -157,7 +157,7 @@ def guide_lines(server_name: str = "localhost", ip: str = "127.0.0.1") -> list[s
     """The guide's ``openssl`` lines, as an operator copies them (run by :func:`write_guide_pki`)."""
     sign = "openssl x509 -req -sha256 -CA ca.crt -CAkey ca.key -CAcreateserial -days 365"
     return [
-        "openssl genrsa -out ca.key 4096",
+        "openssl genrsa -out ca.key 2048",
         "openssl req -x509 -new -nodes -sha256 -key ca.key -days 3650 -subj '/CN=Redis CA' -out ca.crt",
         "openssl genrsa -out redis.key 2048",
         f"printf 'subjectAltName=DNS:{server_name},IP:{ip}\\n' > san.ext",
