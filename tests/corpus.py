@@ -103,23 +103,8 @@ def start(dep: Deployment, node_dir: Path, **extra: str) -> sandbox.Node:
         **{k.replace("_", "-"): v for k, v in extra.items()},
     }
     node = sandbox.start_node(dep.recipe, "primary", node_dir, directives, PkiPaths(dep.root), wait=False)
-    _wait_port(port, node)
+    sandbox.wait_listening(node)
     return node
-
-
-def _wait_port(port: int, node: sandbox.Node) -> None:
-    import socket
-    import time
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    log = node.log_path.read_text(errors="replace") if node.log_path.exists() else "no log"
-    raise AssertionError(f"redis-server for {node.name} does not listen on {port}: {log[-400:]}")
 
 
 # --------------------------------------------------------------------------- openssl CLI recipes
@@ -809,5 +794,5 @@ def start_chain(
     port = sandbox.free_port()
     conf = chain_directives(cert or site.cert, key or site.key, ca or site.bundle, node_dir, port)
     node = sandbox.start_node("chain", "primary", node_dir, conf, PkiPaths(site.root), wait=False)
-    _wait_port(port, node)
+    sandbox.wait_listening(node)
     return node
