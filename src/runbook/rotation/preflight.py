@@ -236,7 +236,10 @@ def server_names_check(
     at all, or moved from the served certificate's subjectAltName to the CN only (clients that verify
     the served certificate by its SAN would refuse the new one).
     """
-    want = list(dict.fromkeys([*names, *(pki.served_names(old) if old is not None else [])]))
+    seen: dict[str, str] = {}  # each name once (names compare case-insensitively), the clients' first
+    for n in [*names, *(pki.served_names(old) if old is not None else [])]:
+        seen.setdefault(n.lower(), n)
+    want = list(seen.values())
     how = {n: pki.name_match(new, n) for n in want}
     missing = [n for n in want if not how[n]]
     lost = [n for n in want if how[n] == "cn" and old is not None and pki.name_match(old, n) == "san"]
