@@ -279,3 +279,21 @@ def _config(e: Endpoint) -> dict[str, str]:
         return client.config_get("tls-client-*")  # type: ignore[return-value]
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("recipe", ["step", "cert-manager", "helm", "mkcert"])
+def test_a_deployment_strict_clients_already_verify_needs_nothing(recipe: str, tmp_path: Path) -> None:
+    """The other corpus deployments: strict clients verify them as they are, so --migrate writes nothing
+    (and needs no CA key: cert-manager's issuer key lives elsewhere in the cluster)."""
+    dep = corpus.build(recipe, tmp_path / "dep")
+    node = corpus.start(dep, tmp_path / "node")
+    try:
+        files = [p for p in sorted(dep.root.rglob("*")) if p.is_file() and not p.is_symlink()]
+        before = {p: _digest(p) for p in files}
+        migration = adopt.migrate([dep.endpoint(node.port)], "")
+        assert migration.status == "nothing-to-do" and migration.ok, migration.lines()
+        assert migration.lines()[-1].startswith("clean: strict clients already verify every node")
+        assert {p: _digest(p) for p in files} == before
+        assert _strict_ping(dep, node.port) == "+PONG\r\n"
+    finally:
+        sandbox.stop_node(node)
