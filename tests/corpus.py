@@ -475,6 +475,41 @@ def _cert_manager(root: Path) -> Deployment:
     )
 
 
+def renew_cert_manager_leaf(dep: Deployment) -> x509.Certificate:
+    """cert-manager re-issuing the Certificate and the kubelet syncing the Secret: a new key and leaf
+    (same template: empty subject, critical SAN, no EKU) from the same CA, written into a new
+    ``..<timestamp>`` directory, then a new ``..data`` symlink renamed over the old one (the atomic
+    writer's swap); the old directory is removed after, as the kubelet does."""
+    volume = dep.cert.parent
+    ca = x509.load_pem_x509_certificate((volume / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key(dep.ca_key.read_bytes() if dep.ca_key else b"", None)
+    assert isinstance(ca_key, rsa.RSAPrivateKey)
+    key = _rsa(2048)
+    leaf = _issue(
+        _Spec(
+            x509.Name([]),
+            key,
+            90,
+            key_usage=("digital_signature", "key_encipherment"),
+            dns=("redis-master.redis.svc.cluster.local", "localhost"),
+            ski=False,
+        ),
+        (ca, ca_key),
+    )
+    old = os.readlink(volume / "..data")
+    stamp = volume / f"..{dt.datetime.now(dt.UTC):%Y_%m_%d_%H_%M_%S.%f}"
+    stamp.mkdir()
+    _write(stamp / "tls.crt", leaf)
+    _write_key(stamp / "tls.key", key, serialization.PrivateFormat.TraditionalOpenSSL)
+    _write(stamp / "ca.crt", ca)
+    (volume / "..data_tmp").symlink_to(stamp.name)
+    os.replace(volume / "..data_tmp", volume / "..data")
+    for f in (volume / old).iterdir():
+        f.unlink()
+    (volume / old).rmdir()
+    return leaf
+
+
 def _helm(root: Path) -> Deployment:
     """Helm's sprig ``genCA "redis-ca" 365`` and ``genSignedCert`` rendered into a Secret's files."""
     ca_key = _rsa(2048)

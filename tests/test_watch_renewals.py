@@ -1,5 +1,5 @@
-"""Renewals made the way the guide's openssl lines and Redis's gen-test-certs.sh make them are judged
-by what Redis and OpenSSL accept (issue 17 item 1): ``watch --once`` reloads them and ``rotate server``
+"""Renewals made the way the guide's openssl lines, Redis's gen-test-certs.sh and cert-manager make them
+are judged by what Redis and OpenSSL accept (issue 17 item 1): ``watch --once`` reloads them and ``rotate server``
 / ``rotate client`` install them, each strict-profile finding reported as a warning; a renewal that
 really breaks Redis-compatible clients (a name not covered, the wrong CA) is still refused with nothing
 loaded. Real redis-server on loopback, certificates made by the openssl CLI."""
@@ -180,6 +180,28 @@ def test_rotate_client_installs_a_v1_client_renewal(
     assert chain["status"] == "warn" and "refuse v1 certificates" in chain["detail"]
     assert dep.client_cert.read_bytes() == new_cert.read_bytes()
     assert _ping(dep, port) == "+PONG\r\n"
+
+
+@pytest.fixture
+def cert_manager(tmp_path: Path) -> Iterator[tuple[corpus.Deployment, int]]:
+    yield from _serve(corpus.build("cert-manager", tmp_path / "cm"), tmp_path)
+
+
+def test_cert_manager_renewal_without_eku_is_reloaded_through_the_data_swap(
+    cert_manager: tuple[corpus.Deployment, int], tmp_path: Path
+) -> None:
+    """cert-manager's default usages carry no extendedKeyUsage (any purpose for OpenSSL): the renewed
+    Secret, swapped in by the kubelet's ``..data`` rename, is reloaded with no EKU finding."""
+    dep, port = cert_manager
+    renewed = corpus.renew_cert_manager_leaf(dep)
+    with pytest.raises(x509.ExtensionNotFound):
+        renewed.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    report = _watch_once(dep, port, tmp_path / "state")
+    lines = "\n".join(e.line() for e in report.events)
+    assert report.ok and report.nodes[0].reloads["reloaded"] == 1, lines
+    assert _served(dep, port) == renewed.serial_number
+    assert not [e for e in _events(report, "warning") if e.detail.startswith("eku")], lines
+    assert dep.cert.is_symlink() and _ping(dep, port) == "+PONG\r\n"
 
 
 # --------------------------------------------------------------------------- still refused
