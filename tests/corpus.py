@@ -26,9 +26,11 @@ The recipes (written from the tools' documentation and sources, not copied):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import os
+import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -76,6 +78,26 @@ def build(recipe: str, root: Path) -> Deployment:
     """Write the files of ``recipe`` under ``root`` (created) and describe them."""
     root.mkdir(parents=True, exist_ok=True)
     return _BUILDERS[recipe](root)
+
+
+def copy(dep: Deployment, dest: Path) -> Deployment:
+    """The deployment's files copied to ``dest`` (symlinks kept: a secret volume stays one), for tests
+    that change them (rotation, migration)."""
+    shutil.copytree(dep.root, dest, symlinks=True)
+
+    def moved(p: Path | None) -> Path | None:
+        return None if p is None else dest / p.relative_to(dep.root)
+
+    return dataclasses.replace(
+        dep,
+        root=dest,
+        ca=dest / dep.ca.relative_to(dep.root),
+        cert=dest / dep.cert.relative_to(dep.root),
+        key=dest / dep.key.relative_to(dep.root),
+        client_cert=dest / dep.client_cert.relative_to(dep.root),
+        client_key=dest / dep.client_key.relative_to(dep.root),
+        ca_key=moved(dep.ca_key),
+    )
 
 
 def start(dep: Deployment, node_dir: Path, **extra: str) -> sandbox.Node:

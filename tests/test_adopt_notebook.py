@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,12 +167,21 @@ def test_sandbox_deployment_restarts_cleanly_and_stops(tmp_path: Path) -> None:
 def test_marker_is_never_written_on_a_replica(tmp_path: Path) -> None:
     site = adopt.prepare(tmp_path)
     try:
+        replica_only = adopt.Adoption(tmp_path, site.endpoints[1:], site.ca_key, False, True)
+        assert replica_only.write_marker() == "nothing written: every node is a replica"
         replica_first = adopt.Adoption(tmp_path, site.endpoints[::-1], site.ca_key, False, True)
-        assert replica_first.write_marker().endswith("is a replica")
+        assert replica_first.write_marker().endswith(
+            f"written on {site.endpoints[0].address}, expires in 3600 s"
+        )
         e = site.endpoints[1]
         client = redis_client(e.host, e.port, e.files, server_hostname=e.hostname, mode="compatible")
         try:
-            assert client.get(adopt.MARKER_KEY) is None
+            deadline = time.monotonic() + 10
+            while (
+                client.ttl(adopt.MARKER_KEY) < 0 and time.monotonic() < deadline
+            ):  # replication is asynchronous
+                time.sleep(0.05)
+            assert client.ttl(adopt.MARKER_KEY) > 0  # replicated from the primary, with its TTL
         except redis.RedisError as exc:  # pragma: no cover - the read itself must work
             pytest.fail(str(exc))
         finally:

@@ -106,9 +106,14 @@ class Adoption:
         themselves. Returns the migration's lines and the load's."""
         if not self.migrate_now:
             return ["skip: plan only (migrate='yes' and ca_key_file migrate an external deployment)"]
-        load = LoadGen(
-            self.endpoints[0], pooled=2, reconnecting=1, batch=20, max_seconds=300, mode="compatible"
-        )
+        primary = self._primary()
+        if primary is None:  # no node takes writes: migrate without the counting load
+            self.migration = adopt.migrate(self.endpoints, self.ca_key)
+            return [
+                *(self._shown(line) for line in self.migration.lines()),
+                "no primary among the nodes: no load",
+            ]
+        load = LoadGen(primary, pooled=2, reconnecting=1, batch=20, max_seconds=300, mode="compatible")
         with load:
             self.migration = adopt.migrate(self.endpoints, self.ca_key)
             self.load = load.stop()
@@ -124,10 +129,9 @@ class Adoption:
         Only when the migration runs; returns the line to show."""
         if not self.migrate_now:
             return "nothing written: the migration does not run (plan only)"
-        primary = self.endpoints[0]
-        (info,) = admin_info(primary, "replication")
-        if info.get("role") != "master":
-            return f"nothing written: {primary.address} is a replica"
+        primary = self._primary()
+        if primary is None:
+            return "nothing written: every node is a replica"
         self.marker = f"written before adoption at {primary.address}"
         client = self._client(primary)
         try:
@@ -229,6 +233,14 @@ class Adoption:
 
     # ------------------------------------------------------------------ helpers
 
+    def _primary(self) -> Endpoint | None:
+        """The first node that answers ``role:master`` (writes go there, never to a replica)."""
+        for e in self.endpoints:
+            (info,) = admin_info(e, "replication")
+            if info.get("role") == "master":
+                return e
+        return None
+
     def _shown(self, text: str) -> str:
         """``text`` with the work dir written ``<work dir>`` (the sandbox's files live there)."""
         return text.replace(f"{self.work}/", "<work dir>/")
@@ -237,7 +249,7 @@ class Adoption:
         return redis_client(e.host, e.port, e.files, server_hostname=e.hostname, mode="compatible")
 
     def _read_marker(self) -> str:
-        client = self._client(self.endpoints[0])
+        client = self._client(self._primary() or self.endpoints[0])
         try:
             value = client.get(MARKER_KEY)
         except (redis.RedisError, OSError) as exc:
