@@ -1,7 +1,7 @@
 """The real-world corpus (tests/corpus.py) through every admin path, against real redis-server processes.
 
 Each deployment is built the way its tool builds it and served by redis-server with its own files;
-check, diagnose, watch --once and adopt must work on each and name its true cause.
+check, diagnose, rotate, watch --once and adopt must work on each and name its true cause.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from cryptography import x509
 
 import corpus
-from runbook import adopt, checks, diagnose, sandbox, watch
+from runbook import adopt, checks, cli, diagnose, sandbox, watch
 from runbook.client import Endpoint, tls_context
 
 pytestmark = pytest.mark.integration
@@ -395,3 +395,51 @@ def test_a_missing_intermediate_is_named_and_fixed_with_our_own_commands(
         assert after.cause == "ok", after.evidence
     finally:
         sandbox.stop_node(node)
+
+
+@pytest.mark.parametrize("recipe", corpus.RECIPES)
+def test_rotate_works_on_every_deployment(
+    recipe: str,
+    built: dict[str, corpus.Deployment],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`rotate server` with the operator's own flags: a new leaf from the deployment's own CA key is served
+    and Redis-compatible clients still verify it; on the cert-manager volume nothing is written and the
+    renewer's way is printed (status pending, exit 0)."""
+    dep = corpus.copy(built[recipe], tmp_path / "dep")
+    node = corpus.start(dep, tmp_path / "node")
+    monkeypatch.setenv("RUNBOOK_WORK_DIR", str(tmp_path / "work"))
+    try:
+        before = x509.load_pem_x509_certificate(dep.cert.read_bytes())
+        argv = [
+            "rotate", "server", "--host", "127.0.0.1", "--port", str(node.port), "--server-name",
+            dep.server_name, "--ca", str(dep.ca), "--cert", str(dep.client_cert), "--key", str(dep.client_key),
+        ]  # fmt: skip
+        if dep.ca_key is not None:
+            argv += ["--ca-key", str(dep.ca_key)]
+        code = cli.main(argv)
+        out = capsys.readouterr()
+        text = out.out + out.err
+        served = _served_leaf(dep, node.port)
+        if recipe == "cert-manager":
+            assert code == 0 and "pending" in text and "cmctl renew" in text, text
+            assert served.serial_number == before.serial_number
+        else:
+            assert code == 0 and "rotated" in text, text
+            assert served.serial_number != before.serial_number
+            assert _ping(dep, node.port, "compatible") == "+PONG\r\n"
+    finally:
+        sandbox.stop_node(node)
+
+
+def _served_leaf(dep: corpus.Deployment, port: int) -> x509.Certificate:
+    ctx = tls_context(dep.files, mode="none")
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=3) as raw,
+        ctx.wrap_socket(raw, server_hostname=dep.server_name) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der)
