@@ -107,23 +107,7 @@ def start(dep: Deployment, node_dir: Path, **extra: str) -> sandbox.Node:
     the port accepts TCP; the caller stops it with ``sandbox.stop_node``.
     """
     port = sandbox.free_port()
-    directives = {
-        "bind": "127.0.0.1 ::1",
-        "port": "0",
-        "tls-port": str(port),
-        "tls-cert-file": str(dep.cert),
-        "tls-key-file": str(dep.key),
-        "tls-ca-cert-file": str(dep.ca),
-        "tls-auth-clients": "yes",
-        "tls-protocols": '"TLSv1.2 TLSv1.3"',
-        "dir": str(node_dir),
-        "logfile": str(node_dir / "redis.log"),
-        "pidfile": str(node_dir / "redis.pid"),
-        "daemonize": "no",
-        "save": '""',
-        "appendonly": "no",
-        **{k.replace("_", "-"): v for k, v in extra.items()},
-    }
+    directives = sandbox.served_conf(node_dir, port, dep.cert, dep.key, dep.ca, **extra)
     node = sandbox.start_node(dep.recipe, "primary", node_dir, directives, PkiPaths(dep.root), wait=False)
     sandbox.wait_listening(node)
     return node
@@ -823,23 +807,8 @@ def build_chain(root: Path) -> ChainSite:
 
 
 def chain_directives(cert: Path, key: Path, ca: Path, node_dir: Path, port: int) -> dict[str, str]:
-    """A mutual-TLS-only redis-server serving ``cert``/``key`` and trusting ``ca``."""
-    return {
-        "bind": "127.0.0.1",
-        "port": "0",
-        "tls-port": str(port),
-        "tls-cert-file": str(cert),
-        "tls-key-file": str(key),
-        "tls-ca-cert-file": str(ca),
-        "tls-auth-clients": "yes",
-        "tls-protocols": '"TLSv1.2 TLSv1.3"',
-        "dir": str(node_dir),
-        "logfile": str(node_dir / "redis.log"),
-        "pidfile": str(node_dir / "redis.pid"),
-        "daemonize": "no",
-        "save": '""',
-        "appendonly": "no",
-    }
+    """A mutual-TLS-only redis-server serving ``cert``/``key`` and trusting ``ca`` (IPv4 loopback only)."""
+    return sandbox.served_conf(node_dir, port, cert, key, ca, bind="127.0.0.1")
 
 
 def start_chain(

@@ -317,23 +317,15 @@ def _start_guide_pair(root: Path, guide: pki.GuidePki) -> list[sandbox.Node]:
         for name in ("primary", "replica"):
             node_dir = root / name
             port = sandbox.free_port()
-            directives = {
-                "bind": "127.0.0.1 ::1",
-                "port": "0",
-                "tls-port": str(port),
-                "tls-cert-file": str(guide.server_cert),
-                "tls-key-file": str(guide.server_key),
-                "tls-ca-cert-file": str(guide.ca_cert),
-                "tls-auth-clients": "yes",
-                "tls-replication": "yes",
-                "dir": str(node_dir),
-                "logfile": str(node_dir / "redis.log"),
-                "pidfile": str(node_dir / "redis.pid"),
-                "daemonize": "no",
-                "save": '""',
-                "appendonly": "no",
-                "repl-diskless-sync-delay": "0",  # the default 5 s would delay the first sync
-            }
+            directives = sandbox.served_conf(
+                node_dir,
+                port,
+                guide.server_cert,
+                guide.server_key,
+                guide.ca_cert,
+                tls_replication="yes",
+                repl_diskless_sync_delay="0",  # the default 5 s would delay the first sync
+            )
             if started:
                 directives["replicaof"] = f"127.0.0.1 {started[0].port}"
             node_dir.mkdir(parents=True, exist_ok=True)

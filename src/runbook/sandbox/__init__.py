@@ -7,7 +7,7 @@ from runbook.sandbox.engine import IMAGE_ENV, ImageInfo, docker_available, image
 from runbook.sandbox.image import apt_mirror, build_image
 from runbook.sandbox.lifecycle import ensure, healthy, reload_tls, start, status_dict, stop
 from runbook.sandbox.link_checks import cluster_info, links
-from runbook.sandbox.node_config import base_conf, conf_text
+from runbook.sandbox.node_config import base_conf, conf_text, served_conf
 from runbook.sandbox.nodes import node_alive, start_node, stop_node
 from runbook.sandbox.ports import free_port
 from runbook.sandbox.probes import handshake, handshake_rows

@@ -44,6 +44,38 @@ def base_conf(
     }
 
 
+def served_conf(
+    node_dir: Path,
+    tls_port: int,
+    cert: Path,
+    key: Path,
+    ca: Path,
+    *,
+    bind: str = "127.0.0.1 ::1",
+    **extra: str,
+) -> dict[str, str]:
+    """The directives of a mutual-TLS-only node serving files the runbook did not make (an operator's
+    deployment, the adoption notebook's guide PKI, the test corpus): TLS 1.2+1.3 on ``tls_port``, nothing
+    persisted. ``extra``: more directives, ``_`` for ``-`` (e.g. ``replicaof="127.0.0.1 6380"``)."""
+    return {
+        "bind": bind,
+        "port": "0",
+        "tls-port": str(tls_port),
+        "tls-cert-file": str(cert),
+        "tls-key-file": str(key),
+        "tls-ca-cert-file": str(ca),
+        "tls-auth-clients": "yes",
+        "tls-protocols": '"TLSv1.2 TLSv1.3"',
+        "dir": str(node_dir),
+        "logfile": str(node_dir / "redis.log"),
+        "pidfile": str(node_dir / "redis.pid"),
+        "daemonize": "no",
+        "save": '""',
+        "appendonly": "no",
+        **{k.replace("_", "-"): v for k, v in extra.items()},
+    }
+
+
 def conf_text(directives: dict[str, str]) -> str:
     """Directives (already quoted values) -> redis.conf lines."""
     return config.conf_text(directives)
