@@ -181,6 +181,17 @@ class Running:
         )
         return found
 
+    def wait_for(self, kind: str, pred: Callable[[WatchEvent], bool], timeout: float = 30.0) -> WatchEvent:
+        """Block until an event of ``kind`` satisfies ``pred`` (others of that kind may come first)."""
+        done: Callable[[], bool] = lambda: any(pred(e) for e in self.of(kind)) or self.error is not None  # noqa: E731
+        with self._cond:
+            self._cond.wait_for(done, timeout)
+        if self.error is not None:
+            raise self.error
+        found = [e for e in self.of(kind) if pred(e)]
+        assert found, f"no matching {kind!r} within {timeout}s: {[e.line() for e in self.events]}"
+        return found[0]
+
     def __enter__(self) -> Running:
         self._thread.start()
         return self
