@@ -26,9 +26,11 @@ The recipes (written from the tools' documentation and sources, not copied):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import os
+import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -78,6 +80,26 @@ def build(recipe: str, root: Path) -> Deployment:
     return _BUILDERS[recipe](root)
 
 
+def copy(dep: Deployment, dest: Path) -> Deployment:
+    """The deployment's files copied to ``dest`` (symlinks kept: a secret volume stays one), for tests
+    that change them (rotation, migration)."""
+    shutil.copytree(dep.root, dest, symlinks=True)
+
+    def moved(p: Path | None) -> Path | None:
+        return None if p is None else dest / p.relative_to(dep.root)
+
+    return dataclasses.replace(
+        dep,
+        root=dest,
+        ca=dest / dep.ca.relative_to(dep.root),
+        cert=dest / dep.cert.relative_to(dep.root),
+        key=dest / dep.key.relative_to(dep.root),
+        client_cert=dest / dep.client_cert.relative_to(dep.root),
+        client_key=dest / dep.client_key.relative_to(dep.root),
+        ca_key=moved(dep.ca_key),
+    )
+
+
 def start(dep: Deployment, node_dir: Path, **extra: str) -> sandbox.Node:
     """Start redis-server on a free loopback port serving ``dep``'s own files (mutual TLS required).
 
@@ -103,23 +125,8 @@ def start(dep: Deployment, node_dir: Path, **extra: str) -> sandbox.Node:
         **{k.replace("_", "-"): v for k, v in extra.items()},
     }
     node = sandbox.start_node(dep.recipe, "primary", node_dir, directives, PkiPaths(dep.root), wait=False)
-    _wait_port(port, node)
+    sandbox.wait_listening(node)
     return node
-
-
-def _wait_port(port: int, node: sandbox.Node) -> None:
-    import socket
-    import time
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    log = node.log_path.read_text(errors="replace") if node.log_path.exists() else "no log"
-    raise AssertionError(f"redis-server for {node.name} does not listen on {port}: {log[-400:]}")
 
 
 # --------------------------------------------------------------------------- openssl CLI recipes
@@ -779,5 +786,5 @@ def start_chain(
     port = sandbox.free_port()
     conf = chain_directives(cert or site.cert, key or site.key, ca or site.bundle, node_dir, port)
     node = sandbox.start_node("chain", "primary", node_dir, conf, PkiPaths(site.root), wait=False)
-    _wait_port(port, node)
+    sandbox.wait_listening(node)
     return node

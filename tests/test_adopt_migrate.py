@@ -39,19 +39,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, corpus.Deployme
     return {r: corpus.build(r, root / r) for r in ("guide", "gen-test-certs")}
 
 
-def _copy(dep: corpus.Deployment, dest: Path) -> corpus.Deployment:
-    """The deployment's files copied to ``dest`` (a migration rewrites them)."""
-    shutil.copytree(dep.root, dest)
-
-    def moved(p: Path) -> Path:
-        return dest / p.relative_to(dep.root)
-
-    fields = ("ca", "cert", "key", "client_cert", "client_key")
-    assert dep.ca_key is not None
-    changes = {f: moved(getattr(dep, f)) for f in fields}
-    return dataclasses.replace(dep, root=dest, ca_key=moved(dep.ca_key), **changes)  # type: ignore[arg-type]
-
-
 def _wait_link(endpoint: Endpoint, timeout: float = 20.0) -> str:
     deadline = time.monotonic() + timeout
     status = ""
@@ -69,7 +56,7 @@ def linked(
     request: pytest.FixtureRequest, built: dict[str, corpus.Deployment], tmp_path: Path
 ) -> Iterator[tuple[corpus.Deployment, list[Endpoint]]]:
     """A copy of the deployment served by a primary and a replica linked over TLS with its own files."""
-    dep = _copy(built[request.param], tmp_path / "dep")
+    dep = corpus.copy(built[request.param], tmp_path / "dep")
     primary = corpus.start(dep, tmp_path / "primary", repl_diskless_sync_delay="0")
     replica = corpus.start(
         dep, tmp_path / "replica", replicaof=f"127.0.0.1 {primary.port}", tls_replication="yes"
@@ -185,7 +172,7 @@ def test_a_failed_step_rolls_every_step_back(linked: tuple[corpus.Deployment, li
 def guide_node(
     built: dict[str, corpus.Deployment], tmp_path: Path
 ) -> Iterator[tuple[corpus.Deployment, Endpoint]]:
-    dep = _copy(built["guide"], tmp_path / "dep")
+    dep = corpus.copy(built["guide"], tmp_path / "dep")
     node = corpus.start(dep, tmp_path / "node")
     try:
         yield dep, dataclasses.replace(dep.endpoint(node.port), name="")
@@ -223,7 +210,7 @@ def test_a_secret_volume_is_refused_with_the_renewers_way(
     built: dict[str, corpus.Deployment], tmp_path: Path
 ) -> None:
     """The guide's files mounted as a Kubernetes secret volume (``..data`` symlinks): nothing is written."""
-    dep = _copy(built["guide"], tmp_path / "dep")
+    dep = corpus.copy(built["guide"], tmp_path / "dep")
     volume = tmp_path / "secret"
     stamp = volume / "..2026_01_02_03_04_05.000000001"
     stamp.mkdir(parents=True)
@@ -248,7 +235,7 @@ def test_a_link_refused_for_want_of_clientauth_gets_a_link_certificate(
 ) -> None:
     """The guide's server certificate re-issued serverAuth-only: the primary refuses the replica's link
     (replica-link-down); --migrate gives the replica a clientAuth link identity first, then moves the CA."""
-    dep = _copy(built["guide"], tmp_path / "dep")
+    dep = corpus.copy(built["guide"], tmp_path / "dep")
     assert dep.ca_key is not None
     signer = pki.Issued(
         pki.resign_ca_cert(pki.load_cert(dep.ca), pki.load_key(dep.ca_key)), pki.load_key(dep.ca_key)
@@ -279,3 +266,21 @@ def _config(e: Endpoint) -> dict[str, str]:
         return client.config_get("tls-client-*")  # type: ignore[return-value]
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("recipe", ["step", "cert-manager", "helm", "mkcert"])
+def test_a_deployment_strict_clients_already_verify_needs_nothing(recipe: str, tmp_path: Path) -> None:
+    """The other corpus deployments: strict clients verify them as they are, so --migrate writes nothing
+    (and needs no CA key: cert-manager's issuer key lives elsewhere in the cluster)."""
+    dep = corpus.build(recipe, tmp_path / "dep")
+    node = corpus.start(dep, tmp_path / "node")
+    try:
+        files = [p for p in sorted(dep.root.rglob("*")) if p.is_file() and not p.is_symlink()]
+        before = {p: _digest(p) for p in files}
+        migration = adopt.migrate([dep.endpoint(node.port)], "")
+        assert migration.status == "nothing-to-do" and migration.ok, migration.lines()
+        assert migration.lines()[-1].startswith("clean: strict clients already verify every node")
+        assert {p: _digest(p) for p in files} == before
+        assert _strict_ping(dep, node.port) == "+PONG\r\n"
+    finally:
+        sandbox.stop_node(node)

@@ -57,7 +57,7 @@ def test_strict_findings_name_the_operators_files_and_keep_the_serial() -> None:
     assert [f.id for f in found] == ["ca-not-strict"]
     fix = found[0].fix
     assert "runbook pki resign-ca --ca /etc/redis/tls/ca.crt --ca-key CA_KEY" in fix
-    assert "--out /etc/redis/tls/ca-strict.crt" in fix and "-set_serial 0x7 " in fix
+    assert "--out /etc/redis/tls/ca-strict.crt" in fix and f"-set_serial 0x{7:040X} " in fix
     assert "pki create" not in fix
 
 

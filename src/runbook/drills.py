@@ -12,12 +12,10 @@ touches the work dir's PKI or the sandbox of the notebooks.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import re
 import shutil
-import socket
 import ssl
 import tempfile
 import time
@@ -141,23 +139,10 @@ class DrillResult:
 
 
 def _wait_listening(node: Node, timeout: float = 10.0) -> None:
-    """Wait until the server accepts TCP on every address it binds (127.0.0.1 and ::1).
-
-    A connect on 127.0.0.1 alone is not enough: Redis listens on its bind addresses one after
-    another, so ``::1`` may not listen yet. It logs "Ready to accept connections" once every
-    listener is open; both must hold.
-    """
-    port = node.port or node.plaintext_port
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not sandbox.pid_alive(node.pid):
-            break
-        with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
-            if any("Ready to accept connections" in line for line in sandbox.log_tail(node, 200)):
-                return
-        time.sleep(0.02)
-    last = next(iter(sandbox.log_tail(node, 1)), "no log")
-    raise RunbookError(f"drill server {node.name} is not listening: {sanitize(last)}")
+    try:
+        sandbox.wait_listening(node, timeout)
+    except RunbookError as exc:
+        raise RunbookError(f"drill {sanitize(str(exc))}") from None
 
 
 def _wait_dead(node: Node, timeout: float = 5.0) -> bool:

@@ -11,7 +11,7 @@ Two kinds of clients run in threads against one TLS endpoint:
 Everything is bounded: by a command count and by wall time, whichever comes first. Counts are
 commands (each pipelined command counts once), failed commands, reconnects, failed reconnects,
 the worst round-trip latency, and the serials the reconnecting clients saw. Each worker
-``INCR``s its own key, so :meth:`LoadGen.server_total` can prove the server really executed
+``INCR``s its own key (created with a TTL: :data:`KEY_TTL`), so :meth:`LoadGen.server_total` can prove the server really executed
 every command counted as done. Starts threads and network connections; writes ``INCR`` keys.
 """
 
@@ -31,6 +31,8 @@ import redis
 from cryptography import x509
 
 from runbook.client import Endpoint, Mode, redis_pool, tls_context, wire
+
+KEY_TTL = 3600  # seconds: the INCR keys expire by themselves on the server
 
 
 @dataclass
@@ -120,11 +122,28 @@ class LoadGen:
     def start(self) -> LoadGen:
         """Start the worker threads (they stop at the first bound reached or at :meth:`stop`)."""
         self._t0 = time.monotonic()
-        for i in range(self.pooled):
-            self._spawn(self._pooled_worker, f"{self.prefix}:pooled:{i}")
-        for i in range(self.reconnecting):
-            self._spawn(self._reconnect_worker, f"{self.prefix}:reconnect:{i}")
+        keys = [f"{self.prefix}:pooled:{i}" for i in range(self.pooled)]
+        keys += [f"{self.prefix}:reconnect:{i}" for i in range(self.reconnecting)]
+        self._expiring(keys)
+        for key in keys:
+            self._spawn(self._pooled_worker if ":pooled:" in key else self._reconnect_worker, key)
         return self
+
+    def _expiring(self, keys: list[str]) -> None:
+        """Create the workers' keys at 0 with a TTL (``INCR`` keeps it), so nothing outlives the run on a
+        user's Redis even when :meth:`server_total` never runs. A server that cannot be reached now is
+        left to the workers, which count the failures."""
+        pool = self._pool(socket_timeout=self.socket_timeout)
+        client = redis.Redis(connection_pool=pool)
+        try:
+            pipe = client.pipeline(transaction=False)
+            for key in keys:
+                pipe.set(key, 0, ex=KEY_TTL)
+            pipe.execute()
+        except (redis.RedisError, OSError):
+            pass
+        finally:
+            pool.disconnect()
 
     def _spawn(self, target: Any, key: str) -> None:
         self._keys.append(key)

@@ -139,16 +139,18 @@ def migrate(
     tls = endpoints[0].files
     if not tls.cert or not tls.key:
         raise RunbookError("--migrate needs --cert and --key: the client identity the servers accept")
-    key_path = Path(ca_key)
-    if not key_path.is_file():
-        raise RunbookError(
-            f"--ca-key {key_path} not found: pass the key of the CA your servers' certificates chain to"
-        )
     before = assess(endpoints, timeout=timeout)
     result = Migration("nothing-to-do", before)
     result.report.target, result.report.nodes = before.nodes[0], list(before.nodes)
-    if before.ok:
+    if before.ok:  # strict clients already verify every node: no key needed, nothing written
         return result
+    key_path = Path(ca_key)
+    if not ca_key or not key_path.is_file():
+        raise RunbookError(
+            f"--ca-key {ca_key} not found: pass the key of the CA your servers' certificates chain to"
+            if ca_key
+            else "--migrate needs --ca-key: the key of the CA your servers' certificates chain to"
+        )
     _refuse_findings(before, FIXED)
     plan = _plan(endpoints, key_path, before)
     result.report.plan = _plan_steps(plan)

@@ -4,7 +4,17 @@ from runbook.pki.builders import BACKDATE, Issued, make_ca, make_leaf
 from runbook.pki.chains import verify_client_cert, verify_server_cert
 from runbook.pki.create import PkiReport, PkiSpec, create_pki
 from runbook.pki.directory_checks import ca_profile, verify
-from runbook.pki.foreign import cn_only_leaf, guide_ca, guide_leaf, intermediate_ca, leaf_without_aki, root_ca
+from runbook.pki.foreign import (
+    GuidePki,
+    cn_only_leaf,
+    guide_ca,
+    guide_leaf,
+    guide_lines,
+    intermediate_ca,
+    leaf_without_aki,
+    root_ca,
+    write_guide_pki,
+)
 from runbook.pki.inspection import CertInfo, cert_info, evidence, inspect, load_cert, load_certs, signed_by
 from runbook.pki.keys import (
     CA_ENV,

@@ -78,7 +78,7 @@ def resign_commands(ca: str, ca_key: str, out: str, serial: int | None = None) -
     (the same subject, key and serial, so leaves naming their issuer by serial still chain)."""
     q = shlex.quote
     runbook = f"runbook pki resign-ca --ca {q(ca)} --ca-key {q(ca_key)} --out {q(out)}"
-    keep_serial = f"-set_serial 0x{serial:X} " if serial is not None else ""
+    keep_serial = f"-set_serial 0x{serial:040X} " if serial is not None else ""  # 20 octets: one width
     openssl = (
         f"openssl x509 -in {q(ca)} -x509toreq -signkey {q(ca_key)} | openssl x509 -req -signkey {q(ca_key)} "
         f"{keep_serial}"

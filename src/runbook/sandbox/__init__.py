@@ -11,7 +11,7 @@ from runbook.sandbox.node_config import base_conf, conf_text
 from runbook.sandbox.nodes import node_alive, start_node, stop_node
 from runbook.sandbox.ports import free_port
 from runbook.sandbox.probes import handshake, handshake_rows
-from runbook.sandbox.readiness import log_tail, pid_alive, wait_ready, wait_ready_plaintext
+from runbook.sandbox.readiness import log_tail, pid_alive, wait_listening, wait_ready, wait_ready_plaintext
 from runbook.sandbox.state import (
     BACKEND_ENV,
     BACKENDS,

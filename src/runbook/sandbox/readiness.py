@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -55,6 +56,27 @@ def _raise_if_exited(node: Node, proc: subprocess.Popen[bytes] | None) -> None:
     if exited:
         reason = next((ln for ln in reversed(log_tail(node)) if ln.strip()), "no log written")
         raise RunbookError(f"redis-server {node.name} exited at start: {log_message(reason)}")
+
+
+def wait_listening(node: Node, timeout: float = 10.0) -> None:
+    """Block until ``node`` accepts TCP on every address it binds, without speaking to it.
+
+    For servers that may refuse every client on purpose (drills, labs, a deployment with its own
+    PKI). A connect on 127.0.0.1 alone is not enough: Redis opens its bind addresses one after
+    another, so ``::1`` may not listen yet; it logs "Ready to accept connections" once every
+    listener is open, and both must hold. Raises RunbookError with the server's last log line.
+    """
+    port = node.port or node.plaintext_port
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(node.pid):
+            break
+        with contextlib.suppress(OSError), socket.create_connection((node.host, port), timeout=0.5):
+            if any("Ready to accept connections" in line for line in log_tail(node, 200)):
+                return
+        time.sleep(0.02)
+    last = next((ln for ln in reversed(log_tail(node)) if ln.strip()), "no log written")
+    raise RunbookError(f"redis-server {node.name} is not listening on port {port}: {log_message(last)}")
 
 
 def wait_ready(
