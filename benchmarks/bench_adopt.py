@@ -58,7 +58,9 @@ def main() -> int:
             )
         )
     header = ["run", "status", "seconds", "commands", "failed", "new conns", "refused", "worst RTT", "proven"]
-    print(display.Table(header, rows, "adopt --migrate under load (guide deployment, primary + replica)").text())
+    print(
+        display.Table(header, rows, "adopt --migrate under load (guide deployment, primary + replica)").text()
+    )
     return 0 if ok else 1
 
 
