@@ -249,6 +249,36 @@ def _gen_test_certs(root: Path) -> Deployment:
     )
 
 
+def renew_guide_leaf(
+    dep: Deployment,
+    *,
+    stem: str = "redis",
+    extfile: str | None = "san.ext",
+    issuer: Deployment | None = None,
+) -> x509.Certificate:
+    """The guide's renewal: its two openssl lines again (a new RSA key, then ``openssl x509 -req`` with
+    the SAN extfile), written as ``<stem>.key`` then ``<stem>.crt`` beside the deployment's files
+    (``stem="redis"``: over the served pair, key first). ``extfile=None``: the operator forgot
+    ``-extfile`` (a v1 certificate, the name only in its CN); ``issuer``: signed by another
+    deployment's CA (the wrong CA)."""
+    ca = issuer or dep
+    assert ca.ca_key is not None
+    extra = ["-extfile", str(dep.root / extfile)] if extfile else []
+    _openssl_leaf(dep.root, stem, "/CN=localhost", str(ca.ca), str(ca.ca_key), extra)
+    return x509.load_pem_x509_certificate((dep.root / f"{stem}.crt").read_bytes())
+
+
+def renew_gen_test_certs_leaf(
+    dep: Deployment, *, stem: str = "redis", cn: str = "Generic-cert"
+) -> x509.Certificate:
+    """gen-test-certs.sh run again for ``redis.crt``: a new RSA key and ``openssl x509 -req`` without
+    extensions (a v1 certificate: no extendedKeyUsage, no SAN, the name only in the CN ``cn``), written
+    as ``<stem>.key`` then ``<stem>.crt`` in tests/tls (``stem="redis"``: over the served pair)."""
+    tls = dep.cert.parent
+    _openssl_leaf(tls, stem, f"/O=Redis Test/CN={cn}", "ca.crt", "ca.key", [])
+    return x509.load_pem_x509_certificate((tls / f"{stem}.crt").read_bytes())
+
+
 def _assert_no_key_usage(path: Path) -> None:
     cert = x509.load_pem_x509_certificate(path.read_bytes())
     assert not any(e.oid == x509.OID_KEY_USAGE for e in cert.extensions), "openssl.cnf added keyUsage"
@@ -465,6 +495,41 @@ def _cert_manager(root: Path) -> Deployment:
         dt.timedelta(days=90),
         cause="ok",
     )
+
+
+def renew_cert_manager_leaf(dep: Deployment) -> x509.Certificate:
+    """cert-manager re-issuing the Certificate and the kubelet syncing the Secret: a new key and leaf
+    (same template: empty subject, critical SAN, no EKU) from the same CA, written into a new
+    ``..<timestamp>`` directory, then a new ``..data`` symlink renamed over the old one (the atomic
+    writer's swap); the old directory is removed after, as the kubelet does."""
+    volume = dep.cert.parent
+    ca = x509.load_pem_x509_certificate((volume / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key(dep.ca_key.read_bytes() if dep.ca_key else b"", None)
+    assert isinstance(ca_key, rsa.RSAPrivateKey)
+    key = _rsa(2048)
+    leaf = _issue(
+        _Spec(
+            x509.Name([]),
+            key,
+            90,
+            key_usage=("digital_signature", "key_encipherment"),
+            dns=("redis-master.redis.svc.cluster.local", "localhost"),
+            ski=False,
+        ),
+        (ca, ca_key),
+    )
+    old = os.readlink(volume / "..data")
+    stamp = volume / f"..{dt.datetime.now(dt.UTC):%Y_%m_%d_%H_%M_%S.%f}"
+    stamp.mkdir()
+    _write(stamp / "tls.crt", leaf)
+    _write_key(stamp / "tls.key", key, serialization.PrivateFormat.TraditionalOpenSSL)
+    _write(stamp / "ca.crt", ca)
+    (volume / "..data_tmp").symlink_to(stamp.name)
+    os.replace(volume / "..data_tmp", volume / "..data")
+    for f in (volume / old).iterdir():
+        f.unlink()
+    (volume / old).rmdir()
+    return leaf
 
 
 def _helm(root: Path) -> Deployment:

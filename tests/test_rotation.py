@@ -154,3 +154,40 @@ def test_an_ipv6_node_is_named_and_reported_with_brackets(tmp_path: Path) -> Non
         f"-h ::1 -p {port} --tls" in line
         for line in rotation.sentinel_procedure(node, pki.PkiPaths(tmp_path))
     )
+
+
+def test_names_are_matched_as_openssl_matches_them(ca: pki.Issued) -> None:
+    """The CN counts only without a DNS subjectAltName and never for an IP; wildcards cover one label."""
+    cn_only = pki.cn_only_leaf(ca, "Generic-cert").cert
+    ip_only = pki.make_leaf(ca, "redis.internal", purpose="server", ips=["127.0.0.1"]).cert
+    both = pki.make_leaf(ca, "other", purpose="server", hostnames=["*.example.com"], ips=["::1"]).cert
+    assert pki.name_match(cn_only, "generic-cert") == "cn" and pki.name_match(cn_only, "other") == ""
+    assert pki.name_match(ip_only, "redis.internal") == "cn"  # an IP SAN is no DNS SAN
+    assert pki.name_match(ip_only, "127.0.0.1") == "san" and pki.name_match(cn_only, "127.0.0.1") == ""
+    assert pki.name_match(both, "other") == ""  # DNS SANs present: the CN is never read
+    assert pki.name_match(both, "a.example.com") == "san" and pki.name_match(both, "a.b.example.com") == ""
+    assert pki.name_match(both, "0:0::1") == "san"
+    assert pki.served_names(cn_only) == ["Generic-cert"] and pki.served_names(both) == [
+        "*.example.com",
+        "::1",
+    ]
+
+
+def test_preflight_names_pass_warn_or_fail_as_redis_compatible_clients_would(ca: pki.Issued) -> None:
+    """A CN-only renewal of a CN-only certificate warns; a name moved from SAN to CN, or lost, fails."""
+    cn_old, cn_new = pki.cn_only_leaf(ca, "Generic-cert"), pki.cn_only_leaf(ca, "Generic-cert")
+    san = pki.make_leaf(ca, "Generic-cert", purpose="server", hostnames=["Generic-cert"])
+
+    def sans(new: pki.Issued, old: pki.Issued | None, names: list[str]) -> tuple[str, str]:
+        r = rotation.server_names_check("sans", new.cert, names, old.cert if old else None)
+        return r.status, r.detail
+
+    assert sans(cn_new, cn_old, ["Generic-cert"])[0] == "warn"
+    assert sans(cn_new, None, ["Generic-cert"])[0] == "warn"
+    assert sans(san, cn_old, ["Generic-cert"]) == ("pass", "covers Generic-cert")
+    status, detail = sans(cn_new, san, ["Generic-cert"])
+    assert status == "fail" and "where the served certificate has it in subjectAltName" in detail
+    status, detail = sans(pki.cn_only_leaf(ca, "Other"), cn_old, ["Generic-cert"])
+    assert status == "fail" and detail == "does not cover Generic-cert"
+    status, detail = sans(san, None, ["127.0.0.1"])
+    assert status == "fail" and detail.startswith("does not cover 127.0.0.1")

@@ -293,3 +293,39 @@ def test_a_missing_key_or_certificate_is_named_without_suggesting_pki_create(tmp
             load(tmp_path / "absent.pem")
         text = str(err.value)
         assert str(tmp_path / "absent.pem") in text and flag in text and "pki create" not in text, text
+
+
+@pytest.mark.parametrize("linked", ["--ca", "tls-ca-cert-file"])
+def test_ca_rotation_refuses_a_symlinked_ca_file_and_writes_nothing(
+    linked: str, tmp_path: Path, work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CA file reached through a symlink (the clients' --ca, or the server's tls-ca-cert-file) is
+    refused in one line naming the link, its target and what to pass instead: the link stays a link,
+    its target, the CA key and the served files keep their bytes, the server its certificate."""
+    dep = corpus.build("helm", tmp_path / "helm")
+    assert dep.ca_key is not None
+    real = dep.root / "shared" / "ca.crt"  # e.g. a CA file other services read too
+    real.parent.mkdir()
+    real.write_bytes(dep.ca.read_bytes())
+    link = dep.root / "ca-link.crt"
+    link.symlink_to(real)
+    node = corpus.start(dep, tmp_path / "node", tls_ca_cert_file=str(link if linked != "--ca" else dep.ca))
+    try:
+        kept = [real, dep.ca, dep.ca_key, dep.cert, dep.key, dep.client_cert, dep.client_key]
+        before, serial = [p.read_bytes() for p in kept], _served_serial(dep, node)
+        ca = link if linked == "--ca" else dep.ca
+        code = cli.main(
+            ["rotate", "ca", *_target(dep, node), "--ca", str(ca), "--cert", str(dep.client_cert),
+             "--key", str(dep.client_key), "--ca-key", str(dep.ca_key), "--json"]
+        )  # fmt: skip
+        report = json.loads(capsys.readouterr().out)
+        assert code == 1 and report["status"] == "refused", report
+        bad = [s for s in report["steps"] if s["id"].endswith(":symlink")]
+        assert len(bad) == 1 and bad[0]["status"] == "fail", report["steps"]
+        assert f"{link} is a symlink to {real}" in bad[0]["detail"] and "\n" not in bad[0]["detail"]
+        assert str(real) in bad[0]["fix"] and ("--ca " in bad[0]["fix"]) == (linked == "--ca")
+        assert link.is_symlink() and [p.read_bytes() for p in kept] == before
+        assert _served_serial(dep, node) == serial
+        assert not list(work.rglob("*.crt")), "nothing backed up: nothing was about to change"
+    finally:
+        sandbox.stop_node(node)

@@ -11,7 +11,7 @@ from runbook.client.contexts import (
     tls_context,
 )
 from runbook.client.endpoint import Endpoint, address, target_endpoint
-from runbook.client.handshake import chain_refusal, handshake_checks, memory_handshake
+from runbook.client.handshake import chain_refusal, client_refusal, handshake_checks, memory_handshake
 from runbook.client.ioredis import install_ioredis
 from runbook.client.mistakes import common_mistakes
 from runbook.client.snippet_runner import SnippetRun, redis_py_skip_reason, run_snippet

@@ -9,7 +9,7 @@ from pathlib import Path
 from runbook.client.contexts import Mode, TlsClientFiles, server_context, tls_context
 from runbook.client.probe import Handshake
 from runbook.files import PRIVATE, PUBLIC, PlannedWrite, write_all
-from runbook.pki import PkiPaths
+from runbook.pki import PkiPaths, make_ca
 from runbook.results import CheckResult
 
 
@@ -82,6 +82,40 @@ def chain_refusal(chain_pem: bytes, key_pem: bytes, ca_file: str, hostname: str,
             server_ctx = server_context(str(cert_path), str(key_path))
             client_ctx = tls_context(TlsClientFiles(ca_file), mode=mode, client_cert=False)
             _pump(client_ctx, server_ctx, hostname)
+        except (OSError, ValueError) as exc:
+            return " ".join(str(exc).split())
+    return ""
+
+
+def client_refusal(chain_pem: bytes, key_pem: bytes, ca_pem: bytes, *, mode: Mode) -> str:
+    """Would a server trusting only ``ca_pem`` (as Redis with that ``tls-ca-cert-file``, in ``mode``)
+    accept a client presenting ``chain_pem`` (leaf first, then its intermediates) with ``key_pem``?
+    ``""`` when it would, else OpenSSL's reason in one line.
+
+    A real in-memory handshake: the server side presents a throwaway certificate (the client does not
+    verify it) and verifies the client as OpenSSL does for Redis (purpose ``sslclient``: an
+    extendedKeyUsage or nsCertType, when present, must allow a client). The files live in a private
+    temporary directory (0700, the key 0600) removed before returning; nothing connects.
+    """
+    throwaway = make_ca("ecdsa-p256", 1, "runbook client-acceptance probe")
+    with tempfile.TemporaryDirectory(prefix="runbook-client-") as tmp:
+        d = Path(tmp)
+        write_all(
+            [
+                PlannedWrite(d / "client.crt", chain_pem, PUBLIC),
+                PlannedWrite(d / "client.key", key_pem, PRIVATE),
+                PlannedWrite(d / "ca.crt", ca_pem, PUBLIC),
+                *throwaway.planned_writes(d / "server.crt", d / "server.key"),
+            ]
+        )
+        try:
+            server_ctx = server_context(
+                str(d / "server.crt"), str(d / "server.key"), ca=str(d / "ca.crt"), mode=mode
+            )
+            client_ctx = tls_context(
+                TlsClientFiles("", str(d / "client.crt"), str(d / "client.key")), mode="none"
+            )
+            _pump(client_ctx, server_ctx, "localhost")
         except (OSError, ValueError) as exc:
             return " ".join(str(exc).split())
     return ""

@@ -31,5 +31,15 @@ from runbook.pki.lifetime import chain_expiry, chain_not_after, expiry, judged_c
 from runbook.pki.openssl import openssl_commands
 from runbook.pki.paths import CA_CERT, DEFAULT_CLIENT, PkiPaths
 from runbook.pki.resign import resign_ca, resign_ca_cert
-from runbook.pki.strictness import ca_problems, strict_findings
+from runbook.pki.strictness import (
+    SAN_ONLY_CLIENTS,
+    STRICT_CLIENTS,
+    ca_fix,
+    ca_problems,
+    common_names,
+    is_ip,
+    name_match,
+    served_names,
+    strict_findings,
+)
 from runbook.pki.validation import validate_client_name, validate_days, validate_hostname

@@ -20,7 +20,7 @@ import ipaddress
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from cryptography import x509
 
@@ -65,12 +65,59 @@ def ca_problems(ca: x509.Certificate) -> list[str]:
 
 
 def name_only_in_cn(leaf: x509.Certificate, name: str) -> bool:
-    """True when ``name`` matches the subject CN of a leaf that has no subjectAltName: OpenSSL-based
+    """True when ``name`` matches the subject CN of a leaf that has no DNS subjectAltName: OpenSSL-based
     clients that fall back to the CN accept it, strict clients (names only in SANs) refuse it."""
-    if _ext(leaf, x509.SubjectAlternativeName) is not None:
+    return name_match(leaf, name) == "cn"
+
+
+def name_match(leaf: x509.Certificate, name: str) -> Literal["san", "cn", ""]:
+    """How an OpenSSL-based client (redis-cli, Redis's own links, Python's ``ssl`` with CN fallback)
+    matches ``name`` against ``leaf``: ``"san"`` by a subjectAltName, ``"cn"`` by the subject CN (only
+    when the leaf has no DNS subjectAltName, and never for an IP address), ``""`` not at all.
+
+    Names compare case-insensitively; a wildcard is a whole leftmost label (``*.example.com``) over at
+    least two labels, matching exactly one label.
+    """
+    ip = _ip(name)
+    san = _ext(leaf, x509.SubjectAlternativeName)
+    if ip is not None:
+        ips = san.value.get_values_for_type(x509.IPAddress) if san is not None else []
+        return "san" if ip in ips else ""
+    dns = san.value.get_values_for_type(x509.DNSName) if san is not None else []
+    if dns:
+        return "san" if any(_host_matches(p, name) for p in dns) else ""
+    return "cn" if any(_host_matches(c, name) for c in common_names(leaf)) else ""
+
+
+def served_names(leaf: x509.Certificate) -> list[str]:
+    """Every name OpenSSL-based clients accept ``leaf`` for: its DNS and IP subjectAltNames, or its
+    subject CN when it has no DNS subjectAltName (a CN with spaces names nothing a client dials)."""
+    san = _ext(leaf, x509.SubjectAlternativeName)
+    dns = [str(d) for d in san.value.get_values_for_type(x509.DNSName)] if san is not None else []
+    ips = [str(i) for i in san.value.get_values_for_type(x509.IPAddress)] if san is not None else []
+    cns = [] if dns else [c for c in common_names(leaf) if c and not any(ch.isspace() for ch in c)]
+    return list(dict.fromkeys([*dns, *cns, *ips]))
+
+
+def common_names(cert: x509.Certificate) -> list[str]:
+    return [str(a.value) for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
+
+
+def _host_matches(pattern: str, name: str) -> bool:
+    pattern, name = pattern.lower().rstrip("."), name.lower().rstrip(".")
+    if pattern == name:
+        return True
+    if not pattern.startswith("*.") or pattern.count(".") < 2:
         return False
-    cns = [str(a.value) for a in leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
-    return name.lower() in (c.lower() for c in cns)
+    head, dot, rest = name.partition(".")
+    return bool(head and dot) and rest == pattern[2:]
+
+
+def _ip(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return None
 
 
 def resign_commands(ca: str, ca_key: str, out: str, serial: int | None = None) -> tuple[str, str]:
@@ -126,7 +173,7 @@ def strict_findings(
                 )
             )
     if chain and name_only_in_cn(chain[0], server_name):
-        kind = "IP" if _is_ip(server_name) else "DNS"
+        kind = "IP" if is_ip(server_name) else "DNS"
         out.append(
             StrictFinding(
                 "server-name-cn-only",
@@ -145,12 +192,8 @@ def _new_name(path: str) -> str:
     return f"{stem}-strict.{ext}" if dot and "/" not in ext else f"{path}-strict"
 
 
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name.strip("[]"))
-    except ValueError:
-        return False
-    return True
+def is_ip(name: str) -> bool:
+    return _ip(name) is not None
 
 
 def _ext(cert: x509.Certificate, cls: type[E]) -> x509.Extension[E] | None:

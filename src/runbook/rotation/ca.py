@@ -9,7 +9,8 @@
 
 This module finds the CA's state and runs the phases still to do (:mod:`.ca_phases` holds them);
 each phase backs up, swaps and reloads through :class:`~runbook.rotation.apply.Rotation` and rolls
-back on failure. Writes files, reloads servers.
+back on failure. A file the phases would write that is a symlink (``--ca``, a node's
+tls-ca-cert-file ...) refuses the rotation before anything is touched. Writes files, reloads servers.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from runbook.rotation.ca_phases import ca_bundle, ca_reissue, ca_retire
 from runbook.rotation.issuing import load_ca
 from runbook.rotation.report import CA_PHASES, Fault, PlanStep, RotationReport
 from runbook.rotation.targets import NodeTarget, serial_of, served_by, serves_visible_files
+from runbook.rotation.volumes import symlink_refusals
 
 _PHASE_TEXT = {
     "bundle": "publish ca.crt = new CA + old CA to servers and clients; reload tls-ca-cert-file",
@@ -58,6 +60,12 @@ def rotate_ca(
 ) -> RotationReport:
     state, phases = _phases_to_run(paths, targets, tls, server_hostname, phase)
     report.plan = [PlanStep(f"phase:{p}", "all nodes", _PHASE_TEXT[p]) for p in phases]
+    linked = _symlinked(paths, targets, phases)
+    if linked:
+        report.steps += linked
+        report.ok, report.status = False, "refused"
+        report.add("preflight", "fail", "refused before anything was touched", linked[0].fix)
+        return report
     if dry_run:
         report.status = "planned"
         report.add("plan", "pass", f"CA state {state}: phases {', '.join(phases)}")
@@ -82,6 +90,57 @@ def rotate_ca(
     report.new_serial = serial_of(pki.load_certs(paths.ca_cert)[0])
     report.status = "rotated" if phases[-1] == "retire" else f"phase {phases[-1]} done"
     return report
+
+
+def _symlinked(
+    paths: pki.PkiPaths, targets: Sequence[NodeTarget], phases: Sequence[str]
+) -> list[CheckResult]:
+    """Every file the phases would write that is a symlink (``--ca``, ``--ca-key``, a node's
+    tls-ca-cert-file; for ``reissue`` the served, link and client files): refused, never replaced nor
+    written through (a symlinked ``--ca`` would change the file it points to, which other clients or
+    a renewer may own)."""
+    flag = "--dir" if paths.own else "--ca"
+    out = symlink_refusals(
+        "preflight:ca:symlink",
+        [paths.ca_cert],
+        lambda p: (
+            f"pass the file itself ({flag} {p.resolve()}) if the runbook may rewrite it, or "
+            "rotate the CA with the tool that owns the link"
+        ),
+    )
+    if phases[0] == "bundle":
+        out += symlink_refusals(
+            "preflight:ca-key:symlink",
+            [paths.ca_key],
+            lambda p: f"pass the key file itself (--ca-key {p.resolve()}) if the runbook may rewrite it",
+        )
+    for node in targets:
+        out += symlink_refusals(
+            f"preflight:{node.name}:symlink",
+            [node.local(node.ca_file)] if node.ca_file else [],
+            lambda p: (
+                f"point the server at a plain file (CONFIG SET tls-ca-cert-file {p.resolve()}) and "
+                "rotate again, or rotate the CA with the tool that owns the link"
+            ),
+        )
+        if "reissue" in phases:
+            files = (node.cert_file, node.key_file, node.client_cert_file, node.client_key_file)
+            out += symlink_refusals(
+                f"preflight:{node.name}:symlink",
+                [node.local(f) for f in files if f],
+                lambda p: (
+                    f"renew {p.resolve()} with the tool that owns it, or point the server at plain "
+                    "files (CONFIG SET tls-cert-file/tls-key-file) and rotate again"
+                ),
+            )
+    if "reissue" in phases:
+        for name in paths.client_names():
+            out += symlink_refusals(
+                f"preflight:{name}:symlink",
+                [paths.client_cert(name), paths.client_key(name)],
+                lambda p: f"pass plain files with --cert/--key (the link points to {p.resolve()})",
+            )
+    return out
 
 
 def _phases_to_run(

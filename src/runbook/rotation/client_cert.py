@@ -22,6 +22,7 @@ from runbook.rotation.preflight import preflight_leaf, stop_after_preflight, tru
 from runbook.rotation.report import Fault, PlanStep, RotationReport
 from runbook.rotation.targets import NodeTarget, serial_of
 from runbook.rotation.verify import client_verify
+from runbook.rotation.volumes import symlink_refusals
 
 
 def rotate_client(
@@ -79,16 +80,11 @@ def rotate_client(
 
 def _symlink_checks(paths: pki.PkiPaths, name: str) -> list[CheckResult]:
     """The client's files reached through a symlink (a secret volume, a renewer's link) are never replaced."""
-    return [
-        CheckResult(
-            f"preflight:{name}:symlink",
-            "fail",
-            f"{p} is a symlink to {p.resolve()}: the runbook never replaces a symlink with a file",
-            f"renew {p.resolve()} with the tool that owns it, or pass plain files with --cert/--key",
-        )
-        for p in (paths.client_cert(name), paths.client_key(name))
-        if p.is_symlink()
-    ]
+    return symlink_refusals(
+        f"preflight:{name}:symlink",
+        [paths.client_cert(name), paths.client_key(name)],
+        lambda p: f"renew {p.resolve()} with the tool that owns it, or pass plain files with --cert/--key",
+    )
 
 
 def _plan(

@@ -17,17 +17,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from runbook import pki
-from runbook.client import chain_refusal
+from runbook.client import chain_refusal, client_refusal
 from runbook.errors import RunbookError
 from runbook.results import CheckResult, all_ok
 from runbook.rotation.report import RotationReport
 from runbook.rotation.targets import NodeTarget
 
 _Add = Callable[[str, bool, str, str], None]
-
-
-def _names_of(cert: x509.Certificate) -> list[str]:
-    return [s.split(":", 1)[1] for s in pki.cert_info(cert).sans]
 
 
 @dataclass(frozen=True)
@@ -79,8 +75,8 @@ def preflight_leaf(
     _check_key_and_window(add, new, key)
     _check_eku(add, new, purpose, needs_client_auth)
     if purpose == "server":
-        want = list(dict.fromkeys([*(names or ()), *(_names_of(old) if old is not None else [])]))
-        _check_server_names(add, new, want)
+        want = list(dict.fromkeys([*(names or ()), *(pki.served_names(old) if old is not None else [])]))
+        out.append(server_names_check(f"{prefix}sans", new, names, old))
         out.append(
             served_chain_check(
                 f"{prefix}chain",
@@ -88,19 +84,19 @@ def preflight_leaf(
                 key,
                 chain,
                 trust,
-                (want or _names_of(new) or ["localhost"])[0],
+                (want or pki.served_names(new) or ["localhost"])[0],
                 server_trust,
             )
         )
         if needs_client_auth:
             ok, fix = "valid as a link client for the servers' CA", "issue it from the CA the servers trust"
-            _check_chain(add, "link-chain", new, server_trust, ok, fix, chain)
+            out.append(client_chain_check(f"{prefix}link-chain", new, key, chain, server_trust, ok, fix))
     else:
         ok, fix = (
             "chains to the CA the server trusts (strict X.509)",
             "issue it from the CA in the server's tls-ca-cert-file",
         )
-        _check_chain(add, "chain", new, server_trust, ok, fix, chain)
+        out.append(client_chain_check(f"{prefix}chain", new, key, chain, server_trust, ok, fix))
     return out
 
 
@@ -147,10 +143,9 @@ def served_chain_check(
         return CheckResult(
             check_id,
             "warn",
-            f"Redis, redis-cli and OpenSSL clients verify {served} to {trust.label}; strict clients "
-            f"(Python 3.13's default context, openssl verify -x509_strict) refuse it: {reason}",
-            "re-sign the CA certificate with its own key adding critical basicConstraints and keyUsage "
-            "keyCertSign, cRLSign (leaves stay valid)",
+            f"Redis, redis-cli and OpenSSL clients verify {served} to {trust.label}; "
+            f"{_strict_why(leaf, chain, trust.certs, reason, name)}",
+            _strict_fix(leaf, chain, trust.certs, name, "server", trust.path),
         )
     issuers = {c.subject for c in trust.certs}
     missing_link = leaf.issuer not in issuers and not any(c.subject == leaf.issuer for c in chain)
@@ -211,7 +206,12 @@ def _check_key_and_window(add: _Add, new: x509.Certificate, key: pki.PrivateKey 
 
 
 def _check_eku(add: _Add, new: x509.Certificate, purpose: str, needs_client_auth: bool) -> None:
+    """serverAuth/clientAuth as the certificate is used; no extendedKeyUsage at all means any purpose
+    to OpenSSL (and so to Redis): Redis's gen-test-certs, cert-manager's default usages make them so."""
     info = pki.cert_info(new)
+    if not info.eku:
+        add("eku", True, "no extendedKeyUsage: valid for any purpose (OpenSSL, Redis)", "")
+        return
     wanted_eku = "serverAuth" if purpose == "server" else "clientAuth"
     ekus = [wanted_eku] + (["clientAuth"] if needs_client_auth and purpose == "server" else [])
     missing_eku = [e for e in ekus if e not in info.eku]
@@ -223,37 +223,165 @@ def _check_eku(add: _Add, new: x509.Certificate, purpose: str, needs_client_auth
     )
 
 
-def _check_server_names(add: _Add, new: x509.Certificate, want: list[str]) -> None:
-    have = set(_names_of(new))
-    missing = [n for n in want if n not in have and not _wildcard_covers(have, n)]
-    add(
-        "sans",
-        not missing,
-        f"covers {', '.join(want)}" if not missing else f"does not cover {', '.join(missing)}",
-        "re-issue it with every name clients use in subjectAltName",
-    )
+def server_names_check(
+    check_id: str, new: x509.Certificate, names: Sequence[str], old: x509.Certificate | None
+) -> CheckResult:
+    """Does ``new`` cover every name clients use (``names``, and every name ``old``, the served
+    certificate, is accepted for), matched as OpenSSL matches them (a subject CN only when there is no
+    DNS subjectAltName)?
+
+    pass: every name in subjectAltName. warn: some name only in the subject CN where the served
+    certificate was no better (gen-test-certs): Redis-compatible clients accept it, clients reading
+    names only from subjectAltName refuse it (the fix: ``adopt --migrate``). fail: a name not matched
+    at all, or moved from the served certificate's subjectAltName to the CN only (clients that verify
+    the served certificate by its SAN would refuse the new one).
+    """
+    seen: dict[str, str] = {}  # each name once (names compare case-insensitively), the clients' first
+    for n in [*names, *(pki.served_names(old) if old is not None else [])]:
+        seen.setdefault(n.lower(), n)
+    want = list(seen.values())
+    how = {n: pki.name_match(new, n) for n in want}
+    missing = [n for n in want if not how[n]]
+    lost = [n for n in want if how[n] == "cn" and old is not None and pki.name_match(old, n) == "san"]
+    cn_only = [n for n in want if how[n] == "cn" and n not in lost]
+    sans = ", ".join(f"{'IP' if pki.is_ip(n) else 'DNS'}:{n}" for n in want)
+    fix = f"re-issue it with subjectAltName {sans}"
+    problems = []
+    if missing:
+        in_cn = [n for n in missing if any(c.lower() == n.lower() for c in pki.common_names(new))]
+        why = (
+            f" ({', '.join(in_cn)} only in the subject CN, which OpenSSL ignores when a DNS subjectAltName "
+            "is present, and never reads for an IP address)"
+            if in_cn
+            else ""
+        )
+        problems.append(f"does not cover {', '.join(missing)}{why}")
+    if lost:
+        problems.append(
+            f"names {', '.join(lost)} only in its subject CN, where the served certificate has "
+            f"{'it' if len(lost) == 1 else 'them'} in subjectAltName: {pki.SAN_ONLY_CLIENTS} verify the "
+            "served certificate and would refuse this one"
+        )
+    if problems:
+        return CheckResult(check_id, "fail", "; ".join(problems), fix)
+    if cn_only:
+        return CheckResult(
+            check_id,
+            "warn",
+            f"Redis, redis-cli and OpenSSL clients accept it for {', '.join(want)}, but it names "
+            f"{', '.join(cn_only)} only in its subject CN (no DNS subjectAltName"
+            f"{', like the served certificate' if old is not None else ''}): {pki.SAN_ONLY_CLIENTS} refuse it",
+            f"{fix}: `runbook adopt --host H --port N --ca FILE --cert FILE --key FILE --ca-key FILE "
+            "--migrate` re-issues the leaves so, without downtime",
+        )
+    return CheckResult(check_id, "pass", f"covers {', '.join(want)}")
 
 
-def _check_chain(
-    add: _Add,
-    check: str,
-    new: x509.Certificate,
+def client_chain_check(
+    check_id: str,
+    cert: x509.Certificate,
+    key: pki.PrivateKey | None,
+    chain: Sequence[x509.Certificate],
     server_trust: Sequence[x509.Certificate],
     ok: str,
     fix: str,
-    chain: Sequence[x509.Certificate] = (),
-) -> None:
-    """``new`` (presenting ``chain``) is valid as a client of a server trusting ``server_trust``."""
+    ca_path: str = "",
+) -> CheckResult:
+    """Will a server trusting ``server_trust`` (its tls-ca-cert-file, ``ca_path`` when known) accept ``cert`` + ``chain`` as a
+    client (a client identity, a replication or cluster link)?
+
+    pass: strict X.509 verifies it. warn: Redis (OpenSSL, asked through a real in-memory handshake with
+    ``key``) accepts it, strict verifiers refuse it (a v1 certificate as ``openssl x509 -req`` makes it
+    without ``-extfile``, a CA without keyUsage): the finding and its fix, never a blocker. fail: Redis
+    would refuse it, with OpenSSL's reason and ``fix``.
+    """
     try:
-        pki.verify_client_cert(new, server_trust, intermediates=chain)
-        add(check, True, ok, "")
+        pki.verify_client_cert(cert, server_trust, intermediates=chain)
+        return CheckResult(check_id, "pass", ok)
     except RunbookError as exc:
-        add(check, False, str(exc), fix)
+        reason = str(exc)
+    refusal = _compatible_client_refusal(cert, key, chain, server_trust)
+    if refusal == "":
+        return CheckResult(
+            check_id,
+            "warn",
+            f"Redis and OpenSSL accept this client certificate; {_strict_why(cert, chain, server_trust, reason)}",
+            _strict_fix(cert, chain, server_trust, "", "client", ca_path),
+        )
+    if refusal is not None:
+        reason = f"Redis (OpenSSL) refuses it: {refusal}"
+    return CheckResult(check_id, "fail", reason, fix)
 
 
-def _wildcard_covers(have: set[str], name: str) -> bool:
-    parts = name.split(".", 1)
-    return len(parts) == 2 and f"*.{parts[1]}" in have
+def _compatible_client_refusal(
+    cert: x509.Certificate,
+    key: pki.PrivateKey | None,
+    chain: Sequence[x509.Certificate],
+    server_trust: Sequence[x509.Certificate],
+) -> str | None:
+    """OpenSSL's default-flags verdict on a client presenting ``cert`` + ``chain`` to a server trusting
+    ``server_trust`` (``""``: accepted), None when it cannot be asked (no matching key, no trust)."""
+    if key is None or not server_trust or not pki.key_matches(cert, key):
+        return None
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return client_refusal(_pem((cert, *chain)), key_pem, _pem(server_trust), mode="compatible")
+
+
+def _pem(certs: Sequence[x509.Certificate]) -> bytes:
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+
+
+def _strict_why(
+    leaf: x509.Certificate,
+    chain: Sequence[x509.Certificate],
+    trust: Sequence[x509.Certificate],
+    reason: str,
+    name: str = "",
+) -> str:
+    """Why strict clients and verifiers refuse what OpenSSL accepts, in their words."""
+    whys = []
+    if leaf.version != x509.Version.v3:
+        whys.append(
+            f"strict clients/verifiers refuse v1 certificates ({leaf.subject.rfc4514_string()} has no "
+            "extensions, as `openssl x509 -req` without -extfile makes it)"
+        )
+    for ca in _weak_cas(chain, trust):
+        whys.append(
+            f"{pki.STRICT_CLIENTS} refuse its CA {ca.subject.rfc4514_string()}: {', '.join(pki.ca_problems(ca))}"
+        )
+    if name and pki.name_match(leaf, name) == "cn":
+        whys.append(f"{pki.SAN_ONLY_CLIENTS} refuse it: {name} is only in its subject CN")
+    return "; ".join(whys) or f"{pki.STRICT_CLIENTS} refuse it: {reason}"
+
+
+def _strict_fix(
+    leaf: x509.Certificate,
+    chain: Sequence[x509.Certificate],
+    trust: Sequence[x509.Certificate],
+    name: str,
+    purpose: str,
+    ca_path: str = "",
+) -> str:
+    """The fixes that make strict clients accept what OpenSSL accepts: re-sign a weak CA with its own key,
+    re-issue a v1 leaf as v3, put a CN-only name in subjectAltName."""
+    weak = _weak_cas(chain, trust)
+    fixes = [pki.ca_fix(ca_path or "CA_FILE", serial=weak[0].serial_number)] if weak else []
+    if leaf.version != x509.Version.v3:
+        eku = "serverAuth" if purpose == "server" else "clientAuth"
+        fixes.append(
+            f"re-issue the {purpose} certificate from the same CA as X.509 v3 (`openssl x509 -req ... -extfile` "
+            f"with extendedKeyUsage={eku}{' and a subjectAltName' if purpose == 'server' else ''})"
+        )
+    if name and pki.name_match(leaf, name) == "cn":
+        fixes.append(f"re-issue it with subjectAltName {'IP' if pki.is_ip(name) else 'DNS'}:{name}")
+    return "; ".join(fixes) or "issue it from a CA with the strict profile (runbook adopt --migrate)"
+
+
+def _weak_cas(chain: Sequence[x509.Certificate], trust: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    """The CAs on the way to ``trust`` (the chain's intermediates, the anchors) strict clients refuse."""
+    return [ca for ca in [*chain, *trust] if pki.ca_problems(ca)]
 
 
 def trust_of(path: Path) -> list[x509.Certificate]:

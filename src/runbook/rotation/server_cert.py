@@ -41,7 +41,7 @@ from runbook.rotation.targets import (
     server_settings,
     serves_visible_files,
 )
-from runbook.rotation.volumes import renewer_procedure, secret_volume, watch_flags
+from runbook.rotation.volumes import renewer_procedure, secret_volume, symlink_refusals, watch_flags
 
 _Material = tuple[x509.Certificate, bytes, bytes, pki.PrivateKey | None]  # cert, cert PEM, key PEM, key
 
@@ -196,17 +196,14 @@ def _certs_of(pem: bytes) -> list[x509.Certificate]:
 
 def _symlink_checks(node: NodeTarget, paths: Sequence[Path]) -> list[CheckResult]:
     """A file the server reads through a symlink is never replaced by a plain file: refused, with the fix."""
-    return [
-        CheckResult(
-            f"preflight:{node.name}:symlink",
-            "fail",
-            f"{p} is a symlink to {p.resolve()}: the runbook never replaces a symlink with a file",
+    return symlink_refusals(
+        f"preflight:{node.name}:symlink",
+        paths,
+        lambda p: (
             f"renew {p.resolve()} with the tool that owns it, or point the server at plain files "
-            "(CONFIG SET tls-cert-file/tls-key-file) and rotate again",
-        )
-        for p in paths
-        if p.is_symlink()
-    ]
+            "(CONFIG SET tls-cert-file/tls-key-file) and rotate again"
+        ),
+    )
 
 
 def _signer(

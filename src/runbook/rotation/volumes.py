@@ -7,15 +7,19 @@ points the ``..data`` symlink at it, and makes each visible file a symlink throu
 (cert-manager, a step renewer), never by hand: a file written there is overwritten at the next
 sync, and replacing the symlinks breaks every later update. The runbook writes nothing there; it
 tells how to renew through the renewer, and ``runbook watch`` reloads what the renewer writes.
-Nothing here writes a file or touches a server.
+Any other file about to be written that is a symlink is refused the same way
+(:func:`symlink_refusals`): replacing it would break whatever maintains the link, and writing through it
+would change a file the runbook was never given. Nothing here writes a file or touches a server.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from runbook.results import CheckResult
 from runbook.rotation.targets import NodeTarget
 
 DATA = "..data"
@@ -73,3 +77,19 @@ def watch_flags(node: NodeTarget) -> str:
         if value:
             parts += [flag, str(value)]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def symlink_refusals(check_id: str, paths: Iterable[Path], fix: Callable[[Path], str]) -> list[CheckResult]:
+    """One failed check per path that is a symlink: the runbook never replaces a symlink with a file,
+    nor writes through it to its target; ``fix(path)`` names what to do instead."""
+    return [
+        CheckResult(
+            check_id,
+            "fail",
+            f"{p} is a symlink to {p.resolve()}: the runbook never replaces a symlink with a file "
+            "nor writes through it",
+            fix(p),
+        )
+        for p in dict.fromkeys(paths)
+        if p.is_symlink()
+    ]

@@ -1,9 +1,11 @@
 """Is a renewed set safe to load? The one-server preflight (:func:`runbook.rotation.preflight_leaf`)
-applied to the bytes a snapshot read: the key matches the certificate, the chain verifies strictly
-to the CA the clients trust, the validity window contains now, the SANs cover every name the
-served certificate covers plus the name clients use, the right EKU; the same for the outgoing-link
-certificate; and a renewed ``tls-ca-cert-file`` still accepts the watcher's own client certificate
-(so the reload cannot lock the clients out). Reads nothing from disk; touches no server.
+applied to the bytes a snapshot read: the key matches the certificate, the chain verifies to the CA
+the clients trust, the validity window contains now, the names cover every name the served
+certificate is accepted for plus the name clients use (as OpenSSL matches them), the right EKU (none
+at all is any purpose); the same for the outgoing-link certificate; and a renewed
+``tls-ca-cert-file`` still accepts the watcher's own client certificate (so the reload cannot lock
+the clients out). Judged as Redis and OpenSSL judge: what only strict clients refuse is a warning.
+Reads nothing from disk (the OpenSSL handshake uses a private temporary directory, removed at once); touches no server.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from runbook import pki, rotation
-from runbook.errors import RunbookError
 from runbook.results import CheckResult
 from runbook.watch.fileset import Snapshot
 
@@ -48,10 +49,16 @@ def check(
     needs_client_auth: bool,
     client_cert: x509.Certificate | None = None,
     client_intermediates: Sequence[x509.Certificate] = (),
+    client_key: pki.PrivateKey | None = None,
+    ca_path: str = "",
 ) -> list[CheckResult]:
-    """Every check of the set; the set may be loaded only when none failed.
+    """Every check of the set; the set may be loaded only when none failed (a warning is loaded, and
+    reported: what strict clients would refuse while Redis and OpenSSL accept it).
 
-    ``client_cert``/``client_intermediates``: the watcher's own identity and the intermediates it presents.
+    ``client_cert``/``client_intermediates``/``client_key``: the watcher's own identity, the
+    intermediates it presents and its key (with it, whether Redis accepts the identity is asked of
+    OpenSSL itself when strict X.509 refuses it). ``ca_path``: the server's tls-ca-cert-file, named
+    in the fixes.
     The certificate file is judged as the server will present it: its leaf and the intermediates that
     follow (a step or Vault renewal), against ``client_trust``, the anchors the clients really have.
     """
@@ -103,11 +110,18 @@ def check(
                 intermediates=parse_certs(snapshot.data.get("client_cert", b""))[1:],
             )
     if client_cert is not None and server_trust:
-        try:
-            pki.verify_client_cert(client_cert, server_trust, intermediates=client_intermediates)
-            out.append(CheckResult("ca-accepts-clients", "pass", "the CA file accepts the watcher's client"))
-        except RunbookError as exc:
-            out.append(_fail("ca-accepts-clients", str(exc), "keep the clients' CA in tls-ca-cert-file"))
+        out.append(
+            rotation.client_chain_check(
+                "ca-accepts-clients",
+                client_cert,
+                client_key,
+                client_intermediates,
+                server_trust,
+                "the CA file accepts the watcher's client",
+                "keep the clients' CA in tls-ca-cert-file",
+                ca_path,
+            )
+        )
     return out
 
 

@@ -254,6 +254,8 @@ class Watcher:
                 needs_client_auth=files.node.role == "slave" or files.node.mode == "cluster",
                 client_cert=identity[0] if identity else None,
                 client_intermediates=identity[1:],
+                client_key=_identity_key(t.endpoint.files.key),
+                ca_path=str(files.local("ca")) if "ca" in files.roles else "",
             )
         except RunbookError as exc:  # the clients' CA or the watcher's certificate became unreadable
             checks = [
@@ -423,3 +425,11 @@ def _chain_not_after(files: NodeFiles | None, served: x509.Certificate) -> float
             if certs and reload.same_cert(certs[0], served):
                 chain = certs
     return pki.chain_not_after(chain).timestamp()
+
+
+def _identity_key(path: str | None) -> pki.PrivateKey | None:
+    """The watcher's own key (unencrypted PEM), None when it cannot be read."""
+    try:
+        return consistency.parse_key(Path(path).read_bytes()) if path else None
+    except OSError:
+        return None
