@@ -275,3 +275,19 @@ def test_external_target_starts_nothing_and_only_plans(
     assert target.stop() == [] and not (work / "sandbox").exists() and not (work / "fleet" / "cache").exists()
     with pytest.raises(RunbookError, match="inventory applies to target=external"):
         book_fleet.prepare(target="sandbox", inventory="x.yml", work_dir=work)
+
+
+def test_notebook_07_parameters_are_checked_before_anything_starts(tmp_path: Path) -> None:
+    """07's derived cell (``book.fleet.from_params``): a wrong combination is one line before any server
+    starts; a good one resolves the work dir and starts nothing until ``prepare()``."""
+    work = tmp_path / "work"
+    for kwargs, message in (
+        ({"target": "cloud"}, "unknown target 'cloud'"),
+        ({"inventory": "x.yml"}, "inventory applies to target=external"),
+        ({"target": "external"}, "needs inventory .* or redis_host"),
+    ):
+        with pytest.raises(RunbookError, match=message):
+            book_fleet.from_params(str(work), **kwargs)  # type: ignore[arg-type]
+    params = book_fleet.from_params(str(work), "external", inventory="inv.yml", limit="cache")
+    assert params.work == work.resolve() and params.inventory == "inv.yml" and params.limit == "cache"
+    assert sorted(p.name for p in work.iterdir()) == [], "from_params starts and writes nothing"

@@ -6,7 +6,9 @@ one step and renders its result. The parameters cell is exempt (one line per par
 
 from __future__ import annotations
 
+import ast
 import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -93,3 +95,52 @@ def test_the_form_rule_can_fail() -> None:
     assert not FORM_ASSIGNMENT.match("from runbook import book")
     assert form_derivations("WORK = w()\nparameter_form(globals(), ['a'])") == ["WORK"]
     assert form_derivations("c = f()\nparameter_form(globals(), ['a'], choices={'a': c})") == []
+
+
+#: What a notebook cell may import from the package: the notebook layer and the shared plain layers.
+NOTEBOOK_MODULES = ("book", "widgets", "display", "workdir", "results")
+
+
+def forbidden_imports(source: str) -> list[str]:
+    """Imports in a cell other than ``runbook.book`` / ``widgets`` / ``display`` / ``workdir`` / ``results``,
+    IPython and the standard library (the library below ``book`` is reached through ``book`` only)."""
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    found: list[str] = []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if not _allowed_module(a.name)]
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if module == "runbook":
+                found += [f"runbook.{a.name}" for a in node.names if a.name not in NOTEBOOK_MODULES]
+            elif node.level or not _allowed_module(module):
+                found.append("." * node.level + module)
+    return found
+
+
+def _allowed_module(name: str) -> bool:
+    parts = name.split(".")
+    if parts[0] == "runbook":
+        return len(parts) > 1 and parts[1] in NOTEBOOK_MODULES
+    return parts[0] == "IPython" or parts[0] in sys.stdlib_module_names
+
+
+@pytest.mark.parametrize("path", PAGES, ids=[p.stem for p in PAGES])
+def test_cells_import_only_the_notebook_layer(path: Path) -> None:
+    """A cell calls one ``runbook.book`` step (or a display/workdir/widgets/results helper): it never
+    imports pki, config, checks, client, bench, fleet, diagnose, drills, rotation, labs or sandbox."""
+    found = {i: f for i, s in code_cells(path) if (f := forbidden_imports(s))}
+    assert not found, (
+        f"{path.name}: cells import {found} past the notebook layer: add the step to src/runbook/book/ and call it"
+    )
+
+
+def test_the_import_rule_can_fail() -> None:
+    assert forbidden_imports("from runbook import book, display, pki, workdir") == ["runbook.pki"]
+    assert forbidden_imports("from runbook.client import probe\nimport runbook.sandbox") == [
+        "runbook.client",
+        "runbook.sandbox",
+    ]
+    assert forbidden_imports("import runbook\nimport numpy as np") == ["runbook", "numpy"]
+    assert forbidden_imports("from runbook.book import training\nfrom runbook.results import all_ok") == []
+    assert forbidden_imports("from IPython.display import Image\nimport json\n%matplotlib inline") == []

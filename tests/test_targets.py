@@ -54,7 +54,9 @@ def test_from_params_builds_an_external_target_that_starts_nothing(tmp_path: Pat
     assert "-servername redis.example" in tgt.openssl_command()
     with pytest.raises(RunbookError, match=r"no sandbox may be started.*TargetContractError"):
         tgt.sandbox()
-    assert performance.bench_pkis(tgt) == {} and performance.measure(tgt, bench.profile("smoke")) is None
+    run = performance.BenchRun(tgt, bench.profile("smoke"))
+    assert performance.bench_pkis(run) == {} and performance.measure(run) is None
+    assert performance.cost_table(None) is None and performance.plot(None, tmp_path) is None
     assert performance.measure_line(None) == bench.EXTERNAL_SKIP
     assert {c.status for c in performance.bench_checks(None).values()} == {"skip"}
     assert not (tmp_path / "sandbox").exists() and not (tmp_path / "bench").exists()

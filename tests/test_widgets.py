@@ -58,7 +58,7 @@ def test_forms_sit_above_the_values_derived_from_them() -> None:
 
     root = Path(__file__).parents[1] / "notebooks"
     for name, derived in (
-        ("04_troubleshooting", "drills.select(drill)"),
+        ("04_troubleshooting", "select_drills(drill)"),
         ("05_rotation", "client_name=connect_as"),
     ):
         cells = [
@@ -69,4 +69,18 @@ def test_forms_sit_above_the_values_derived_from_them() -> None:
         form = next(i for i, s in enumerate(cells) if "parameter_form(" in s)
         assert "from_params" not in cells[form] and derived not in cells[form]
         assert derived in cells[form + 1]
-    assert "drill_kind" in cells[form] and "rotation.DRILLS" in cells[form]
+    assert "drill_kind" in cells[form] and "book.rotation.form_choices(" in cells[form]
+
+
+def test_the_rotation_form_offers_the_work_dirs_clients(tmp_path: Path) -> None:
+    """05's dropdowns: the drill kinds, and the client identities of the work dir's PKI (the parameter's
+    value alone while there is no PKI yet)."""
+    from runbook import pki, rotation
+    from runbook.book import rotation as steps
+
+    assert steps.form_choices(str(tmp_path), "ops") == {
+        "drill_kind": list(rotation.DRILLS),
+        "connect_as": ["ops"],
+    }
+    pki.create_pki(tmp_path / "pki", pki.PkiSpec(clients=["app", "ops"]))
+    assert steps.form_choices(str(tmp_path), "x")["connect_as"] == ["app", "ops"]

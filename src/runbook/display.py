@@ -36,28 +36,34 @@ class Table:
         self.title = title
 
     def text(self, width: int | None = None) -> str:
-        """Aligned plain text. With ``width``, a table wider than that keeps its leftmost columns on
-        the row's line and moves the rightmost ones (free text: detail, fix) under the row as
-        ``column: value`` lines wrapped to ``width``, so every line fits and no word is cut."""
+        """Aligned plain text, every line within ``width`` columns (default :data:`TERMINAL_WIDTH`; 0 or
+        None: one line per row, however long). A table wider than ``width`` keeps its leftmost columns
+        on the row's line and moves the rightmost ones (free text: detail, fix) under the row as
+        ``column: value`` lines wrapped to ``width``; a first column wider than ``width`` on its own
+        wraps too. Words are never cut: only a single word longer than ``width`` (a long path) is split."""
+        if width is None:
+            width = TERMINAL_WIDTH
         widths = _widths(self.header, self.rows)
         keep = len(self.header)
         while width and keep > 1 and sum(widths[:keep]) + 2 * (keep - 1) > width:
             keep -= 1
+        if width and keep == 1 and widths[0] > width:
+            widths = [width, *widths[1:]]
         out = [self.title] if self.title else []
         out.append("  ".join(h.ljust(w) for h, w in zip(self.header[:keep], widths, strict=False)).rstrip())
         out.append("  ".join("-" * w for w in widths[:keep]))
         for row in self.rows:
-            out.append("  ".join(c.ljust(w) for c, w in zip(row[:keep], widths, strict=False)).rstrip())
+            if width and keep == 1 and len(row[0]) > width:
+                out += _wrap(row[0], width, "", "  ")
+            else:
+                out.append("  ".join(c.ljust(w) for c, w in zip(row[:keep], widths, strict=False)).rstrip())
             for name, cell in zip(self.header[keep:], row[keep:], strict=False):
                 if cell:
-                    out += textwrap.wrap(
-                        f"{name}: {cell}", width or 100, initial_indent="    ", subsequent_indent="      ",
-                        break_on_hyphens=False,
-                    )  # fmt: skip
+                    out += _wrap(f"{name}: {cell}", width, "    ", "      ")
         return "\n".join(out)
 
     def __repr__(self) -> str:
-        return self.text()
+        return self.text()  # wrapped to TERMINAL_WIDTH: committed notebook outputs are not cut in JupyterLab
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.text())
@@ -66,9 +72,9 @@ class Table:
         def cell(value: str) -> str:
             colour = _COLOURS.get(value.split(" ")[-1].lower(), "")
             emphasis = f"color:{colour};font-weight:bold;" if colour else ""
-            return f'<td style="{emphasis}text-align:left">{html.escape(value)}</td>'
+            return f'<td style="{emphasis}{_HTML_CELL}">{html.escape(value)}</td>'
 
-        head = "".join(f"<th style='text-align:left'>{html.escape(h)}</th>" for h in self.header)
+        head = "".join(f"<th style='{_HTML_CELL}'>{html.escape(h)}</th>" for h in self.header)
         body = "".join("<tr>" + "".join(cell(c) for c in row) + "</tr>" for row in self.rows)
         caption = (
             f"<caption style='text-align:left'><b>{html.escape(self.title)}</b></caption>"
@@ -78,7 +84,16 @@ class Table:
         return f"<table class='runbook-table'>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-TERMINAL_WIDTH = 100  # the CLI's tables fit this many columns (full data: --json)
+TERMINAL_WIDTH = (
+    100  # text tables (CLI, committed notebook outputs) fit this many columns (full data: --json)
+)
+#: An HTML cell wraps between words at about 60 characters (JupyterLab would otherwise keep a 600-character
+#: fix on one line and cut it at the output's edge); only a word too long for the cell alone is broken.
+_HTML_CELL = "text-align:left;vertical-align:top;white-space:normal;overflow-wrap:break-word;max-width:60ch"
+
+
+def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
+    return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False)
 
 
 def _widths(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:

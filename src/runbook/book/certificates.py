@@ -67,3 +67,55 @@ def fix_hint(certs: Certificates) -> str:
             "`runbook adopt --migrate` moves it to the strict profile without downtime (docs/adopt.md)"
         )
     return "fix as the table says, or re-run with overwrite=True (the old files are backed up first)"
+
+
+def spec(
+    hostnames: list[str],
+    ips: list[str],
+    local_names: bool = True,
+    clients: list[str] | None = None,
+    key_type: str = "ecdsa-p256",
+    ca_days: int = 3650,
+    cert_days: int = 365,
+) -> pki.PkiSpec:
+    """The PKI the form asks for, validated: a bad name, IP, key type or validity raises a one-line RunbookError."""
+    wanted = pki.PkiSpec(
+        hostnames=hostnames,
+        ips=ips,
+        local_names=local_names,
+        clients=clients if clients is not None else [pki.DEFAULT_CLIENT],
+        key_type=key_type,
+        ca_days=ca_days,
+        days=cert_days,
+    )
+    wanted.validate()
+    return wanted
+
+
+def server_names(wanted: pki.PkiSpec) -> list[list[str]]:
+    """The server certificate's names (DNS names, then IPs), one row each."""
+    dns, ips = wanted.server_names()
+    return [[n] for n in [*dns, *ips]]
+
+
+def inspect(path: Path) -> pki.CertInfo:
+    """One certificate file described (subject, issuer, names, key type, EKU, days left); reads only."""
+    return pki.inspect(path)
+
+
+def inspect_clients(certs: Certificates) -> list[pki.CertInfo]:
+    """Every client certificate of ``certs`` described."""
+    return [pki.inspect(path) for _, path in certs.clients]
+
+
+def ca_profile(certs: Certificates) -> list[CheckResult]:
+    """The CA certificate against the strict profile (RFC 5280 as Python 3.13 and OpenSSL -x509_strict need)."""
+    return pki.ca_profile(certs.ca)
+
+
+def openssl_commands(wanted: pki.PkiSpec) -> str:
+    """The same PKI made with the openssl CLI (into ``pki/``), for operators who want the commands."""
+    dns, ips = wanted.server_names()
+    return pki.openssl_commands(
+        "pki", dns, ips, days=wanted.days, ca_days=wanted.ca_days, key_type=wanted.key_type
+    )

@@ -15,13 +15,16 @@ import atexit
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from runbook import display, pki, sandbox, workdir
 from runbook.book import rotation_external
+from runbook.book.summaries import Summary
 from runbook.client import target_endpoint
 from runbook.errors import RunbookError
+from runbook.fleet import report
 from runbook.fleet.report import FleetReport
 from runbook.inventory import FleetNode, Inventory, load, select
 
@@ -69,9 +72,106 @@ class FleetTarget:
             skip_without_pki=self.kind == "external",
         )
 
+    def audit(self, parallel: int = 4) -> tuple[FleetReport, list[Any]]:
+        """The live TLS audit of every node, at most ``parallel`` at once (connects only): the report and
+        the per-node audits (:func:`runbook.fleet.run.audit`)."""
+        from runbook.fleet import run
+
+        return run.audit(self.nodes, parallel=parallel)
+
     def stop(self) -> list[int]:
         """Stop the sandboxes :func:`prepare` started (none for ``external``). Idempotent."""
         return _stop(self.started)
+
+
+@dataclass(frozen=True)
+class FleetParams:
+    """Notebook 07's parameters, checked and resolved (the work dir); :meth:`prepare` makes the fleet."""
+
+    target: str
+    work: Path
+    inventory: str = ""
+    limit: str = ""
+    apply_external: bool = False
+    redis_host: str = ""
+    redis_port: int = 0
+    server_name: str = ""
+    ca_file: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+    backend: str = ""
+
+    def prepare(self) -> FleetTarget:
+        """The fleet (:func:`prepare`). Sandbox: starts processes (idempotently) and writes an inventory."""
+        return prepare(
+            target=self.target,
+            inventory=self.inventory,
+            work_dir=self.work,
+            limit=self.limit,
+            apply_external=self.apply_external,
+            redis_host=self.redis_host,
+            redis_port=self.redis_port,
+            server_name=self.server_name,
+            ca_file=self.ca_file,
+            client_cert=self.client_cert,
+            client_key=self.client_key,
+            backend=self.backend,
+        )
+
+
+def from_params(
+    work_dir: str | Path | None,
+    target: str = "sandbox",
+    inventory: str = "",
+    limit: str = "",
+    apply_external: bool = False,
+    redis_host: str = "",
+    redis_port: int = 0,
+    server_name: str = "",
+    ca_file: str = "",
+    client_cert: str = "",
+    client_key: str = "",
+    *,
+    backend: str = "",
+) -> FleetParams:
+    """Notebook 07's parameters checked before anything runs (one RunbookError line naming the fix);
+    the work dir resolved (empty: ``$RUNBOOK_WORK_DIR``, else ``build/work``). Starts nothing."""
+    _check_params(target, inventory, redis_host)
+    return FleetParams(
+        target, workdir.work_dir(work_dir or None), str(inventory), limit, apply_external,
+        redis_host, redis_port, server_name, ca_file, client_cert, client_key, backend,
+    )  # fmt: skip
+
+
+def _check_params(target: str, inventory: str | Path, redis_host: str) -> None:
+    if target not in TARGETS:
+        raise RunbookError(f"unknown target {target!r}: set target to sandbox or external")
+    if target == "sandbox" and inventory:
+        raise RunbookError("inventory applies to target=external: the sandbox writes its own inventory")
+    if target == "external" and not inventory and not redis_host:
+        raise RunbookError("target external needs inventory (an inventory file) or redis_host and redis_port")
+
+
+def expiry_timeline(audit: FleetReport) -> Any:
+    """A figure: one bar per node from now to its certificate's notAfter, soonest on top."""
+    return report.expiry_timeline(audit)
+
+
+def write_prometheus(audit: FleetReport, audits: list[Any], work: Path) -> str:
+    """Write the fleet audit as a Prometheus textfile to ``<work>/metrics/redis_tls_fleet.prom`` (atomic;
+    writes a file) and return its ``redis_tls_fleet_node_ok`` lines."""
+    (work / "metrics").mkdir(exist_ok=True)
+    prom = report.write_prometheus(audit, work / "metrics" / "redis_tls_fleet.prom", audits)
+    return "\n".join(
+        line for line in prom.read_text().splitlines() if line.startswith("redis_tls_fleet_node_ok")
+    )
+
+
+def write_run_summary(audit: FleetReport, plan: FleetReport, rotation: FleetReport, work: Path) -> Summary:
+    """Notebook 07's verdict (audit, plan, rotation) and record; writes the fleet run's own
+    ``<work>/fleet/summary.json`` (the same file ``runbook fleet rotate --summary`` writes)."""
+    report.write_summary(rotation, work / "fleet" / "summary.json")
+    return Summary("07_fleet", report.verdict(audit, plan, rotation), report.evidence(audit, rotation))
 
 
 def _stop(dirs: list[str]) -> list[int]:
@@ -97,12 +197,9 @@ def prepare(
     backend: str = "",
 ) -> FleetTarget:
     """The fleet for ``target``. Sandbox: starts processes (idempotently) and writes an inventory."""
-    if target not in TARGETS:
-        raise RunbookError(f"unknown target {target!r}: set target to sandbox or external")
+    _check_params(target, inventory, redis_host)
     work = workdir.work_dir(work_dir or None)
     if target == "sandbox":
-        if inventory:
-            raise RunbookError("inventory applies to target=external: the sandbox writes its own inventory")
         path, started = start_sandbox_fleet(work, backend)
         inv = load(path)
         return FleetTarget("sandbox", inv, select(inv.nodes, limit or None), False, started)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from runbook import loadgen, pki, rotation
+from runbook import loadgen, pki, rotation, workdir
 from runbook.book import rotation_external as ext
 from runbook.book.target import ExternalTarget, Target
 from runbook.client import Endpoint, TlsClientFiles
@@ -225,3 +225,15 @@ def drill_failed_reload(setup: RotationSetup, days: int = 365) -> DrillOutcome:
         ("old certificate still served", setup.served_serial() == serial_before),
     ]
     return DrillOutcome(report, [s for s in report.steps if not s.id.startswith("preflight")], facts)
+
+
+def form_choices(work_dir: str | Path | None, connect_as: str) -> dict[str, list[str]]:
+    """The form's dropdowns: the preflight drill kinds, and the client identities of the work dir's PKI
+    (``connect_as`` alone when it has none yet). Reads only; creates the work dir if missing."""
+    clients = pki.PkiPaths(workdir.pki_dir(workdir.work_dir(work_dir or None))).client_names()
+    return {"drill_kind": list(rotation.DRILLS), "connect_as": clients or [connect_as]}
+
+
+def check_params(drill_kind: str, soak_seconds: float = 0.0, min_commands: int = 1) -> None:
+    """Notebook 05's inputs, checked before anything runs: a bad one raises one line naming the fix."""
+    rotation.check_params(drill_kind, soak_seconds, min_commands)

@@ -304,7 +304,7 @@ class ExternalTarget(Target):
 
 
 def from_params(
-    work: Path | str,
+    work: Path | str | None,
     target: str = "sandbox",
     redis_host: str = "",
     redis_port: int = 0,
@@ -319,13 +319,16 @@ def from_params(
 ) -> Target:
     """The target from a notebook's common parameters (the external-target contract, docs/external-target.md).
 
-    Checks the parameters only; starts and connects to nothing. ``client_name``, ``topology`` and
+    ``work`` is the notebook's ``work_dir`` parameter or a path: empty means ``$RUNBOOK_WORK_DIR``, else
+    ``build/work`` (:func:`runbook.workdir.work_dir`, which creates it); the target's ``work`` is the
+    resolved folder. Checks the parameters only; starts and connects to nothing. ``client_name``, ``topology`` and
     ``backend`` choose the sandbox's client certificate and servers (the external target has its
     own). An unknown target or incomplete external parameters raise a one-line RunbookError.
     """
     endpoint = client.target_endpoint(
         target, redis_host, redis_port, server_name, ca_file, client_cert, client_key
     )
+    folder = workdir.work_dir(work or None)
     if endpoint is None:
-        return SandboxTarget(work, client_name, topology, backend)
-    return ExternalTarget(work, endpoint)
+        return SandboxTarget(folder, client_name, topology, backend)
+    return ExternalTarget(folder, endpoint)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runbook import pki
+from runbook import diagnose, display, drills, pki
 from runbook.client import Endpoint, TlsClientFiles
 from runbook.client.probe import Handshake
 from runbook.diagnose import ciphers_accepted, protocols_accepted
@@ -18,6 +18,9 @@ from runbook.diagnose.probes import ClientSpec, peer_certificate, server_version
 from runbook.diagnose.results import Diagnosis
 from runbook.errors import RunbookError
 from runbook.results import CheckResult
+
+if TYPE_CHECKING:
+    from runbook.book.target import Target
 
 DRILLS_NEED_SANDBOX = "drills need the local sandbox: run with target=sandbox"
 
@@ -188,3 +191,29 @@ def toolkit_diagnoses(tk: Toolkit, work: Path | str | None = None) -> dict[str, 
             client.with_files(TlsClientFiles(client.files.ca)), work=work
         ),
     }
+
+
+def drill_names() -> list[str]:
+    """The drills the form offers (besides ``all``)."""
+    return drills.names()
+
+
+def select_drills(choice: str) -> list[drills.Drill]:
+    """``all``, one drill name or a comma-separated list; an unknown name raises, naming the choices."""
+    return drills.select(choice)
+
+
+def log_patterns() -> list[dict[str, str]]:
+    """What to grep for in a redis-server log, and the cause each pattern means."""
+    return diagnose.log_patterns()
+
+
+def run_drills(target: Target, chosen: Sequence[drills.Drill]) -> list[drills.DrillResult] | None:
+    """Run the chosen drills (each a broken server in a temporary folder, diagnosed, cleaned up; starts
+    processes) with the work dir's CA; None (not run) under the external target, where nothing may start."""
+    return target.local(drills.run, [d.name for d in chosen], pki_dir=target.pki_dir)
+
+
+def drills_table(results: Sequence[drills.DrillResult] | None, answers: bool = False) -> display.Table:
+    """The drills' outcomes (none when not run); the expected cause and fix only when ``answers``."""
+    return display.Table(*drills.table(results or [], answers))

@@ -191,6 +191,11 @@ def _rel(path: str, work: Path) -> str:
     return f"<work dir>/{p.relative_to(work)}" if p.is_relative_to(work) else str(p)
 
 
+def lab_names() -> list[str]:
+    """The labs the form offers (names only: they never give the cause away)."""
+    return labs.names()
+
+
 def catalogue() -> display.Table:
     """The labs a trainee may pick: name and ticket-like title (never the cause)."""
     return display.record_table(labs.catalogue_rows(), ["name", "title"], "labs")
