@@ -6,5 +6,5 @@ moves the deployment to the strict profile step by step, verified and rolled bac
 (``adopt --migrate``) -> :class:`Migration`.
 """
 
-from runbook.adopt.assessment import Assessment, ClientView, Finding, assess
+from runbook.adopt.assessment import Assessment, assess
 from runbook.adopt.migrate import Migration, migrate

@@ -19,4 +19,4 @@ from runbook.book import (
     toolkit,
     training,
 )
-from runbook.book.target import ExternalTarget, SandboxTarget, Target, from_params
+from runbook.book.target import Target, from_params

@@ -29,7 +29,7 @@ from runbook.pki.keys import (
 )
 from runbook.pki.lifetime import chain_expiry, chain_not_after, expiry, judged_chain
 from runbook.pki.openssl import openssl_commands
-from runbook.pki.paths import CA_CERT, DEFAULT_CLIENT, PkiPaths
+from runbook.pki.paths import DEFAULT_CLIENT, PkiPaths
 from runbook.pki.resign import resign_ca, resign_ca_cert
 from runbook.pki.strictness import (
     SAN_ONLY_CLIENTS,

@@ -11,7 +11,6 @@ from runbook.rotation.served import verify_served
 from runbook.rotation.targets import (
     NodeTarget,
     discover_node,
-    fingerprint,
     nodes_from_sandbox,
     serial_of,
     served_by,
@@ -20,4 +19,4 @@ from runbook.rotation.targets import (
     tls_settings,
 )
 from runbook.rotation.verify import LINK_TIMEOUT, wait_link_up
-from runbook.rotation.volumes import renewer_procedure, secret_volume, watch_flags
+from runbook.rotation.volumes import secret_volume, watch_flags
