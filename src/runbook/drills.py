@@ -358,7 +358,9 @@ def _replica_server_auth_only(env: DrillEnv) -> Setup:
     # The shared server certificate has serverAuth only; the replica presents it to its primary.
     primary = env.start("primary", tls_replication="yes", repl_diskless_sync_delay="0")
     replica = env.start("replica", tls_replication="yes", replicaof=f"127.0.0.1 {primary.port}")
-    deadline = time.monotonic() + 5
+    deadline = (
+        time.monotonic() + 20
+    )  # the replica retries every second; a loaded machine delays the first try
     line = ""
     while time.monotonic() < deadline and not line:
         line = next(
