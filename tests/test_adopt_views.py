@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 import corpus
 from runbook import adopt, pki, sandbox
-from runbook.adopt.assessment import node_identity_error
+from runbook.adopt.assessment import ClientView, Finding, node_identity_error, unexplained_refusals
 from runbook.client import TlsClientFiles, redis_client
 
 pytestmark = pytest.mark.integration
@@ -167,3 +167,29 @@ def test_cluster_state_is_read_and_its_cause_named(tmp_path: Path) -> None:
         assert next(v for v in after.views if v.client == "cluster").ok
     finally:
         sandbox.stop_node(node)
+
+
+def test_a_refusal_no_finding_explains_becomes_a_finding() -> None:
+    """A clean assessment must be true for every client: a failing client view at a node where no TLS
+    finding says why (e.g. Node's name rules differ from OpenSSL's) is itself reported."""
+    node = "127.0.0.1:6380"
+    views = [
+        ClientView(node, "strict", True, "PONG"),
+        ClientView(node, "openssl", True, "PONG"),
+        ClientView(
+            node,
+            "node",
+            False,
+            "ERR_TLS_CERT_ALTNAME_INVALID: Host: redis.internal. is not in the cert's altnames",
+        ),
+        ClientView(node, "replica", False, "replica of 127.0.0.1:6379: master_link_status down"),
+        ClientView("127.0.0.1:6381", "redis-py", False, "refused"),
+    ]
+    assert [v.client for v in unexplained_refusals(views, [], node)] == ["node"]
+    expiry = Finding("cert-expiry", node, "server certificate: 2 days left of 90", "renew")
+    assert [v.client for v in unexplained_refusals(views, [expiry], node)] == [
+        "node"
+    ]  # dates explain no refusal
+    cn_only = Finding("server-name-cn-only", node, "the name is only in the CN", "re-issue")
+    assert unexplained_refusals(views, [cn_only], node) == []
+    assert unexplained_refusals(views, [cn_only], "127.0.0.1:6381")[0].client == "redis-py"  # per node

@@ -181,6 +181,15 @@ def _assess_node(result: Assessment, e: Endpoint, timeout: float, warn_days: int
                 "run `runbook pki inspect` on the served chain and re-issue what it flags under the strict "
                 "profile (critical keyUsage, SKI/AKI, names in subjectAltName)",
             )
+    for unexplained in unexplained_refusals(result.views, result.findings, e.address):
+        finding(
+            "client-refused",
+            f"{unexplained.client} clients ({CLIENTS[unexplained.client]}) refuse this node although "
+            f"Redis-compatible clients connect: {unexplained.detail}",
+            f"connect as that client does (its CA file and the name {e.hostname}) and run `runbook diagnose "
+            f"--host {e.host} --port {e.port} --server-name {e.hostname} --ca {e.files.ca}`; re-issue the "
+            "server certificate with every name clients use in subjectAltName",
+        )
     for role, cert in (("server", leaf), ("client", _client_cert(e))):
         if cert is None:
             continue
@@ -193,6 +202,16 @@ def _assess_node(result: Assessment, e: Endpoint, timeout: float, warn_days: int
                 "`runbook watch --once` with the same --ca --cert --key reloads Redis",
             )
     _replication(result, e, timeout, view, finding)
+
+
+def unexplained_refusals(
+    views: Sequence[ClientView], findings: Sequence[Finding], node: str
+) -> list[ClientView]:
+    """The TLS client views at ``node`` that fail while no TLS finding at ``node`` says why: each must
+    become a finding, so that a clean assessment is true for every kind of client. Pure."""
+    explained = any(f.node == node and f.id not in ("cert-expiry", "replica-link-down") for f in findings)
+    tls_views = [v for v in views if v.node == node and v.client not in ("replica", "cluster")]
+    return [] if explained else [v for v in tls_views if not v.ok]
 
 
 def node_identity_error(leaf: x509.Certificate, hostname: str) -> str | None:
