@@ -197,3 +197,26 @@ def test_common_mistakes_write_nothing_to_a_read_only_replica(session_work: Path
     assert "read-only replica" in results[2].detail
     with client.redis_client("localhost", replica.port, files) as r:
         assert r.dbsize() == 0
+
+
+@pytest.mark.integration
+def test_every_snippet_answers_on_a_step_deployment_whose_client_file_holds_a_chain(tmp_path: Path) -> None:
+    """step writes the client certificate as leaf + intermediate and the server trusts only the root:
+    `openssl s_client -cert` sends the leaf alone (the server answers "unknown ca"), so the printed
+    snippet adds -cert_chain; every snippet runs as printed and answers."""
+    import corpus
+
+    dep = corpus.build("step", tmp_path / "step")
+    node = corpus.start(dep, tmp_path / "node")
+    try:
+        found = client.snippets("127.0.0.1", node.port, dep.files, dep.server_name)
+        openssl = next(s for s in found if s.tool == "openssl s_client")
+        assert f"-cert_chain {dep.client_cert}" in openssl.text
+        runs = [client.run_snippet(s) for s in found if s.language != "javascript"]
+        assert all(r.ran and r.ok for r in runs), [(r.tool, r.output[-200:]) for r in runs if not r.ok]
+    finally:
+        sandbox.stop_node(node)
+    single = client.snippets("127.0.0.1", 6380, dep.files.__class__(str(dep.ca), str(dep.ca), "k"), "x")
+    assert (
+        "-cert_chain" not in next(s for s in single if s.tool == "openssl s_client").text
+    )  # one certificate

@@ -137,6 +137,7 @@ def test_notebooks_run_against_an_external_server_and_start_nothing(
     checks = {c["id"]: c["status"] for c in records["02_server_config"]["evidence"]["checks"]}
     assert checks == {
         "tls-ping:target": "pass",
+        "strict-clients:target": "pass",
         "mutual-tls-enforced:target": "pass",
         "plaintext-refused:target": "pass",
         "plaintext-port-closed:target": "pass",
@@ -246,11 +247,12 @@ def test_01_inspects_the_operators_files_and_writes_none(external_redis: Externa
     assert files["pki-files"] == "0 written, 2 kept"
 
 
-def test_01_on_a_guide_made_ca_fails_with_the_adopt_fix_and_writes_nothing(
+def test_01_on_a_guide_made_ca_warns_with_the_adopt_fix_and_writes_nothing(
     tmp_path: Path, start_server: Callable[..., sandbox.Node]
 ) -> None:
     """A CA made with a guide's openssl lines (no keyUsage): Redis serves it; 01 reports the strict-profile
-    finding with the path that keeps the operator's CA (adopt), never 'overwrite', and writes nothing."""
+    finding as a warning (strictness never stops the run that leads to the fix, notebook 09) with the path
+    that keeps the operator's CA (adopt), never 'overwrite', and writes nothing."""
     from guide_certs import guide_style_ca
     from runbook import files, pki
 
@@ -268,9 +270,12 @@ def test_01_on_a_guide_made_ca_fails_with_the_adopt_fix_and_writes_nothing(
     node = start_server(paths, wait=False)
     before = _digests(paths.root)
     summary = _run_01(External(None, node.port, paths, "localhost"), tmp_path)  # type: ignore[arg-type]
-    assert not summary.ok
-    line = summary.failure_line()
-    assert "strict profile" in line and "runbook adopt" in line and "overwrite" not in line, line
+    assert summary.ok, summary.failure_line()
+    record = summary.notebooks[0].record
+    assert record is not None
+    profile = {c["id"]: c for c in record["verdict"]}["ca-profile"]
+    assert profile["status"] == "warn" and "strict clients refuse" in profile["detail"], profile
+    assert "runbook adopt" in profile["fix"] and "overwrite" not in profile["fix"], profile
     assert _digests(paths.root) == before and not (tmp_path / "work" / "pki").exists()
 
 
@@ -348,3 +353,25 @@ def test_02_on_a_corpus_deployment_fails_on_what_the_live_server_runs(tmp_path: 
     executed = (tmp_path / "out" / "02_server_config.ipynb").read_text()
     assert f"lint: CONFIG GET on 127.0.0.1:{node.port}" in executed
     assert "tls-prefer-server-ciphers is off" in executed  # a live value linted (info)
+
+
+def test_02_on_a_guide_deployment_warns_about_strictness_and_passes(tmp_path: Path) -> None:
+    """A guide's deployment (CA without keyUsage, a v1 client certificate): Redis accepts the client, so
+    02 under external passes; what strict verifiers refuse is a warning with its fix, never an error."""
+    import corpus
+
+    dep = corpus.build("guide", tmp_path / "guide")
+    node = corpus.start(dep, tmp_path / "node")
+    try:
+        summary = _run_02(dep.endpoint(node.port), tmp_path)
+    finally:
+        sandbox.stop_node(node)
+    assert summary.ok, summary.failure_line()
+    executed = (tmp_path / "out" / "02_server_config.ipynb").read_text()
+    assert "Redis and OpenSSL accept this client certificate" in executed
+    record = summary.notebooks[0].record
+    assert record is not None
+    checks = {c["id"]: c for c in record["evidence"]["checks"]}
+    assert checks["mutual-tls-enforced:target"]["status"] == "pass"  # refused for want of a certificate
+    strict = checks["strict-clients:target"]
+    assert strict["status"] == "warn" and "CA cert does not include key usage" in strict["detail"], strict

@@ -163,8 +163,13 @@ def _audit(status: str) -> AuditReport:
 
 def _client_checks(runs: list[SnippetRun], audit: AuditReport, refused: bool) -> summaries.Summary:
     refusals = [Refusal("no client certificate", refused, "certificate required", "mutual TLS")]
+    snippets = [
+        CheckResult(f"snippet:{r.tool}", "skip" if not r.ran else ("pass" if r.ok else "fail"), r.output)
+        for r in runs
+    ]
     return summaries.client_checks(
         runs=runs,
+        snippets=snippets,
         mistakes=[PASS],
         audit=audit,
         refusals=refusals,

@@ -8,7 +8,7 @@ is written to the operator's files and no runbook PKI is created in their place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from runbook import pki
@@ -109,8 +109,25 @@ def inspect_clients(certs: Certificates) -> list[pki.CertInfo]:
 
 
 def ca_profile(certs: Certificates) -> list[CheckResult]:
-    """The CA certificate against the strict profile (RFC 5280 as Python 3.13 and OpenSSL -x509_strict need)."""
-    return pki.ca_profile(certs.ca)
+    """The CA certificate against the strict profile (RFC 5280 as Python 3.13 and OpenSSL -x509_strict need).
+
+    The runbook's own CA must follow it (a failure stops the notebook). The operator's CA (external
+    target) is judged, not refused: Redis and OpenSSL accept a CA outside the profile, so each break is a
+    ``warn`` naming it, with the way to the strict profile (``adopt --migrate``, no downtime)."""
+    found = pki.ca_profile(certs.ca)
+    if certs.tk is None:
+        return found
+    return [
+        replace(
+            r,
+            status="warn",
+            detail=f"{r.detail} (Redis and OpenSSL accept it; strict clients refuse it)",
+            fix=fix_hint(certs),
+        )
+        if r.status == "fail"
+        else r
+        for r in found
+    ]
 
 
 def openssl_commands(wanted: pki.PkiSpec) -> str:

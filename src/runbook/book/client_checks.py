@@ -12,7 +12,7 @@ from pathlib import Path
 
 from runbook import checks, client
 from runbook.book.target import Target
-from runbook.client import Endpoint, probe
+from runbook.client import Endpoint, Mode, probe
 from runbook.client.snippet_runner import SnippetRun
 from runbook.client.snippets import Snippet
 from runbook.results import CheckResult
@@ -74,10 +74,54 @@ def run_snippets(cc: ClientChecks, found: list[Snippet], install_ioredis: bool =
     ]
 
 
+#: Snippets that verify strictly whatever Python runs them (``openssl s_client -x509_strict``).
+STRICT_SNIPPETS = ("openssl s_client",)
+
+
+def snippet_checks(cc: ClientChecks, runs: list[SnippetRun]) -> list[CheckResult]:
+    """Each snippet's verdict: ``pass`` (answered), ``skip`` (did not run, saying why), ``fail``. On an
+    external deployment that Redis-compatible clients verify but strict ones refuse (a CA without
+    keyUsage, a name only in the CN), a strict snippet's refusal is that finding, a ``warn`` with the
+    way to the strict profile: the deployment works, strictness is not a broken client. Connects twice."""
+    strict_reason = ""
+    if cc.endpoint.external and any(r.ran and not r.ok and r.tool in STRICT_SNIPPETS for r in runs):
+        strict, compatible = (
+            probe.ping(cc.endpoint, mode="strict"),
+            probe.ping(cc.endpoint, mode="compatible"),
+        )
+        if not strict.ok and compatible.ok:
+            strict_reason = strict.error
+    out = []
+    for r in runs:
+        if not r.ran:
+            out.append(CheckResult(f"snippet:{r.tool}", "skip", r.output))
+        elif r.ok:
+            out.append(CheckResult(f"snippet:{r.tool}", "pass", "answered as printed"))
+        elif strict_reason and r.tool in STRICT_SNIPPETS:
+            out.append(
+                CheckResult(
+                    f"snippet:{r.tool}",
+                    "warn",
+                    f"refused by its strict verification only (Redis-compatible clients connect): {strict_reason}",
+                    "`runbook adopt` names the cause; `runbook adopt --migrate` moves to the strict profile",
+                )
+            )
+        else:
+            out.append(
+                CheckResult(
+                    f"snippet:{r.tool}",
+                    "fail",
+                    r.output.strip().splitlines()[-1:][0] if r.output.strip() else "failed",
+                )
+            )
+    return out
+
+
 def common_mistakes(cc: ClientChecks) -> list[CheckResult]:
     """The redis-py mistakes of common guides, proven live to fail (each ``pass`` = fails as documented)."""
     ep = cc.endpoint
-    return client.common_mistakes(ep.host, ep.port, ep.files, skip_reason=cc.redis_py_skip())
+    mode: Mode = "compatible" if ep.external else "strict"
+    return client.common_mistakes(ep.host, ep.port, ep.files, skip_reason=cc.redis_py_skip(), mode=mode)
 
 
 def audit(cc: ClientChecks, plaintext_port: int = 0, warn_days: int = 30) -> checks.AuditReport:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import redis
 
-from runbook import config, pki, sandbox
+from runbook import config, pki, rotation, sandbox
 from runbook.book.target import Target
-from runbook.client import Endpoint, probe, redis_client
+from runbook.client import Endpoint, Mode, probe, redis_client, tls_context
 from runbook.errors import RunbookError
 from runbook.results import Finding, Severity
 
@@ -184,16 +184,25 @@ def operator_file_findings(files: dict[str, str], warn_days: int = 30) -> list[F
                 severity: Severity = "error" if judged.status == "fail" else "warn"
                 out.append(Finding(severity, name, f"{name} {path}: {judged.text}", "renew it (notebook 05)"))
     if cert_file and key_file:
-        cert = pki.load_cert(Path(cert_file))
-        try:
-            pki.verify_client_cert(cert, pki.load_certs(Path(ca_file)))
-        except RunbookError as exc:
+        chain = pki.load_certs(Path(cert_file))
+        cert, key = chain[0], pki.load_key(Path(key_file))
+        # judged as Redis judges a client (OpenSSL), strictness a warning: rotation's one client judgement
+        accepted = rotation.client_chain_check(
+            "client_cert",
+            cert,
+            key,
+            chain[1:],
+            pki.load_certs(Path(ca_file)) if ca_file else [],
+            "issued by the CA",
+            "`runbook adopt` names the fix",
+            ca_file,
+        )
+        if accepted.status in ("fail", "warn"):
+            level: Severity = "error" if accepted.status == "fail" else "warn"
             out.append(
-                Finding(
-                    "error", "client_cert", f"client_cert {cert_file}: {exc}", "`runbook adopt` names the fix"
-                )
+                Finding(level, "client_cert", f"client_cert {cert_file}: {accepted.detail}", accepted.fix)
             )
-        if not pki.key_matches(cert, pki.load_key(Path(key_file))):
+        if not pki.key_matches(cert, key):
             out.append(
                 Finding(
                     "error",
@@ -215,9 +224,14 @@ def operator_file_findings(files: dict[str, str], warn_days: int = 30) -> list[F
 
 
 def handshake(target: Target) -> tuple[probe.Handshake, str]:
-    """Step 5: a verified mutual-TLS handshake with the target and the server's version. Connects."""
+    """Step 5: a verified mutual-TLS handshake with the target and the server's version. Connects.
+
+    The sandbox (our own strict PKI) is verified strictly; an external deployment as Redis-compatible
+    clients verify it (step 4's ``strict-clients`` check says whether strict clients do too)."""
     endpoint = target.endpoint()
-    return sandbox.handshake(endpoint), probe.server_version(endpoint)
+    mode: Mode = "strict" if target.may_start_servers else "compatible"
+    ctx = tls_context(endpoint.files, mode=mode)
+    return sandbox.handshake(endpoint, mode=mode), probe.server_version(endpoint, ctx=ctx)
 
 
 def handshake_rows(target: Target, hs: probe.Handshake) -> list[tuple[str, object]]:

@@ -7,19 +7,20 @@ from typing import Any
 import redis
 
 from runbook.client.clients import redis_pool
-from runbook.client.contexts import TlsClientFiles, tls_context
+from runbook.client.contexts import Mode, TlsClientFiles, tls_context
 from runbook.results import CheckResult
 
 
 def common_mistakes(
-    host: str, port: int, files: TlsClientFiles, *, skip_reason: str = ""
+    host: str, port: int, files: TlsClientFiles, *, skip_reason: str = "", mode: Mode = "strict"
 ) -> list[CheckResult]:
     """Prove, live, that the redis-py mistakes of common guides fail (each ``pass`` = fails as documented).
 
     Side effects: connections to the server, and one key ``runbook:mistakes`` written with a 60 s TTL
     (never on a replica, which is read-only: that check is a ``skip`` there). With ``skip_reason``
     (see :func:`redis_py_skip_reason`) the check that needs a verified connection is a ``skip`` and
-    nothing is written.
+    nothing is written. ``mode``: how the verified connection checks the server (``compatible`` for
+    a deployment the runbook did not build: the mistake shown is about redis-py, not the CA).
     """
     results = []
     try:
@@ -45,7 +46,7 @@ def common_mistakes(
     if skip_reason:
         results.append(CheckResult("decode_responses beside connection_pool=", "skip", skip_reason))
         return results
-    raw_pool = redis_pool(host, port, files, decode_responses=False)
+    raw_pool = redis_pool(host, port, files, decode_responses=False, mode=mode)
     try:
         r = redis.Redis(connection_pool=raw_pool, decode_responses=True)
         replication: dict[str, Any] = r.info("replication")  # type: ignore[assignment, unused-ignore]  # redis-py < 8 types it loosely

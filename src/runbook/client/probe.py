@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 
 from runbook.client import wire
-from runbook.client.contexts import LENIENT_CIPHERS, tls_context
+from runbook.client.contexts import LENIENT_CIPHERS, Mode, tls_context
 from runbook.client.endpoint import Endpoint
 from runbook.pki import cert_info
 
@@ -230,11 +230,20 @@ def command(
         return Probe(False, one_line(exc))
 
 
-def answers_ping(endpoint: Endpoint, timeout: float = 3.0) -> bool:
-    """True when a TLS ``PING`` with ``endpoint.files`` (with or without a client certificate, strict
-    verification for ``endpoint.hostname``) gets ``PONG``."""
-    got = command(endpoint, "PING", timeout=timeout)
+def answers_ping(endpoint: Endpoint, timeout: float = 3.0, mode: Mode = "strict") -> bool:
+    """True when a TLS ``PING`` with ``endpoint.files`` (with or without a client certificate, verified
+    for ``endpoint.hostname`` in ``mode``) gets ``PONG``."""
+    got = ping(endpoint, timeout, mode)
     return got.ok and got.value == b"PONG"
+
+
+def ping(endpoint: Endpoint, timeout: float = 3.0, mode: Mode = "strict") -> Probe:
+    """A TLS ``PING`` with ``endpoint.files``, verified in ``mode`` (see :func:`command`); never raises."""
+    try:
+        ctx = tls_context(endpoint.files, mode=mode)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        return Probe(False, error=one_line(exc))
+    return command(endpoint, "PING", ctx=ctx, timeout=timeout)
 
 
 def server_version(endpoint: Endpoint, timeout: float = 3.0, *, ctx: ssl.SSLContext | None = None) -> str:

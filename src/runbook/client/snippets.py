@@ -52,9 +52,21 @@ def openssl_snippet(host: str, port: int, files: TlsClientFiles, server_name: st
         f"  -CAfile {_q(files.ca)} \\",
     ]
     if files.cert:
-        lines.append(f"  -cert {_q(files.cert)} -key {_q(files.key or '')} \\")
+        # -cert sends the first certificate only: a file holding leaf + intermediates (step, Vault) also
+        # needs -cert_chain, or a server trusting only the root refuses the client ("unknown ca")
+        chain = f" -cert_chain {_q(files.cert)}" if _holds_a_chain(files.cert) else ""
+        lines.append(f"  -cert {_q(files.cert)} -key {_q(files.key or '')}{chain} \\")
     lines.append("  -brief -ign_eof")
     return Snippet("openssl s_client", "shell", "\n".join(lines), "+PONG")
+
+
+def _holds_a_chain(path: str) -> bool:
+    """Does the PEM file at ``path`` hold more than one certificate? (False when it cannot be read.)"""
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            return f.read().count("-----BEGIN CERTIFICATE-----") > 1
+    except OSError:
+        return False
 
 
 def _redis_py_tls_lines(files: TlsClientFiles) -> str:

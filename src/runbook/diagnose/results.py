@@ -6,6 +6,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+#: Causes under which Redis-compatible clients (redis-cli, OpenSSL's defaults) connect and only strict
+#: clients refuse: findings with their fix, never a broken connection.
+STRICT_ONLY = ("ca-not-strict", "server-name-cn-only", "chain-not-strict")
+
 
 @dataclass(frozen=True)
 class Diagnosis:
@@ -20,6 +24,11 @@ class Diagnosis:
     @property
     def ok(self) -> bool:
         return self.cause == "ok"
+
+    @property
+    def connects(self) -> bool:
+        """Redis-compatible clients connect: ``ok``, or only strict clients refuse (:data:`STRICT_ONLY`)."""
+        return self.ok or self.cause in STRICT_ONLY
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -11,7 +11,7 @@ from typing import Any
 
 import redis
 
-from runbook.client import Endpoint, tls_context
+from runbook.client import Endpoint, Mode, tls_context
 from runbook.client.probe import Handshake
 from runbook.client.probe import handshake as probe_handshake
 from runbook.errors import RunbookError
@@ -22,13 +22,14 @@ def command(client: redis.Redis, *args: Any) -> Any:
     return client.execute_command(*args)  # type: ignore[no-untyped-call]
 
 
-def handshake(endpoint: Endpoint, timeout: float = 5.0) -> Handshake:
-    """A real mutual-TLS handshake with ``endpoint`` (strict verification for ``endpoint.hostname``).
+def handshake(endpoint: Endpoint, timeout: float = 5.0, mode: Mode = "strict") -> Handshake:
+    """A real mutual-TLS handshake with ``endpoint`` (verification for ``endpoint.hostname`` in ``mode``:
+    ``compatible`` for a deployment the runbook did not build, what Redis and OpenSSL accept).
 
     Opens a connection. Raises :class:`RunbookError` naming the failure when the handshake fails or
     the server presents no certificate."""
     try:
-        ctx = tls_context(endpoint.files)
+        ctx = tls_context(endpoint.files, mode=mode)
     except OSError as exc:  # ssl.SSLError too: an unreadable or mismatched client certificate/key
         raise RunbookError(f"cannot load the client files ({exc}): check --ca/--cert/--key") from None
     got = probe_handshake(endpoint, ctx, timeout=timeout)

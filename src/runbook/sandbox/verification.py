@@ -11,23 +11,25 @@ from typing import Any
 
 import redis
 
-from runbook.client import Endpoint, TlsClientFiles, wire
-from runbook.client.probe import answers_ping, command, plaintext_ping
+from runbook.client import Endpoint, Mode, TlsClientFiles, wire
+from runbook.client.probe import answers_ping, command, ping, plaintext_ping
 from runbook.results import CheckResult
 from runbook.sandbox.link_checks import links
 from runbook.sandbox.state import Sandbox
 
 
 def verify_endpoint(
-    endpoint: Endpoint, *, name: str | None = None, plaintext_port: int | None = None
+    endpoint: Endpoint, *, name: str | None = None, plaintext_port: int | None = None, mode: Mode = "strict"
 ) -> list[CheckResult]:
     """Real connections to one server: mutual-TLS PING answers, a client without a certificate is
     refused, plaintext is refused on the TLS port (and on ``plaintext_port`` when given).
-    TLS connections verify the certificate for ``endpoint.hostname``; check ids end in
-    ``:name`` (default: the endpoint's name) when there is one."""
+    TLS connections verify the certificate for ``endpoint.hostname`` in ``mode`` (``compatible`` for a
+    deployment the runbook did not build: what Redis and OpenSSL accept, so that a refusal without a
+    certificate is really about the certificate); check ids end in ``:name`` (default: the endpoint's
+    name) when there is one."""
     label = endpoint.name if name is None else name
     suffix = f":{label}" if label else ""
-    ok = answers_ping(endpoint)
+    ok = answers_ping(endpoint, mode=mode)
     results = [
         CheckResult(
             f"tls-ping{suffix}",
@@ -36,7 +38,7 @@ def verify_endpoint(
             "" if ok else "check the TLS port, the certificates and the server log",
         )
     ]
-    let_in = answers_ping(endpoint.with_files(TlsClientFiles(endpoint.files.ca)))
+    let_in = answers_ping(endpoint.with_files(TlsClientFiles(endpoint.files.ca)), mode=mode)
     results.append(
         CheckResult(
             f"mutual-tls-enforced{suffix}",
@@ -92,9 +94,32 @@ def plaintext_port_check(endpoint: Endpoint, *, name: str = "") -> CheckResult:
 
 def verify_external(endpoint: Endpoint) -> list[CheckResult]:
     """Verify an external server with real connections only (nothing is started, stopped or changed):
-    mutual-TLS PING, a client without a certificate refused, plaintext refused on the TLS port,
-    and the plaintext port closed when ``CONFIG GET port`` is allowed (else a ``skip``)."""
-    return [*verify_endpoint(endpoint, name="target"), plaintext_port_check(endpoint, name="target")]
+    mutual-TLS PING, a client without a certificate refused, plaintext refused on the TLS port (each
+    as Redis-compatible clients connect), the plaintext port closed when ``CONFIG GET port`` is allowed
+    (else a ``skip``), and whether strict clients verify it too (a ``warn`` with the reason when not:
+    strictness is a finding, never a failed verification)."""
+    return [
+        *verify_endpoint(endpoint, name="target", mode="compatible"),
+        plaintext_port_check(endpoint, name="target"),
+        strict_clients_check(endpoint, name="target"),
+    ]
+
+
+def strict_clients_check(endpoint: Endpoint, *, name: str = "") -> CheckResult:
+    """Does a strict client (Python 3.13's default context, names in subjectAltName only) get ``PONG``
+    where a Redis-compatible one does? ``warn`` with the strict client's reason when not."""
+    check_id = f"strict-clients:{name}" if name else "strict-clients"
+    if not answers_ping(endpoint, mode="compatible"):
+        return CheckResult(check_id, "skip", "Redis-compatible clients do not connect either (see tls-ping)")
+    got = ping(endpoint, mode="strict")
+    if got.ok and got.value == b"PONG":
+        return CheckResult(check_id, "pass", "strict clients (Python 3.13's default context) verify it too")
+    return CheckResult(
+        check_id,
+        "warn",
+        f"Redis-compatible clients connect; strict clients (Python 3.13's default context) refuse it: {got.error}",
+        "`runbook adopt` names the cause and its fix (`adopt --migrate` moves to the strict profile)",
+    )
 
 
 def verify(box: Sandbox) -> list[CheckResult]:
