@@ -88,6 +88,7 @@ def test_external_probes_against_a_real_server(tls_sandbox: sandbox.Sandbox, ses
         ("mutual-tls-enforced:target", "pass"),
         ("plaintext-refused:target", "pass"),
         ("plaintext-port-closed:target", "pass"),
+        ("strict-clients:target", "pass"),
     ]
     version = ".".join(map(str, sandbox.redis_server_version()))
     wrong = replace(ep, server_name="wrong.example")
