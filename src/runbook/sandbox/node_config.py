@@ -34,12 +34,7 @@ def base_conf(
     return {
         "bind": "127.0.0.1 ::1",
         **config.directives(settings),
-        "dir": str(node_dir),
-        "logfile": str(node_dir / "redis.log"),
-        "pidfile": str(node_dir / "redis.pid"),
-        "daemonize": "no",
-        "save": '""',
-        "appendonly": "no",
+        **_in_folder(node_dir),
         "protected-mode": "yes",
     }
 
@@ -66,13 +61,20 @@ def served_conf(
         "tls-ca-cert-file": str(ca),
         "tls-auth-clients": "yes",
         "tls-protocols": '"TLSv1.2 TLSv1.3"',
+        **_in_folder(node_dir),
+        **{k.replace("_", "-"): v for k, v in extra.items()},
+    }
+
+
+def _in_folder(node_dir: Path) -> dict[str, str]:
+    """A node kept in its own folder (config, log, pid), in the foreground, nothing persisted."""
+    return {
         "dir": str(node_dir),
         "logfile": str(node_dir / "redis.log"),
         "pidfile": str(node_dir / "redis.pid"),
         "daemonize": "no",
         "save": '""',
         "appendonly": "no",
-        **{k.replace("_", "-"): v for k, v in extra.items()},
     }
 
 
