@@ -22,7 +22,7 @@ import yaml
 from runbook import display, pki, sandbox, workdir
 from runbook.book import rotation_external
 from runbook.book.summaries import Summary
-from runbook.client import target_endpoint
+from runbook.client import Endpoint, target_endpoint
 from runbook.errors import RunbookError
 from runbook.fleet import report
 from runbook.fleet.report import FleetReport
@@ -86,37 +86,20 @@ class FleetTarget:
 
 @dataclass(frozen=True)
 class FleetParams:
-    """Notebook 07's parameters, checked and resolved (the work dir); :meth:`prepare` makes the fleet."""
+    """Notebook 07's parameters, checked and resolved (the work dir; an external single node as its
+    :class:`~runbook.client.Endpoint`); :meth:`prepare` makes the fleet."""
 
     target: str
     work: Path
     inventory: str = ""
     limit: str = ""
     apply_external: bool = False
-    redis_host: str = ""
-    redis_port: int = 0
-    server_name: str = ""
-    ca_file: str = ""
-    client_cert: str = ""
-    client_key: str = ""
+    endpoint: Endpoint | None = None  # target external without an inventory: the one node
     backend: str = ""
 
     def prepare(self) -> FleetTarget:
         """The fleet (:func:`prepare`). Sandbox: starts processes (idempotently) and writes an inventory."""
-        return prepare(
-            target=self.target,
-            inventory=self.inventory,
-            work_dir=self.work,
-            limit=self.limit,
-            apply_external=self.apply_external,
-            redis_host=self.redis_host,
-            redis_port=self.redis_port,
-            server_name=self.server_name,
-            ca_file=self.ca_file,
-            client_cert=self.client_cert,
-            client_key=self.client_key,
-            backend=self.backend,
-        )
+        return _prepare(self)
 
 
 def from_params(
@@ -137,10 +120,14 @@ def from_params(
     """Notebook 07's parameters checked before anything runs (one RunbookError line naming the fix);
     the work dir resolved (empty: ``$RUNBOOK_WORK_DIR``, else ``build/work``). Starts nothing."""
     _check_params(target, inventory, redis_host)
+    endpoint = None
+    if target == "external" and not inventory:
+        endpoint = target_endpoint(
+            "external", redis_host, redis_port, server_name, ca_file, client_cert, client_key
+        )
     return FleetParams(
-        target, workdir.work_dir(work_dir or None), str(inventory), limit, apply_external,
-        redis_host, redis_port, server_name, ca_file, client_cert, client_key, backend,
-    )  # fmt: skip
+        target, workdir.work_dir(work_dir or None), str(inventory), limit, apply_external, endpoint, backend
+    )
 
 
 def _check_params(target: str, inventory: str | Path, redis_host: str) -> None:
@@ -197,35 +184,36 @@ def prepare(
     backend: str = "",
 ) -> FleetTarget:
     """The fleet for ``target``. Sandbox: starts processes (idempotently) and writes an inventory."""
-    _check_params(target, inventory, redis_host)
-    work = workdir.work_dir(work_dir or None)
-    if target == "sandbox":
-        path, started = start_sandbox_fleet(work, backend)
+    return _prepare(
+        from_params(
+            work_dir, target, str(inventory), limit, apply_external, redis_host, redis_port, server_name,
+            ca_file, client_cert, client_key, backend=backend,
+        )
+    )  # fmt: skip
+
+
+def _prepare(params: FleetParams) -> FleetTarget:
+    limit = params.limit or None
+    if params.target == "sandbox":
+        path, started = start_sandbox_fleet(params.work, params.backend)
         inv = load(path)
-        return FleetTarget("sandbox", inv, select(inv.nodes, limit or None), False, started)
-    if inventory:
-        inv = load(inventory)
-    else:
-        inv = _single_node(work, redis_host, redis_port, server_name, ca_file, client_cert, client_key)
-    return FleetTarget("external", inv, select(inv.nodes, limit or None), not apply_external)
+        return FleetTarget("sandbox", inv, select(inv.nodes, limit), False, started)
+    one = params.endpoint
+    inv = load(params.inventory) if one is None else _single_node(params.work, one)
+    return FleetTarget("external", inv, select(inv.nodes, limit), not params.apply_external)
 
 
-def _single_node(
-    work: Path, host: str, port: int, server_name: str, ca: str, cert: str, key: str
-) -> Inventory:
+def _single_node(work: Path, endpoint: Endpoint) -> Inventory:
     """A one-node inventory of the notebook's external connection parameters (written to the work dir)."""
-    if not host:
-        raise RunbookError("target external needs inventory (an inventory file) or redis_host and redis_port")
-    endpoint = target_endpoint("external", host, port, server_name, ca, cert, key)
-    assert endpoint is not None
     issuing = rotation_external.issuing_pki(endpoint.files.ca)
+    cert, key = endpoint.files.cert, endpoint.files.key
     node = {
         "name": endpoint.address,
         "host": endpoint.host,
         "port": endpoint.port,
         "server_name": endpoint.server_name,
         "ca": str(Path(endpoint.files.ca).resolve()),
-        **({"cert": str(Path(cert).resolve()), "key": str(Path(key).resolve())} if cert else {}),
+        **({"cert": str(Path(cert).resolve()), "key": str(Path(key or "").resolve())} if cert else {}),
         **({"pki_dir": str(issuing)} if issuing else {}),
     }
     folder = work / "fleet"
