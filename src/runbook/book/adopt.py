@@ -21,8 +21,8 @@ import redis
 from runbook import adopt, pki, sandbox
 from runbook.book.summaries import Summary
 from runbook.checks.links import admin_info, link_check
-from runbook.client import Endpoint, TlsClientFiles, redis_client, target_endpoint, tls_context
-from runbook.client.probe import command
+from runbook.client import Endpoint, TlsClientFiles, redis_client, target_endpoint
+from runbook.client.probe import ping
 from runbook.display import Table
 from runbook.errors import RunbookError
 from runbook.loadgen import LoadGen, LoadStats
@@ -158,7 +158,7 @@ class Adoption:
             ),
         ]
         for e in self.endpoints:
-            got = command(e, "PING", ctx=tls_context(e.files, mode="strict"), timeout=3.0)
+            got = ping(e, mode="strict")
             ok = got.ok and got.value == b"PONG"
             detail = "Python 3.13's default checks verify chain and name" if ok else got.error or "no PONG"
             checks.append(CheckResult(f"strict-client {e.address}", "pass" if ok else "fail", detail))
