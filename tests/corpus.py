@@ -31,6 +31,8 @@ import datetime as dt
 import ipaddress
 import os
 import shutil
+import socket
+import ssl
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,7 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from runbook import pki, sandbox
-from runbook.client import Endpoint, TlsClientFiles
+from runbook.client import Endpoint, Mode, TlsClientFiles, tls_context
 from runbook.pki import PkiPaths
 
 RECIPES: tuple[str, ...] = ("guide", "gen-test-certs", "step", "cert-manager", "helm", "mkcert")
@@ -98,6 +100,21 @@ def copy(dep: Deployment, dest: Path) -> Deployment:
         client_key=dest / dep.client_key.relative_to(dep.root),
         ca_key=moved(dep.ca_key),
     )
+
+
+def ping(dep: Deployment, port: int, mode: Mode = "compatible") -> str:
+    """A fresh mutual-TLS PING with the deployment's client files, verified in ``mode`` (``compatible``: as
+    redis-cli, OpenSSL's defaults with CN fallback); the reply, or ``refused: <why>``."""
+    ctx = tls_context(dep.files, mode=mode)
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=3) as raw,
+            ctx.wrap_socket(raw, server_hostname=dep.server_name) as tls,
+        ):
+            tls.sendall(b"*1\r\n$4\r\nPING\r\n")
+            return tls.recv(64).decode()
+    except (OSError, ssl.SSLError) as exc:
+        return f"refused: {exc}"
 
 
 def start(dep: Deployment, node_dir: Path, **extra: str) -> sandbox.Node:

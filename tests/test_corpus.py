@@ -7,7 +7,6 @@ check, diagnose, rotate, watch --once and adopt must work on each and name its t
 from __future__ import annotations
 
 import socket
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,19 +42,6 @@ def served(
     sandbox.stop_node(node)
 
 
-def _ping(dep: corpus.Deployment, port: int, mode: str) -> str:
-    ctx = tls_context(dep.files, mode=mode)  # type: ignore[arg-type]
-    try:
-        with (
-            socket.create_connection(("127.0.0.1", port), timeout=3) as raw,
-            ctx.wrap_socket(raw, server_hostname=dep.server_name) as tls,
-        ):
-            tls.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return tls.recv(64).decode()
-    except (OSError, ssl.SSLError) as exc:
-        return f"refused: {exc}"
-
-
 def test_corpus_is_what_its_tools_make(built: dict[str, corpus.Deployment]) -> None:
     def load(p: Path) -> list[x509.Certificate]:
         return x509.load_pem_x509_certificates(p.read_bytes())
@@ -87,8 +73,8 @@ def test_corpus_is_what_its_tools_make(built: dict[str, corpus.Deployment]) -> N
 def test_each_deployment_serves_what_redis_accepts(served: tuple[corpus.Deployment, sandbox.Node]) -> None:
     """Redis and OpenSSL (compatible) accept every deployment; strict clients only the strict ones."""
     dep, node = served
-    assert _ping(dep, node.port, "compatible") == "+PONG\r\n"
-    strict = _ping(dep, node.port, "strict")
+    assert corpus.ping(dep, node.port, "compatible") == "+PONG\r\n"
+    strict = corpus.ping(dep, node.port, "strict")
     if dep.cause == "ca-not-strict":
         assert "key usage" in strict, strict
     else:
@@ -188,9 +174,9 @@ def test_resign_ca_makes_strict_clients_accept_the_same_leaves(
         )  # fmt: skip
         assert verify.returncode == 0, verify.stderr
         if recipe == "guide":
-            assert _ping(strict, node.port, "strict") == "+PONG\r\n"
+            assert corpus.ping(strict, node.port, "strict") == "+PONG\r\n"
         else:  # the name is still only in the CN: that is the remaining finding
-            assert "Hostname mismatch" in _ping(strict, node.port, "strict")
+            assert "Hostname mismatch" in corpus.ping(strict, node.port, "strict")
             d = diagnose.diagnose_endpoint(
                 Endpoint("127.0.0.1", node.port, dep.server_name, strict.files), settle=0.0
             )
@@ -356,12 +342,12 @@ def test_watch_reloads_a_step_renewal_and_refuses_a_leaf_without_its_intermediat
         report = watch.watch_once(target, state_dir=tmp_path / "state", settle=0.0)
         assert report.ok and report.nodes[0].reloads["reloaded"] == 1, report.to_dict()
         assert report.nodes[0].served_serial == format(renewed.serial_number, "X")
-        assert _ping(dep, node.port, "strict") == "+PONG\r\n"
+        assert corpus.ping(dep, node.port, "strict") == "+PONG\r\n"
         corpus.renew_step_leaf(dep, bundle=False)
         refused = watch.watch_once(target, state_dir=tmp_path / "state", settle=0.0)
         assert not refused.ok, refused.to_dict()
         assert refused.nodes[0].served_serial == format(renewed.serial_number, "X")  # still served
-        assert _ping(dep, node.port, "strict") == "+PONG\r\n"
+        assert corpus.ping(dep, node.port, "strict") == "+PONG\r\n"
     finally:
         sandbox.stop_node(node)
 
@@ -429,7 +415,7 @@ def test_rotate_works_on_every_deployment(
         else:
             assert code == 0 and "rotated" in text, text
             assert served.serial_number != before.serial_number
-            assert _ping(dep, node.port, "compatible") == "+PONG\r\n"
+            assert corpus.ping(dep, node.port, "compatible") == "+PONG\r\n"
     finally:
         sandbox.stop_node(node)
 

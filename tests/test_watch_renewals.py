@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +16,6 @@ from cryptography import x509
 
 import corpus
 from runbook import cli, rotation, sandbox, watch
-from runbook.client import tls_context
 
 pytestmark = pytest.mark.integration
 
@@ -72,20 +69,6 @@ def _served(dep: corpus.Deployment, port: int) -> int:
     return rotation.served_certificate("127.0.0.1", port, dep.files, dep.server_name).serial_number
 
 
-def _ping(dep: corpus.Deployment, port: int) -> str:
-    """A fresh mutual-TLS PING as redis-cli makes it (OpenSSL's default checks, CN fallback)."""
-    ctx = tls_context(dep.files, mode="compatible")
-    try:
-        with (
-            socket.create_connection(("127.0.0.1", port), timeout=3) as raw,
-            ctx.wrap_socket(raw, server_hostname=dep.server_name) as tls,
-        ):
-            tls.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return tls.recv(64).decode()
-    except (OSError, ssl.SSLError) as exc:
-        return f"refused: {exc}"
-
-
 def _events(report: watch.WatchReport, kind: str) -> list[watch.WatchEvent]:
     return [e for e in report.events if e.kind == kind]
 
@@ -106,7 +89,7 @@ def test_guide_renewal_with_a_v1_client_identity_is_reloaded(
     renewal has no extendedKeyUsage: Redis accepts both, so the watcher reloads, warning about v1."""
     dep, port = guide
     assert x509.load_pem_x509_certificate(dep.client_cert.read_bytes()).version == x509.Version.v1
-    assert _ping(dep, port) == "+PONG\r\n"  # Redis accepts the v1 client identity
+    assert corpus.ping(dep, port) == "+PONG\r\n"  # Redis accepts the v1 client identity
     renewed = corpus.renew_guide_leaf(dep)
     with pytest.raises(x509.ExtensionNotFound):
         renewed.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
@@ -120,7 +103,7 @@ def test_guide_renewal_with_a_v1_client_identity_is_reloaded(
     assert "X.509 v3" in by_check["ca-accepts-clients"].fix
     assert f"runbook pki resign-ca --ca {dep.ca}" in by_check["ca-accepts-clients"].fix  # no keyUsage
     assert not _events(report, "refused")
-    assert _ping(dep, port) == "+PONG\r\n"
+    assert corpus.ping(dep, port) == "+PONG\r\n"
 
 
 def test_gen_test_certs_renewal_without_eku_or_san_is_reloaded_with_the_cn_warning(
@@ -144,7 +127,7 @@ def test_gen_test_certs_renewal_without_eku_or_san_is_reloaded_with_the_cn_warni
     assert "subjectAltName DNS:Generic-cert" in sans.fix and "--migrate" in sans.fix
     assert "refuse v1 certificates" in warnings["chain"].detail
     assert report.to_dict()["nodes"][0]["warnings"] == len(warnings)
-    assert _ping(dep, port) == "+PONG\r\n"
+    assert corpus.ping(dep, port) == "+PONG\r\n"
 
 
 def test_rotate_server_installs_guide_and_gen_test_certs_renewals(
@@ -179,7 +162,7 @@ def test_rotate_client_installs_a_v1_client_renewal(
     chain = next(s for s in report["steps"] if s["id"].endswith(":chain"))
     assert chain["status"] == "warn" and "refuse v1 certificates" in chain["detail"]
     assert dep.client_cert.read_bytes() == new_cert.read_bytes()
-    assert _ping(dep, port) == "+PONG\r\n"
+    assert corpus.ping(dep, port) == "+PONG\r\n"
 
 
 @pytest.fixture
@@ -201,7 +184,7 @@ def test_cert_manager_renewal_without_eku_is_reloaded_through_the_data_swap(
     assert report.ok and report.nodes[0].reloads["reloaded"] == 1, lines
     assert _served(dep, port) == renewed.serial_number
     assert not [e for e in _events(report, "warning") if e.detail.startswith("eku")], lines
-    assert dep.cert.is_symlink() and _ping(dep, port) == "+PONG\r\n"
+    assert dep.cert.is_symlink() and corpus.ping(dep, port) == "+PONG\r\n"
 
 
 # --------------------------------------------------------------------------- still refused
@@ -229,6 +212,6 @@ def test_renewals_that_break_redis_compatible_clients_are_refused(
         assert refused and not _events(report, "reloaded"), [e.line() for e in report.events]
         assert refused[0].detail.startswith(f"{check}: ") and words in refused[0].detail, refused[0].line()
         assert report.nodes[0].state == "refused" and _served(dep, port) == old
-        assert _ping(dep, port) == "+PONG\r\n"
+        assert corpus.ping(dep, port) == "+PONG\r\n"
         dep.key.write_bytes(before[1])  # put the served pair back for the next case
         dep.cert.write_bytes(before[0])
